@@ -1,0 +1,106 @@
+"""Compiled search kernel for dispatch decisions (numba).
+
+SciPy's Dijkstra always fills an n-sized result and cannot stop when the few nodes we care about
+are settled. A dispatch decision needs exactly that: the travel time from a handful of crew
+positions to one report, and only if it beats the best ETA found so far. This kernel runs Dijkstra
+on the reversed CSR graph from the report and stops as soon as every candidate is settled or no
+unsettled candidate can still win. Scratch arrays are reused between calls (generation stamps), so
+a call costs only what it explores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def targeted_dijkstra(indptr, indices, data, source, targets, offsets, bound, best_only,
+                      dist, stamp, settled, is_target, gen, heap_k, heap_v):
+    """Exact travel times ``offsets[j] + d(targets[j] -> source)`` for candidates that come in under
+    ``bound`` (others get inf); ``indptr/indices/data`` is the *reversed* graph. With ``best_only``
+    the bound tightens to the best found so far: the winner is exact, losers may be inf.
+
+    ``gen`` must be a fresh generation number (> every value in ``stamp``/``settled``/``is_target``).
+    """
+    nt = targets.shape[0]
+    out = np.full(nt, np.inf)
+    min_off = np.inf
+    for j in range(nt):
+        if offsets[j] < min_off:
+            min_off = offsets[j]
+    remaining = 0
+    for j in range(nt):
+        t = targets[j]
+        if is_target[t] != gen:
+            is_target[t] = gen
+            remaining += 1
+    best = bound
+    size = 0
+    heap_k[0] = 0.0
+    heap_v[0] = source
+    size = 1
+    dist[source] = 0.0
+    stamp[source] = gen
+    while size > 0:
+        d = heap_k[0]
+        u = heap_v[0]
+        size -= 1
+        if size > 0:  # pop: move last to root and sift down
+            k = heap_k[size]
+            v = heap_v[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and heap_k[c + 1] < heap_k[c]:
+                    c += 1
+                if heap_k[c] < k:
+                    heap_k[i] = heap_k[c]
+                    heap_v[i] = heap_v[c]
+                    i = c
+                else:
+                    break
+            heap_k[i] = k
+            heap_v[i] = v
+        if settled[u] == gen:
+            continue
+        settled[u] = gen
+        if d + min_off >= best:
+            break
+        if is_target[u] == gen:
+            for j in range(nt):
+                if targets[j] == u:
+                    e = offsets[j] + d
+                    if e < bound:
+                        out[j] = e
+                    if best_only and e < best:
+                        best = e
+            remaining -= 1
+            if remaining == 0:
+                break
+        for p in range(indptr[u], indptr[u + 1]):
+            v = indices[p]
+            nd = d + data[p]
+            if nd + min_off >= best:
+                continue
+            if settled[v] == gen:
+                continue
+            if stamp[v] != gen or nd < dist[v]:
+                dist[v] = nd
+                stamp[v] = gen
+                # push with sift up
+                i = size
+                size += 1
+                while i > 0:
+                    parent = (i - 1) // 2
+                    if heap_k[parent] > nd:
+                        heap_k[i] = heap_k[parent]
+                        heap_v[i] = heap_v[parent]
+                        i = parent
+                    else:
+                        break
+                heap_k[i] = nd
+                heap_v[i] = v
+    return out

@@ -1,0 +1,447 @@
+"""The ``dispatch-sim`` command line: a thin layer over the same functions notebooks call.
+
+Exit codes: 0 fine, 1 a target was missed (``check``), 2 bad input (one line per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from . import settings
+from .errors import DispatchSimError, ScenarioError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Does a 30-minute on-site response promise hold on real roads, under real load?")
+graph_app = typer.Typer(no_args_is_help=True, help="Get, import and describe road graphs.")
+app.add_typer(graph_app, name="graph")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _warn(msg: str) -> None:
+    err.print(f"[yellow]warning:[/yellow] {msg}", highlight=False)
+
+
+def _fail(exc: DispatchSimError) -> None:
+    for line in str(exc).splitlines():
+        err.print(f"error: {line}", highlight=False, markup=False)
+    raise typer.Exit(exc.exit_code)
+
+
+def _world(path: Path, **run_overrides):
+    from .model import World
+    from .scenario import load_scenario
+
+    sc = load_scenario(path)
+    if any(v is not None for v in run_overrides.values()):
+        sc = sc.with_overrides(**run_overrides)
+    with err.status("loading road graph and router…"):
+        w = World(sc, warn=_warn)
+    if w.standin:
+        err.print(f"[bold red]{settings.standin_label}[/bold red]", highlight=False)
+    return w
+
+
+class _Progress:
+    def __init__(self, label):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                          TimeElapsedColumn(), console=err, transient=True)
+        self.task = None
+
+    def __enter__(self):
+        self.p.__enter__()
+        return self
+
+    def __exit__(self, *a):
+        self.p.__exit__(*a)
+
+    def __call__(self, done, total):
+        if self.task is None:
+            self.task = self.p.add_task("", total=total)
+        self.p.update(self.task, completed=done, total=total)
+
+
+def _guard(fn):
+    """Run a command body: user errors become one line and exit 2."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*a, **k):
+        try:
+            return fn(*a, **k)
+        except DispatchSimError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            err.print("interrupted; outputs already written are complete (written atomically)")
+            raise typer.Exit(130)
+    return wrapper
+
+
+@app.command()
+@_guard
+def validate(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)")):
+    """Check scenario files; one line per problem (file: field: message).
+
+    Example: dispatch-sim validate scenarios/nanhu_baseline.yaml
+    """
+    from .scenario import load_scenario
+
+    problems = []
+    for p in scenario:
+        try:
+            sc = load_scenario(p)
+            out.print(f"{p}: ok ({sc.name}; {len(sc.teams)} teams, policy {sc.dispatch.policy})", highlight=False)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        for line in problems:
+            err.print(line, highlight=False, markup=False)
+        raise typer.Exit(2)
+
+
+@app.command()
+@_guard
+def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
+        out_dir: Path = typer.Option(Path("out"), "--out", help="output folder"),
+        replications: Optional[int] = typer.Option(None, min=1, help="override run.replications"),
+        seed: Optional[int] = typer.Option(None, min=0, help="override run.seed"),
+        load: Optional[float] = typer.Option(None, min=0.001, help="override run.load (× reports_per_day)"),
+        workers: Optional[int] = typer.Option(None, min=1, help="local processes (default: all cores)"),
+        scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT"),
+        resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial")):
+    """Simulate a scenario and write summary.json, incidents.csv, report.html and figures/.
+
+    Example: dispatch-sim run scenarios/nanhu_baseline.yaml --out out/baseline
+    """
+    from .experiments import run_scenario
+    from .report import write_outputs
+
+    w = _world(scenario, replications=replications, seed=seed, load=load)
+    with _Progress("replications") as prog:
+        result = run_scenario(w, workers=workers, scheduler=scheduler, progress=prog,
+                              resume_dir=(out_dir / "partial") if resume else None)
+    paths = write_outputs(result, out_dir)
+    s = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    out.print(s["verdict"]["text"], highlight=False)
+    if w.standin:
+        out.print(f"[bold red]{settings.standin_label}[/bold red]", highlight=False)
+    rep = s["reports"]
+    out.print(f"reports: {rep['total']} = {rep['served']} served + {rep['open_at_horizon']} open at horizon; "
+              f"p90 response {s['response_min']['p90']:.1f} min", highlight=False)
+    out.print(f"wrote {out_dir}/summary.json, incidents.csv, report.html, figures/", highlight=False)
+
+
+@app.command()
+@_guard
+def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s) with targets"),
+          junit: Optional[Path] = typer.Option(None, help="write JUnit XML here"),
+          replications: Optional[int] = typer.Option(None, min=1),
+          workers: Optional[int] = typer.Option(None, min=1)):
+    """Exit 0 if every scenario meets its targets, 1 if one is missed, 2 on bad input (for CI).
+
+    Example: dispatch-sim check scenarios/nanhu_baseline.yaml --junit out/targets.xml
+    """
+    from .experiments import check_targets, run_scenario
+    from .io import write_text_atomic
+
+    cases = []
+    for p in scenario:
+        w = _world(p, replications=replications)
+        res = run_scenario(w, workers=workers)
+        for row in check_targets(res.summary, w.scenario):
+            cases.append((w.scenario.name, str(p), row, w.standin))
+            mark = "PASS" if row["passed"] else "FAIL"
+            val = "–" if row["value"] is None else f"{row['value']:.3f}"
+            out.print(f"{mark} {p}: {row['target']} {row['required']} (judged {val}, estimate "
+                      f"{'–' if row['estimate'] is None else format(row['estimate'], '.3f')})"
+                      f"{' [stand-in roads]' if w.standin else ''}", highlight=False)
+        if not w.scenario.targets.model_dump(exclude_defaults=True):
+            out.print(f"NOTE {p}: no targets set", highlight=False)
+    if junit:
+        from xml.sax.saxutils import escape, quoteattr
+
+        fails = sum(not c[2]["passed"] for c in cases)
+        xml = [f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="dispatch-sim check" tests="{len(cases)}" failures="{fails}">']
+        for name, path, row, standin in cases:
+            xml.append(f'  <testcase classname={quoteattr(path)} name={quoteattr(row["target"])}>')
+            if not row["passed"]:
+                xml.append(f'    <failure message={quoteattr("required " + row["required"] + ", judged " + str(row["value"]))}/>')
+            if standin:
+                xml.append(f"    <system-out>{escape(settings.standin_label)}</system-out>")
+            xml.append("  </testcase>")
+        xml.append("</testsuite>\n")
+        write_text_atomic(junit, "\n".join(xml))
+    if any(not c[2]["passed"] for c in cases):
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guard
+def stress(scenario: Path = typer.Argument(...),
+           out_dir: Path = typer.Option(Path("out"), "--out"),
+           loads: str = typer.Option("1,2,4,6,8,12", help="load multipliers, comma-separated"),
+           replications: Optional[int] = typer.Option(None, min=1),
+           workers: Optional[int] = typer.Option(None, min=1),
+           scheduler: Optional[str] = typer.Option(None),
+           resume: bool = typer.Option(False)):
+    """Load sweep with common random numbers and the breaking point (stress.json, stress.png).
+
+    Example: dispatch-sim stress scenarios/nanhu_baseline.yaml --loads 1,4,8,16
+    """
+    from . import plot
+    from .experiments import stress_sweep
+    from .io import savefig_atomic, write_json_atomic
+
+    try:
+        load_list = [float(x) for x in loads.split(",") if x.strip()]
+        assert load_list and all(x > 0 for x in load_list)
+    except (ValueError, AssertionError):
+        raise DispatchSimError(f"--loads: expected positive numbers separated by commas, got {loads!r}") from None
+    w = _world(scenario)
+    with _Progress("load sweep") as prog:
+        res = stress_sweep(w, load_list, replications=replications, workers=workers, scheduler=scheduler,
+                           progress=prog, resume_dir=(out_dir / "partial") if resume else None)
+    write_json_atomic(out_dir / "stress.json", res)
+    import matplotlib.pyplot as plt
+
+    fig = plot.stress_figure(res)
+    savefig_atomic(fig, out_dir / "figures" / "stress.png")
+    plt.close(fig)
+    bp = res["breaking_point"]
+    out.print(f"target holds up to load ×{bp['max_load_meeting_target']} "
+              f"(~{bp['reports_per_day_at_max']} reports/day); fails at ×{bp['first_load_failing']}", highlight=False)
+    out.print(f"wrote {out_dir}/stress.json, figures/stress.png", highlight=False)
+
+
+@app.command()
+@_guard
+def coverage(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Path("out"), "--out"),
+             minutes: Optional[float] = typer.Option(None, help="reach in minutes (default: the scenario's target)")):
+    """30-minute reach from each base per time band: coverage.json, coverage.geojson, coverage.png.
+
+    Example: dispatch-sim coverage scenarios/nanhu_baseline.yaml --out out/coverage
+    """
+    from . import plot
+    from .coverage import coverage_summary, reach, reach_geojson
+    from .io import savefig_atomic, write_json_atomic
+
+    w = _world(scenario)
+    m = minutes or w.scenario.run.target_min
+    summ = coverage_summary(w, m)
+    summ["graph_kind"] = "stand-in" if w.standin else w.G.graph.get("kind")
+    write_json_atomic(out_dir / "coverage.json", summ)
+    write_json_atomic(out_dir / "coverage.geojson", reach_geojson(w, m))
+    import matplotlib.pyplot as plt
+
+    fig = plot.coverage_figure(w, reach(w, m), m)
+    savefig_atomic(fig, out_dir / "figures" / "coverage.png")
+    plt.close(fig)
+    for band, b in summ["bands"].items():
+        out.print(f"{band}: {b['demand_share_own_base'] * 100:.1f}% of demand within {m:g} min of its own base, "
+                  f"{b['demand_share_any_base'] * 100:.1f}% of any base", highlight=False)
+    out.print(f"wrote {out_dir}/coverage.json, coverage.geojson, figures/coverage.png", highlight=False)
+
+
+@app.command()
+@_guard
+def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Argument(..., help="variant B"),
+            out_dir: Path = typer.Option(Path("out"), "--out"), replications: Optional[int] = typer.Option(None, min=1),
+            workers: Optional[int] = typer.Option(None, min=1)):
+    """Paired comparison B − A under common random numbers (compare.json).
+
+    Example: dispatch-sim compare scenarios/nanhu_peak_load.yaml scenarios/nanhu_mutual_aid.yaml
+    """
+    from .experiments import compare as do_compare
+    from .io import write_json_atomic
+
+    wa = _world(a)
+    wb = _world(b) if not _same_graph(wa, b) else _world_reuse(wa, b)
+    res = do_compare(wa, wb, replications=replications, workers=workers)
+    res.pop("runs")
+    write_json_atomic(out_dir / "compare.json", res)
+    d = res["difference_b_minus_a"]["on_time_rate"]
+    out.print(f"on-time rate B − A: {d['mean'] * 100:+.1f} points (95% CI {d['ci95'][0] * 100:+.1f} to {d['ci95'][1] * 100:+.1f})"
+              if d["ci95"][0] == d["ci95"][0] else f"on-time rate B − A: {d['mean'] * 100:+.1f} points", highlight=False)
+    out.print(f"wrote {out_dir}/compare.json", highlight=False)
+
+
+def _same_graph(wa, b_path):
+    from .scenario import load_scenario
+
+    sb = load_scenario(b_path)
+    return sb.graph == wa.scenario.graph and sb.speeds == wa.scenario.speeds and \
+        [t.base for t in sb.teams] == [t.base for t in wa.scenario.teams]
+
+
+def _world_reuse(wa, b_path):
+    from .model import World
+    from .scenario import load_scenario
+
+    return World(load_scenario(b_path), G=wa.G, router=wa.router, warn=_warn)
+
+
+@app.command()
+@_guard
+def route(scenario: Path = typer.Argument(...),
+          from_: str = typer.Option(..., "--from", help="LON,LAT"), to: str = typer.Option(..., "--to", help="LON,LAT"),
+          at: Optional[str] = typer.Option(None, help="time of day HH:MM (weekday), picks the time band"),
+          crs: str = typer.Option("wgs84", help="wgs84 | gcj02 | bd09"),
+          as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """Fastest travel time and route between two points on the scenario's road graph.
+
+    Example: dispatch-sim route scenarios/nanhu_baseline.yaml --from 120.7859,30.7611 --to 120.8545,30.6611 --at 08:00
+    """
+    from .locate import NodeLocator
+    from .model import World  # noqa: F401
+    from .roads import load_graph, GraphSpec
+    from .routing import Router
+    from .scenario import load_scenario
+    from .speeds import parse_hhmm
+
+    if crs not in ("wgs84", "gcj02", "bd09"):
+        raise DispatchSimError(f"--crs: {crs!r} is not one of wgs84, gcj02, bd09")
+    pts = []
+    for label, text in (("--from", from_), ("--to", to)):
+        try:
+            lon, lat = (float(x) for x in text.split(","))
+        except ValueError:
+            raise DispatchSimError(f"{label}: expected LON,LAT in degrees, got {text!r}") from None
+        pts.append((lon, lat))
+    try:
+        minute = parse_hhmm(at) if at else 0
+    except ValueError as exc:
+        raise DispatchSimError(f"--at: {exc}") from None
+    sc = load_scenario(scenario)
+    from .crs import to_wgs84
+
+    g = sc.graph
+    anchors = [tuple(map(float, to_wgs84(t.base.lon, t.base.lat, t.base.crs))) for t in sc.teams]
+    G = load_graph(GraphSpec(source=g.source, place=g.place, bbox=g.bbox, polygon=g.polygon, file=g.file, graphml=g.graphml,
+                             standin_nodes=g.standin_nodes, standin_seed=g.standin_seed,
+                             urban_centres=[tuple(map(float, to_wgs84(p.lon, p.lat, p.crs))) for p in g.urban_centres]),
+                   anchors=anchors, speeds=sc.speeds.settings(), warn=_warn)
+    loc = NodeLocator(G)
+    s = [loc.snap(lon, lat, crs, label=lbl, warn=_warn) for (lon, lat), lbl in zip(pts, ("--from", "--to"))]
+    router = Router(G, sc.speeds.band_table(), use_disk_cache=False)
+    band = router.band_at(minute)
+    secs = router.travel_time(s[0].node, s[1].node, band)
+    nodes = router.route(s[0].node, s[1].node, band)
+    standin = G.graph.get("kind") == "stand-in"
+    res = {"minutes": round(secs / 60.0, 3), "from_node": s[0].node, "to_node": s[1].node,
+           "snap_m": [round(s[0].snap_m, 1), round(s[1].snap_m, 1)], "band": router.bands.bands[band].name,
+           "route_nodes": len(nodes), "route": [[round(x, 6), round(y, 6)] for x, y in router.route_coords(nodes)],
+           "graph_kind": G.graph.get("kind"), "standin": standin}
+    if as_json:
+        out.print_json(json.dumps(res, ensure_ascii=False))
+    else:
+        out.print(f"{res['minutes']:.1f} min ({res['band']}), {len(nodes)} nodes; snapped {res['snap_m'][0]} m / "
+                  f"{res['snap_m'][1]} m{'  [STAND-IN roads]' if standin else ''}", highlight=False)
+
+
+def _parse_bbox(text: Optional[str]):
+    if text is None:
+        return None
+    try:
+        vals = [float(x) for x in text.split(",")]
+        assert len(vals) == 4
+    except (ValueError, AssertionError):
+        raise DispatchSimError(f"--bbox: expected W,S,E,N in degrees, got {text!r}") from None
+    return tuple(vals)
+
+
+@graph_app.command("fetch")
+@_guard
+def graph_fetch(place: Optional[str] = typer.Option(None, help='e.g. "南湖区, 嘉兴市, 浙江省, 中国"'),
+                bbox: Optional[str] = typer.Option(None, help="W,S,E,N"),
+                out_file: Optional[Path] = typer.Option(None, "--out", help="also save the cleaned graph here (GraphML)"),
+                refresh: bool = typer.Option(False, help="ignore the cache")):
+    """Download the drivable network from OpenStreetMap (cached; needs internet the first time).
+
+    Example: dispatch-sim graph fetch --place "南湖区, 嘉兴市, 浙江省, 中国" --out data/nanhu_drive.graphml
+    """
+    from .roads import fetch_osm, graph_info, prepare_graph, save_graph
+
+    b = _parse_bbox(bbox)
+    if (place is None) == (b is None):
+        raise DispatchSimError("give exactly one of --place or --bbox")
+    G = prepare_graph(fetch_osm(place=place, bbox=b, refresh=refresh))
+    if out_file:
+        save_graph(G, out_file)
+    _print_info(graph_info(G))
+
+
+@graph_app.command("import")
+@_guard
+def graph_import(file: Path = typer.Argument(..., help=".osm, .osm.bz2 or .osm.pbf extract"),
+                 bbox: Optional[str] = typer.Option(None, help="clip to W,S,E,N"),
+                 polygon: Optional[Path] = typer.Option(None, help="clip to a GeoJSON polygon"),
+                 out_file: Path = typer.Option(..., "--out", help="GraphML to write")):
+    """Import a local OSM extract (streamed), clip it and save the cleaned drivable graph.
+
+    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.68,30.58,120.97,30.87 --out data/nanhu_drive.graphml
+    """
+    from .roads import graph_info, import_osm_file, load_polygon, prepare_graph, resolve_data_path, save_graph
+
+    poly = load_polygon(polygon) if polygon else None
+    G = prepare_graph(import_osm_file(resolve_data_path(file), bbox=_parse_bbox(bbox), polygon=poly))
+    save_graph(G, out_file)
+    _print_info(graph_info(G))
+    out.print(f"wrote {out_file}", highlight=False)
+
+
+@graph_app.command("info")
+@_guard
+def graph_info_cmd(target: Path = typer.Argument(..., help="a scenario YAML or a GraphML file"),
+                   as_json: bool = typer.Option(False, "--json")):
+    """Describe a road graph: nodes, edges, extent, km by class, source, kind, what was dropped.
+
+    Example: dispatch-sim graph info scenarios/nanhu_baseline.yaml
+    """
+    from .roads import graph_info, load_graphml_file, prepare_graph
+
+    if target.suffix.lower() in (".yaml", ".yml"):
+        w = _world(target)
+        info = graph_info(w.G)
+    else:
+        info = graph_info(prepare_graph(load_graphml_file(target)))
+    if as_json:
+        out.print_json(json.dumps(info, ensure_ascii=False))
+    else:
+        _print_info(info)
+
+
+def _print_info(info: dict) -> None:
+    kind = info["kind"]
+    out.print(f"kind: {kind}{'  <-- ' + settings.standin_label if kind == 'stand-in' else ''}", highlight=False)
+    out.print(f"source: {info['source']}", highlight=False)
+    out.print(f"nodes: {info['nodes']}, edges: {info['edges']}; extent (W,S,E,N): {info['extent']}", highlight=False)
+    out.print(f"dropped outside the largest strongly connected component: {info['dropped_nodes']} nodes, "
+              f"{info['dropped_edges']} edges", highlight=False)
+    out.print("km of road (directed edges) by class: " + ", ".join(f"{k} {v}" for k, v in info["km_directed_by_class"].items()),
+              highlight=False)
+    out.print(info["attribution"], highlight=False)
+
+
+def main() -> None:
+    logging.getLogger("osmnx").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        app()
+    except DispatchSimError as exc:  # errors raised outside a command body
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

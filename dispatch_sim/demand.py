@@ -1,0 +1,406 @@
+"""Report streams: when, where and what grid workers report.
+
+Arrivals are a non-homogeneous Poisson process with a piecewise-constant rate per hour (daily
+volume × hour-of-day × day-of-week profiles × surges × load). Each attribute has its own random
+stream (arrivals, places, categories, work times, dispatch delays, turnouts, thinning marks), so two
+variants of a scenario see the same reports (common random numbers). Loads are coupled by thinning:
+reports are drawn at ``coupling_load`` and each is kept when its mark is below ``load /
+coupling_load``, so the reports at a lower load are a subset of those at a higher one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+
+from .errors import DispatchSimError
+from .scenario import (Distribution, Scenario, WhereHotspot, WherePoints, WherePolygons, WhereRoadLength,
+                       WhereTownship)
+from .speeds import parse_hhmm
+
+STREAMS = ("arrivals", "places", "categories", "work", "delay", "turnout", "marks", "components")
+
+
+def sample_durations(dist: Distribution, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Draw ``size`` durations (minutes) from a scenario distribution."""
+    if size == 0:
+        return np.zeros(0)
+    if dist.dist == "fixed":
+        return np.full(size, float(dist.value_min))
+    if dist.dist == "exponential":
+        return rng.exponential(dist.mean_min, size)
+    if dist.dist == "lognormal":
+        m, s = dist.mean_min, dist.sd_min
+        sigma2 = math.log(1 + (s / m) ** 2)
+        return rng.lognormal(math.log(m) - sigma2 / 2, math.sqrt(sigma2), size)
+    if dist.dist == "gamma":
+        m, s = dist.mean_min, dist.sd_min
+        return rng.gamma((m / s) ** 2, s * s / m, size)
+    if dist.dist == "uniform":
+        return rng.uniform(dist.low_min, dist.high_min, size)
+    return rng.choice(np.asarray(dist.values_min, dtype=float), size)
+
+
+@dataclass
+class Reports:
+    """Column arrays, one row per report, sorted by ``ready_min`` (when the dispatcher sees it)."""
+
+    created_min: np.ndarray
+    ready_min: np.ndarray
+    turnout_min: np.ndarray
+    node: np.ndarray  # router node index
+    snap_m: np.ndarray
+    category: np.ndarray
+    priority: np.ndarray
+    promise: np.ndarray
+    work_min: np.ndarray
+    home_team: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.created_min)
+
+    def take(self, idx) -> "Reports":
+        return Reports(**{k: getattr(self, k)[idx] for k in self.__dataclass_fields__})
+
+
+class DemandModel:
+    """Where reports can come from on a given graph, precomputed once per scenario and graph.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its ``demand`` section is used).
+    router
+        The router of the graph (node indices, coordinates).
+    locator
+        Nearest-node lookups for point-based components.
+    node_team
+        Home team index of every node (jurisdiction).
+    edges
+        ``(u_idx, v_idx, length_m)`` arrays of the graph's edges.
+    """
+
+    def __init__(self, scenario: Scenario, router, locator, node_team: np.ndarray, edges, warn=None):
+        self.sc = scenario
+        self.dem = scenario.demand
+        self.router = router
+        self.locator = locator
+        self.node_team = node_team
+        self.eu, self.ev, self.elen = edges
+        self.team_names = [t.name for t in scenario.teams]
+        self.components = []
+        weights = []
+        for i, w in enumerate(self.dem.where):
+            self.components.append(self._prepare(w, i, warn))
+            weights.append(w.weight)
+        self.component_p = np.asarray(weights, dtype=float) / float(sum(weights))
+        cats = self.dem.categories
+        self.cat_p = np.asarray([c.share for c in cats], dtype=float)
+        self.cat_p /= self.cat_p.sum()
+        self.cat_priority = np.asarray([c.priority for c in cats], dtype=np.int8)
+        self.cat_promise = np.asarray([c.promise for c in cats], dtype=bool)
+        self._trace = None
+
+    # ------------------------------------------------------------------ components
+    def _edge_sampler(self, mask=None):
+        length = self.elen if mask is None else np.where(mask, self.elen, 0.0)
+        total = length.sum()
+        if total <= 0:
+            return None
+        return np.cumsum(length) / total
+
+    def _prepare(self, w, i, warn):
+        label = f"demand.where[{i}]"
+        if isinstance(w, WhereRoadLength):
+            return ("edges", self._edge_sampler())
+        if isinstance(w, WhereTownship):
+            team_p = np.array([w.shares.get(n, 0.0) for n in self.team_names], dtype=float)
+            if team_p.sum() <= 0:
+                raise DispatchSimError(f"{label}.shares: all shares are zero")
+            samplers = []
+            for t in range(len(self.team_names)):
+                samplers.append(self._edge_sampler(self.node_team[self.eu] == t) if team_p[t] > 0 else None)
+            missing = [self.team_names[t] for t in range(len(samplers)) if team_p[t] > 0 and samplers[t] is None]
+            if missing:
+                raise DispatchSimError(f"{label}.shares: teams without any road in their jurisdiction: {', '.join(missing)}")
+            return ("township", team_p / team_p.sum(), samplers)
+        if isinstance(w, WhereHotspot):
+            from .crs import to_wgs84
+
+            lon, lat = to_wgs84(w.lon, w.lat, w.crs)
+            self.locator.snap_many([lon], [lat], label=f"{label} hotspot", warn=warn)
+            return ("disc", float(lon), float(lat), float(w.radius_m))
+        if isinstance(w, WherePolygons):
+            return ("polygons",) + self._load_polygons(w, label)
+        if isinstance(w, WherePoints):
+            lon, lat, crs, wt = _read_points_csv(Path(w.path), label)
+            nodes = np.empty(len(lon), dtype=np.int64)
+            snaps = np.empty(len(lon))
+            for c in sorted(set(crs)):
+                sel = np.asarray([x == c for x in crs])
+                n_ids, s_m, _, _ = self.locator.snap_many(lon[sel], lat[sel], c, label=f"{label} point", warn=warn)
+                nodes[sel] = [self.router.index[int(x)] for x in n_ids]
+                snaps[sel] = s_m
+            return ("points", nodes, snaps, wt / wt.sum())
+        raise AssertionError(w)
+
+    def _load_polygons(self, w, label):
+        path = Path(w.path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            feats = data["features"] if data.get("type") == "FeatureCollection" else [data]
+            geoms = [shape(f["geometry"]) for f in feats]
+            wts = np.asarray([float((f.get("properties") or {}).get(w.weight_property, 1.0)) for f in feats])
+        except FileNotFoundError:
+            raise DispatchSimError(f"{label}.path: {path}: file not found") from None
+        except Exception as exc:
+            raise DispatchSimError(f"{label}.path: {path}: not a GeoJSON FeatureCollection of polygons ({exc})") from None
+        if len(geoms) == 0 or wts.sum() <= 0:
+            raise DispatchSimError(f"{label}.path: {path}: no polygons with positive '{w.weight_property}'")
+        for g in geoms:
+            shapely.prepare(g)
+        return (geoms, wts / wts.sum())
+
+    # ------------------------------------------------------------------ sampling
+    def _sample_edges(self, cdf, rng, k):
+        e = np.minimum(np.searchsorted(cdf, rng.random(k), side="right"), len(cdf) - 1)
+        frac = rng.random(k)
+        node = np.where(frac < 0.5, self.eu[e], self.ev[e])
+        snap = np.minimum(frac, 1 - frac) * self.elen[e]
+        return node, snap
+
+    def _sample_places(self, rng_comp, rng, k):
+        comp = rng_comp.choice(len(self.components), size=k, p=self.component_p)
+        node = np.empty(k, dtype=np.int64)
+        snap = np.zeros(k)
+        for ci, c in enumerate(self.components):
+            sel = np.flatnonzero(comp == ci)
+            m = len(sel)
+            if m == 0:
+                continue
+            if c[0] == "edges":
+                node[sel], snap[sel] = self._sample_edges(c[1], rng, m)
+            elif c[0] == "township":
+                teams = rng.choice(len(c[1]), size=m, p=c[1])
+                for t in np.unique(teams):
+                    s2 = sel[teams == t]
+                    node[s2], snap[s2] = self._sample_edges(c[2][t], rng, len(s2))
+            elif c[0] == "disc":
+                _, lon0, lat0, r = c
+                rad = r * np.sqrt(rng.random(m))
+                ang = rng.random(m) * 2 * np.pi
+                lon = lon0 + rad * np.cos(ang) / (111320.0 * math.cos(math.radians(lat0)))
+                lat = lat0 + rad * np.sin(ang) / 110540.0
+                node[sel], snap[sel] = self._snap_idx(lon, lat)
+            elif c[0] == "polygons":
+                geoms, p = c[1], c[2]
+                which = rng.choice(len(geoms), size=m, p=p)
+                lon = np.empty(m)
+                lat = np.empty(m)
+                for gi in np.unique(which):
+                    s2 = np.flatnonzero(which == gi)
+                    lon[s2], lat[s2] = _points_in(geoms[gi], rng, len(s2))
+                node[sel], snap[sel] = self._snap_idx(lon, lat)
+            else:
+                _, pn, ps, pw = c
+                j = rng.choice(len(pn), size=m, p=pw)
+                node[sel], snap[sel] = pn[j], ps[j]
+        return node, snap
+
+    def _snap_idx(self, lon, lat):
+        ids, snap_m, _, _ = self.locator.snap_many(lon, lat, strict=False)
+        idx = np.array([self.router.index.get(int(x), 0) for x in ids], dtype=np.int64)
+        return idx, snap_m
+
+    def hourly_rates(self, horizon_min: float) -> np.ndarray:
+        """Mean reports per hour for every hour of the run at load 1 (surges without team filter included)."""
+        hours = int(math.ceil(horizon_min / 60.0))
+        h = np.asarray(self.dem.hourly_profile, dtype=float)
+        wk = np.asarray(self.dem.weekly_profile, dtype=float)
+        idx = np.arange(hours)
+        rate = self.dem.reports_per_day / 24.0 * (h / h.mean())[idx % 24] * (wk / wk.mean())[(idx // 24) % 7]
+        for s in self.dem.surges:
+            if s.teams:
+                continue
+            rate = rate * (1 + (s.factor - 1) * _surge_mask(s, idx))
+        return rate
+
+    def generate(self, seed_seq: np.random.SeedSequence, horizon_min: float, *, load: float = 1.0,
+                 coupling_load: float | None = None) -> Reports:
+        """Draw one replication's reports.
+
+        Parameters
+        ----------
+        seed_seq
+            The replication's seed sequence; its children seed the separate streams.
+        horizon_min
+            Reports are created in ``[0, horizon_min)``.
+        load
+            Multiplier on the arrival rate.
+        coupling_load
+            Draw at this load and thin to ``load`` (>= load); the same value across a sweep makes
+            lower-load report sets subsets of higher-load ones.
+        """
+        if self.dem.trace:
+            return self._trace_reports(seed_seq, horizon_min, load)
+        coupling = max(load, coupling_load or load)
+        streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in seed_seq.spawn(len(STREAMS)))))
+        rates = self.hourly_rates(horizon_min) * coupling
+        counts = streams["arrivals"].poisson(rates)
+        hours = np.repeat(np.arange(len(rates)), counts)
+        created = (hours + streams["arrivals"].random(hours.size)) * 60.0
+        team_restricted = []
+        for s in self.dem.surges:
+            if not s.teams:
+                continue
+            idx = np.arange(len(rates))
+            extra = self.hourly_rates(horizon_min) * coupling * (s.factor - 1) * _surge_mask(s, idx)
+            c2 = streams["arrivals"].poisson(np.maximum(extra, 0))
+            h2 = np.repeat(idx, c2)
+            team_restricted.append((s, (h2 + streams["arrivals"].random(h2.size)) * 60.0))
+        k = created.size
+        node, snap = self._sample_places(streams["components"], streams["places"], k)
+        for s, t2 in team_restricted:
+            ids = [self.team_names.index(n) for n in s.teams]
+            mask = np.isin(self.node_team[self.eu], ids)
+            cdf = self._edge_sampler(mask)
+            if cdf is None:
+                continue
+            n2, s2 = self._sample_edges(cdf, streams["places"], t2.size)
+            created = np.r_[created, t2]
+            node = np.r_[node, n2]
+            snap = np.r_[snap, s2]
+        k = created.size
+        cat = streams["categories"].choice(len(self.cat_p), size=k, p=self.cat_p)
+        work = np.empty(k)
+        for ci, c in enumerate(self.dem.categories):
+            sel = np.flatnonzero(cat == ci)
+            work[sel] = sample_durations(c.work_min, streams["work"], len(sel))
+        delay = sample_durations(self.sc.dispatch.dispatch_delay_min, streams["delay"], k)
+        turnout = sample_durations(self.sc.dispatch.turnout_min, streams["turnout"], k)
+        keep = streams["marks"].random(k) < load / coupling
+        keep &= created < horizon_min
+        return self._finish(created[keep], delay[keep], turnout[keep], node[keep], snap[keep], cat[keep], work[keep])
+
+    def _finish(self, created, delay, turnout, node, snap, cat, work) -> Reports:
+        ready = created + delay
+        order = np.lexsort((created, ready))
+        cat = cat.astype(np.int16)
+        return Reports(
+            created_min=created[order], ready_min=ready[order], turnout_min=turnout[order],
+            node=node[order].astype(np.int64), snap_m=snap[order], category=cat[order],
+            priority=self.cat_priority[cat][order], promise=self.cat_promise[cat][order],
+            work_min=work[order], home_team=self.node_team[node[order]].astype(np.int16),
+        )
+
+    # ------------------------------------------------------------------ trace replay
+    def _trace_reports(self, seed_seq, horizon_min, load) -> Reports:
+        if self._trace is None:
+            self._trace = self._read_trace(Path(self.dem.trace))
+        created, node, snap, cat = self._trace
+        streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in seed_seq.spawn(len(STREAMS)))))
+        k = created.size
+        work = np.empty(k)
+        for ci, c in enumerate(self.dem.categories):
+            sel = np.flatnonzero(cat == ci)
+            work[sel] = sample_durations(c.work_min, streams["work"], len(sel))
+        delay = sample_durations(self.sc.dispatch.dispatch_delay_min, streams["delay"], k)
+        turnout = sample_durations(self.sc.dispatch.turnout_min, streams["turnout"], k)
+        keep = created < horizon_min
+        if load < 1.0:
+            keep &= streams["marks"].random(k) < load
+        return self._finish(created[keep], delay[keep], turnout[keep], node[keep], snap[keep], cat[keep], work[keep])
+
+    def _read_trace(self, path: Path):
+        label = f"demand.trace ({path})"
+        if not path.exists():
+            raise DispatchSimError(f"{label}: file not found")
+        names = {c.name: i for i, c in enumerate(self.dem.categories)}
+        rows = []
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            need = {"timestamp", "lon", "lat"}
+            if not reader.fieldnames or not need <= set(reader.fieldnames):
+                raise DispatchSimError(f"{label}: needs columns timestamp, lon, lat (optional crs, category); got {reader.fieldnames}")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    ts = datetime.fromisoformat(row["timestamp"].strip())
+                    lon, lat = float(row["lon"]), float(row["lat"])
+                except ValueError as exc:
+                    raise DispatchSimError(f"{label}: line {line}: {exc}") from None
+                crs = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
+                if crs not in ("wgs84", "gcj02", "bd09"):
+                    raise DispatchSimError(f"{label}: line {line}: crs {crs!r} not one of wgs84, gcj02, bd09")
+                catname = (row.get("category") or "").strip()
+                if catname and catname not in names:
+                    raise DispatchSimError(f"{label}: line {line}: category {catname!r} is not in demand.categories ({', '.join(names)})")
+                rows.append((ts, lon, lat, crs, names.get(catname, 0)))
+        if not rows:
+            raise DispatchSimError(f"{label}: no reports in the file")
+        t0 = min(r[0] for r in rows)
+        monday = datetime(t0.year, t0.month, t0.day, tzinfo=t0.tzinfo) - timedelta(days=t0.weekday())
+        created = np.array([(r[0] - monday).total_seconds() / 60.0 for r in rows])
+        node = np.empty(len(rows), dtype=np.int64)
+        snap = np.empty(len(rows))
+        crs_arr = np.array([r[3] for r in rows])
+        lon = np.array([r[1] for r in rows])
+        lat = np.array([r[2] for r in rows])
+        for c in np.unique(crs_arr):
+            sel = crs_arr == c
+            ids, s_m, _, _ = self.locator.snap_many(lon[sel], lat[sel], str(c), label=label)
+            node[sel] = [self.router.index[int(x)] for x in ids]
+            snap[sel] = s_m
+        cat = np.array([r[4] for r in rows], dtype=np.int16)
+        return created, node, snap, cat
+
+
+def _surge_mask(s, hour_idx: np.ndarray) -> np.ndarray:
+    day = hour_idx / 24.0
+    in_days = (day >= s.start_day) & (day < s.end_day)
+    start, end = parse_hhmm(s.start) / 60.0, parse_hhmm(s.end) / 60.0
+    hod = hour_idx % 24 + 0.5
+    in_hours = (hod >= start) & (hod < end) if start <= end else (hod >= start) | (hod < end)
+    return (in_days & in_hours).astype(float)
+
+
+def _points_in(geom, rng, k):
+    w, s, e, n = geom.bounds
+    out_x, out_y = [], []
+    need = k
+    while need > 0:
+        x = rng.uniform(w, e, max(16, need * 3))
+        y = rng.uniform(s, n, max(16, need * 3))
+        ok = shapely.contains_xy(geom, x, y)
+        out_x.extend(x[ok][:need].tolist())
+        out_y.extend(y[ok][:need].tolist())
+        need = k - len(out_x)
+    return np.asarray(out_x), np.asarray(out_y)
+
+
+def _read_points_csv(path: Path, label: str):
+    if not path.exists():
+        raise DispatchSimError(f"{label}.path: {path}: file not found")
+    lon, lat, crs, wt = [], [], [], []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"lon", "lat"} <= set(reader.fieldnames):
+            raise DispatchSimError(f"{label}.path: {path}: needs lon and lat columns")
+        for line, row in enumerate(reader, start=2):
+            try:
+                lon.append(float(row["lon"]))
+                lat.append(float(row["lat"]))
+                wt.append(float(row.get("weight") or 1.0))
+            except ValueError as exc:
+                raise DispatchSimError(f"{label}.path: {path}: line {line}: {exc}") from None
+            crs.append((row.get("crs") or "wgs84").strip().lower() or "wgs84")
+    if not lon:
+        raise DispatchSimError(f"{label}.path: {path}: no points")
+    return np.asarray(lon), np.asarray(lat), crs, np.asarray(wt)

@@ -1,0 +1,202 @@
+"""From incident tables to the figures a planner reads, with honest confidence intervals.
+
+Accounting: every report created in the run is either *served* (a crew reached the scene before the
+horizon) or *open at the horizon*. Statistics use reports created after the warm-up. The on-time rate
+counts a report whose outcome is known: served, or still open but already older than the target
+(certainly late). Open reports younger than the target are censored and reported as such.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+LATE_CAUSES = ("waited_for_crew", "served_by_far_team", "long_travel", "slow_dispatch", "open_at_horizon")
+
+INCIDENT_COLUMNS = ["replication", "report_id", "created_min", "dispatched_min", "arrived_min", "cleared_min", "team",
+                    "crew", "home_team", "category", "priority", "on_time", "late_cause", "travel_min", "wait_min",
+                    "snap_m", "lon", "lat", "promise", "response_min", "warmup"]
+
+
+def incidents_frame(result, world) -> pd.DataFrame:
+    """One row per report of one replication (DESIGN §6 columns plus location and flags)."""
+    sc = world.scenario
+    rep = result.reports
+    target = sc.run.target_min
+    names = np.array([t.name for t in sc.teams] + [""], dtype=object)
+    cats = np.array([c.name for c in sc.demand.categories], dtype=object)
+    created = rep.created_min
+    arrived = result.arrived_min
+    response = arrived - created
+    served = ~np.isnan(arrived)
+    age_at_end = result.horizon_min - created
+    on_time = np.where(served, response <= target + 1e-9, np.where(age_at_end > target, False, np.nan))
+    wait = np.where(np.isnan(result.dispatched_min), result.horizon_min, result.dispatched_min) - rep.ready_min
+    team = result.team.astype(int)
+    cause = np.full(len(created), "", dtype=object)
+    late = served & (response > target + 1e-9)
+    delay = rep.ready_min - created
+    far = late & (team != rep.home_team)
+    waited = late & (wait > 1e-9)
+    cause[late] = "long_travel"
+    slow = late & ~waited & ~far & (result.travel_min <= target - delay - rep.turnout_min)
+    cause[slow] = "slow_dispatch"
+    cause[far] = "served_by_far_team"
+    cause[waited] = "waited_for_crew"
+    cause[~served & (age_at_end > target)] = "open_at_horizon"
+    crew_names = np.array(result.crew_names + [""], dtype=object)
+    df = pd.DataFrame({
+        "replication": result.replication,
+        "report_id": np.arange(len(created)),
+        "created_min": created,
+        "dispatched_min": result.dispatched_min,
+        "arrived_min": arrived,
+        "cleared_min": result.cleared_min,
+        "team": names[np.where(team < 0, -1, team)],
+        "crew": crew_names[np.where(result.crew < 0, -1, result.crew)],
+        "home_team": names[rep.home_team.astype(int)],
+        "category": cats[rep.category.astype(int)],
+        "priority": rep.priority.astype(int),
+        "on_time": pd.array([None if np.isnan(v) else bool(v) for v in on_time], dtype="boolean"),
+        "late_cause": cause,
+        "travel_min": result.travel_min,
+        "wait_min": np.where(np.isnan(result.dispatched_min), np.nan, wait),
+        "snap_m": rep.snap_m,
+        "lon": world.router.lon[rep.node],
+        "lat": world.router.lat[rep.node],
+        "promise": rep.promise,
+        "response_min": response,
+        "warmup": created < result.warmup_min,
+    })
+    return df
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval for a proportion."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
+
+
+def mean_ci(values, conf: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval across replications."""
+    x = np.asarray([v for v in values if v == v], dtype=float)
+    if len(x) == 0:
+        return (float("nan"),) * 3
+    m = float(x.mean())
+    if len(x) < 2:
+        return (m, float("nan"), float("nan"))
+    h = stats.t.ppf((1 + conf) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return (m, m - h, m + h)
+
+
+def quantile_ci(x: np.ndarray, q: float, z: float = 1.959964) -> tuple[float, float, float]:
+    """Quantile with a distribution-free (order statistic) 95% interval."""
+    x = np.sort(np.asarray(x, dtype=float))
+    n = len(x)
+    if n == 0:
+        return (float("nan"),) * 3
+    est = float(np.quantile(x, q))
+    half = z * math.sqrt(n * q * (1 - q))
+    lo = int(max(0, math.floor(n * q - half)))
+    hi = int(min(n - 1, math.ceil(n * q + half)))
+    return (est, float(x[lo]), float(x[hi]))
+
+
+def _block(df: pd.DataFrame, target: float, reps: list[int]) -> dict:
+    """On-time and response figures for the promise-bearing, post-warm-up reports in ``df``."""
+    known = df[df["on_time"].notna()]
+    k = int(known["on_time"].sum())
+    n = int(len(known))
+    per_rep = []
+    for r in reps:
+        kr = known[known["replication"] == r]
+        per_rep.append(float(kr["on_time"].mean()) if len(kr) else float("nan"))
+    resp = df["response_min"].dropna().to_numpy()
+    p50, p90, p95 = (quantile_ci(resp, q) for q in (0.5, 0.9, 0.95))
+    m, lo, hi = mean_ci(per_rep)
+    return {
+        "reports": int(len(df)),
+        "known_outcome": n,
+        "on_time": k,
+        "rate": (k / n) if n else None,
+        "ci95": list(wilson(k, n)) if n else None,
+        "ci95_between_replications": [max(0.0, lo), min(1.0, hi)] if len(reps) > 1 and n else None,
+        "response_min": {
+            "mean": float(resp.mean()) if len(resp) else None,
+            "p50": p50[0], "p50_ci95": [p50[1], p50[2]],
+            "p90": p90[0], "p90_ci95": [p90[1], p90[2]],
+            "p95": p95[0], "p95_ci95": [p95[1], p95[2]],
+            "max": float(resp.max()) if len(resp) else None,
+        },
+    }
+
+
+def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
+    """The summary of a run (DESIGN §6 ``summary.json`` minus run metadata)."""
+    sc = world.scenario
+    target = sc.run.target_min
+    reps = sorted(incidents["replication"].unique().tolist())
+    total = int(len(incidents))
+    served = int(incidents["arrived_min"].notna().sum())
+    open_h = total - served
+    post = incidents[~incidents["warmup"]]
+    prom = post[post["promise"]]
+    overall = _block(prom, target, reps)
+    late = prom[prom["on_time"] == False]  # noqa: E712 (pandas boolean)
+    causes = {c: int((late["late_cause"] == c).sum()) for c in LATE_CAUSES}
+    # crews
+    busy = np.zeros(len(sc.teams))
+    duty = np.zeros(len(sc.teams))
+    crew_rows = []
+    for res in results:
+        for name, t, b, d in zip(res.crew_names, res.crew_team, res.crew_busy_min, res.crew_duty_min):
+            busy[t] += b
+            duty[t] += d
+            crew_rows.append((name, int(t), float(b), float(d)))
+    crew_util = {}
+    for name, t, b, d in crew_rows:
+        acc = crew_util.setdefault(name, [0.0, 0.0])
+        acc[0] += b
+        acc[1] += d
+    by_team = {}
+    for i, t in enumerate(sc.teams):
+        sub = prom[prom["home_team"] == t.name]
+        block = _block(sub, target, reps)
+        block["utilization"] = float(busy[i] / duty[i]) if duty[i] > 0 else None
+        block["served_by_others"] = int(((sub["team"] != t.name) & (sub["team"] != "")).sum())
+        block["helped_others"] = int(((post["team"] == t.name) & (post["home_team"] != t.name)).sum())
+        block["backup"] = t.backup
+        by_team[t.name] = block
+    hours = (prom["created_min"] // 60 % 24).astype(int)
+    by_hour = []
+    for h in range(24):
+        sub = prom[hours == h]
+        kn = sub[sub["on_time"].notna()]
+        k, n = int(kn["on_time"].sum()), int(len(kn))
+        by_hour.append({"hour": h, "reports": int(len(sub)), "rate": (k / n) if n else None,
+                        "ci95": list(wilson(k, n)) if n else None})
+    return {
+        "reports": {
+            "total": total,
+            "served": served,
+            "open_at_horizon": open_h,
+            "warmup_excluded": int(incidents["warmup"].sum()),
+            "without_promise": int((~post["promise"]).sum()),
+            "censored_open_younger_than_target": int((prom["on_time"].isna()).sum()),
+            "per_replication": {int(r): int((incidents["replication"] == r).sum()) for r in reps},
+        },
+        "on_time": {"target_min": target, **{k: overall[k] for k in ("rate", "ci95", "ci95_between_replications", "known_outcome", "on_time")}},
+        "response_min": overall["response_min"],
+        "by_team": by_team,
+        "by_hour": by_hour,
+        "late_causes": causes,
+        "crew_utilization": {n: (b / d if d > 0 else None) for n, (b, d) in crew_util.items()},
+    }

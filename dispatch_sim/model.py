@@ -1,0 +1,513 @@
+"""The SimPy dispatch model: reports arrive, the dispatcher picks a crew, crews drive, work, return.
+
+Processes are plain generator functions (:func:`report_source`, :func:`crew_cycle`,
+:func:`shift_manager`); state lives in small classes (:class:`Crew`, :class:`TeamState`,
+:class:`Simulation`). A return trip to base needs no event of its own: a free crew's position is
+evaluated lazily from the trip's start time and route when a dispatch decision asks for it, so a
+returning crew can be sent on from where it is.
+
+:class:`World` holds what replications share (graph, router, jurisdictions, demand model), so it is
+built once and reused for every replication, load level and variant with the same graph.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import simpy
+
+from .demand import DemandModel, Reports
+from .errors import DispatchSimError, OutsideGraphError
+from .locate import NodeLocator
+from .policies import POLICIES
+from .roads import GraphSpec, is_standin, load_graph
+from .routing import Router
+from .scenario import Scenario
+from .speeds import parse_hhmm
+
+INF = math.inf
+IDLE, BUSY, OFF = 0, 1, 2
+
+
+# ------------------------------------------------------------------------------------ the world
+
+class World:
+    """Graph, router, bases, jurisdictions and demand for one scenario: built once, run many times.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    G
+        A prepared road graph; loaded from the scenario when None.
+    router
+        A router for ``G``; built when None.
+    warn
+        Callable for warnings (snap distance, stand-in).
+    """
+
+    def __init__(self, scenario: Scenario, G: nx.MultiDiGraph | None = None, router: Router | None = None,
+                 warn=None, use_disk_cache: bool = True):
+        self.scenario = sc = scenario
+        self.warnings: list[str] = []
+
+        def _warn(msg):
+            self.warnings.append(msg)
+            if warn:
+                warn(msg)
+
+        self.warn = _warn
+        anchors = []
+        from .crs import to_wgs84
+
+        for t in sc.teams:
+            lon, lat = to_wgs84(t.base.lon, t.base.lat, t.base.crs)
+            anchors.append((float(lon), float(lat)))
+        if G is None:
+            g = sc.graph
+            spec = GraphSpec(source=g.source, place=g.place, bbox=g.bbox, polygon=g.polygon, file=g.file,
+                             graphml=g.graphml, standin_nodes=g.standin_nodes, standin_seed=g.standin_seed,
+                             urban_centres=[tuple(map(float, to_wgs84(p.lon, p.lat, p.crs))) for p in g.urban_centres])
+            G = load_graph(spec, anchors=anchors, speeds=sc.speeds.settings(), warn=_warn)
+        self.G = G
+        self.standin = is_standin(G)
+        self.locator = NodeLocator(G)
+        base_nodes, base_snap = [], []
+        for i, t in enumerate(sc.teams):
+            try:
+                s = self.locator.snap(t.base.lon, t.base.lat, t.base.crs, label=f"teams[{i}].base ({t.name})", warn=_warn)
+            except OutsideGraphError as exc:
+                raise DispatchSimError(f"{sc.source_file or 'scenario'}: teams[{i}].base: {exc}") from None
+            base_nodes.append(s.node)
+            base_snap.append(s.snap_m)
+        self.base_nodes = base_nodes
+        self.base_snap_m = base_snap
+        self.bands = sc.speeds.band_table()
+        self.router = router or Router(G, self.bands, base_nodes, use_disk_cache=use_disk_cache)
+        self.base_idx = np.array([self.router.index[b] for b in base_nodes], dtype=np.int64)
+        self.node_team = self._jurisdictions()
+        eu, ev, tt = self.router._edges
+        lengths = np.fromiter((float(d.get("length", 0.0)) for _, _, d in G.edges(data=True)), dtype=float,
+                              count=G.number_of_edges())
+        self.demand = DemandModel(sc, self.router, self.locator, self.node_team, (eu, ev, lengths), warn=_warn)
+
+    def _jurisdictions(self) -> np.ndarray:
+        """Home team of every node: a team's GeoJSON polygon where given, else its fastest base."""
+        sc = self.scenario
+        town = [i for i, t in enumerate(sc.teams) if not t.backup]
+        d = self.router.from_base[0][town]  # off-peak travel time from each township base
+        node_team = np.asarray(town)[np.argmin(d, axis=0)]
+        for i, t in enumerate(sc.teams):
+            if t.jurisdiction and not t.backup:
+                from .roads import load_polygon
+                import shapely
+
+                poly = load_polygon(t.jurisdiction)
+                inside = shapely.contains_xy(poly, self.router.lon, self.router.lat)
+                node_team[inside] = i
+        return node_team.astype(np.int16)
+
+    def reports(self, replication: int, *, seed: int | None = None, load: float | None = None,
+                coupling_load: float | None = None) -> Reports:
+        """The reports of one replication (same seed and replication → same reports)."""
+        sc = self.scenario
+        ss = replication_seed(sc.run.seed if seed is None else seed, replication)
+        return self.demand.generate(ss, sc.run.horizon_days * 1440.0, load=sc.run.load if load is None else load,
+                                    coupling_load=coupling_load)
+
+    def simulate(self, replication: int = 0, *, seed: int | None = None, load: float | None = None,
+                 coupling_load: float | None = None, reports: Reports | None = None) -> "ReplicationResult":
+        """Run one replication and return its incident table and crew figures."""
+        rep = reports if reports is not None else self.reports(replication, seed=seed, load=load, coupling_load=coupling_load)
+        sim = Simulation(self, rep)
+        return sim.run(replication)
+
+
+def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
+    """Seed of one replication: independent of how many workers run the replications."""
+    return np.random.SeedSequence([int(seed), int(replication)])
+
+
+# ------------------------------------------------------------------------------------ state
+
+class Crew:
+    """One vehicle and its crew."""
+
+    __slots__ = ("id", "name", "team", "k", "base_i", "state", "wakeup", "job", "node", "ret_nodes", "ret_times",
+                 "ret_start", "ret_end", "busy_start", "busy_total", "off_after_job", "jobs")
+
+    def __init__(self, cid: int, team: "TeamState", k: int, base_i: int, base_node: int):
+        self.id = cid
+        self.name = f"{team.name}#{k + 1}"
+        self.team = team
+        self.k = k
+        self.base_i = base_i
+        self.state = OFF
+        self.wakeup = None
+        self.job = None
+        self.node = base_node
+        self.ret_nodes = None
+        self.ret_times = None
+        self.ret_start = 0.0
+        self.ret_end = 0.0  # minutes; <= now means at base
+        self.busy_start = 0.0
+        self.busy_total = 0.0
+        self.off_after_job = False
+        self.jobs = 0
+
+
+class TeamState:
+    __slots__ = ("idx", "name", "backup", "crews", "free", "on_duty", "base_i")
+
+    def __init__(self, idx, name, backup, base_i):
+        self.idx = idx
+        self.name = name
+        self.backup = backup
+        self.crews: list[Crew] = []
+        self.free: dict[int, Crew] = {}
+        self.on_duty = 0
+        self.base_i = base_i
+
+
+@dataclass
+class ReplicationResult:
+    """What one replication produced."""
+
+    replication: int
+    reports: Reports
+    dispatched_min: np.ndarray
+    arrived_min: np.ndarray
+    cleared_min: np.ndarray
+    team: np.ndarray
+    crew: np.ndarray
+    travel_min: np.ndarray
+    queued: np.ndarray
+    crew_names: list[str]
+    crew_team: np.ndarray
+    crew_busy_min: np.ndarray
+    crew_duty_min: np.ndarray
+    horizon_min: float
+    warmup_min: float
+    events: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------ processes
+
+def report_source(env: simpy.Environment, sim: "Simulation"):
+    """Hand each report to the dispatcher at the moment the platform has processed it."""
+    ready = sim.r_ready
+    timeout = env.timeout
+    for rid in range(len(ready)):
+        delay = ready[rid] - env.now
+        if delay > 0:
+            yield timeout(delay)
+        sim.dispatch(rid)
+
+
+def crew_cycle(env: simpy.Environment, sim: "Simulation", crew: Crew):
+    """A crew's life: wait for a job, drive, work, take the next waiting job or head back."""
+    timeout = env.timeout
+    while True:
+        crew.wakeup = env.event()
+        yield crew.wakeup
+        while crew.job is not None:
+            rid = crew.job
+            yield timeout(sim.arrive_at[rid] - env.now)
+            sim.arrived[rid] = env.now
+            yield timeout(sim.r_work[rid])
+            sim.cleared[rid] = env.now
+            crew.node = sim.r_node[rid]
+            crew.job = None
+            sim.after_clear(crew)
+
+
+def shift_manager(env: simpy.Environment, sim: "Simulation", team: TeamState, changes):
+    """Put crews on and off duty at shift changes."""
+    for t, count in changes:
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        sim.set_on_duty(team, count)
+
+
+def duty_changes(team_cfg, horizon_min: float) -> list[tuple[float, int]]:
+    """``(time, crews on duty)`` at every change over the horizon, from the team's shifts."""
+    if not team_cfg.shifts:
+        return [(0.0, team_cfg.crews)]
+    days = int(math.ceil(horizon_min / 1440.0)) + 1
+    points = {0.0}
+    for d in range(-1, days):
+        for s in team_cfg.shifts:
+            points.add(d * 1440.0 + parse_hhmm(s.start))
+            points.add(d * 1440.0 + parse_hhmm(s.end))
+    out = []
+    last = None
+    for t in sorted(p for p in points if 0 <= p < horizon_min):
+        c = crews_on_duty(team_cfg, t)
+        if c != last:
+            out.append((t, c))
+            last = c
+    return out
+
+
+def crews_on_duty(team_cfg, t_min: float) -> int:
+    if not team_cfg.shifts:
+        return team_cfg.crews
+    day, mod = divmod(t_min, 1440.0)
+    total = 0
+    for s in team_cfg.shifts:
+        a, b = parse_hhmm(s.start), parse_hhmm(s.end)
+        if a <= b:
+            on, shift_day = a <= mod < b, day
+        else:  # wraps midnight: the part after midnight belongs to the previous day's shift
+            on, shift_day = (mod >= a or mod < b), (day if mod >= a else day - 1)
+        weekday = int(shift_day) % 7 < 5
+        if on and (s.days == "all" or (s.days == "weekdays") == weekday):
+            total += s.crews
+    return total
+
+
+# ------------------------------------------------------------------------------------ simulation
+
+class Simulation:
+    """One replication's mutable state and the dispatcher's decisions."""
+
+    def __init__(self, world: World, reports: Reports):
+        sc = world.scenario
+        self.world = world
+        self.env = simpy.Environment()
+        self.router = world.router
+        self.policy = POLICIES[sc.dispatch.policy](sc.dispatch)
+        self.horizon = sc.run.horizon_days * 1440.0
+        self.reports = reports
+        n = len(reports)
+        self.r_ready = reports.ready_min.tolist()
+        self.r_node = reports.node.tolist()
+        self.r_home = reports.home_team.tolist()
+        self.r_work = reports.work_min.tolist()
+        self.r_turnout_s = (reports.turnout_min * 60.0).tolist()
+        self.r_prio = reports.priority.tolist()
+        self.dispatched = np.full(n, np.nan)
+        self.arrived = np.full(n, np.nan)
+        self.cleared = np.full(n, np.nan)
+        self.arrive_at = [0.0] * n
+        self.team_of = np.full(n, -1, dtype=np.int16)
+        self.crew_of = np.full(n, -1, dtype=np.int32)
+        self.travel = np.full(n, np.nan)
+        self.queued = np.zeros(n, dtype=bool)
+        self.teams: list[TeamState] = []
+        self.crews: list[Crew] = []
+        for i, t in enumerate(sc.teams):
+            ts = TeamState(i, t.name, t.backup, i)
+            self.teams.append(ts)
+            for k in range(t.max_crews()):
+                c = Crew(len(self.crews), ts, k, i, int(world.base_idx[i]))
+                ts.crews.append(c)
+                self.crews.append(c)
+        self.backup_teams = [t for t in self.teams if t.backup]
+        self.queues: list[list] = [[] for _ in self.teams]
+        self.duty_min = np.zeros(len(self.crews))
+        self.duty_since = np.full(len(self.crews), np.nan)
+        fb, tb = self.router.from_base, self.router.to_base
+        self._fb = fb
+        self._tb = tb
+
+    # ------------------------------------------------------------------ run
+    def run(self, replication: int = 0) -> ReplicationResult:
+        env = self.env
+        sc = self.world.scenario
+        for c in self.crews:
+            env.process(crew_cycle(env, self, c))
+        for ts, tcfg in zip(self.teams, sc.teams):
+            env.process(shift_manager(env, self, ts, duty_changes(tcfg, self.horizon)))
+        env.process(report_source(env, self))
+        env.run(until=self.horizon)
+        now = self.horizon
+        for c in self.crews:  # close the books on busy and on-duty time
+            if c.state == BUSY:
+                c.busy_total += now - c.busy_start
+            elif c.ret_nodes is not None:
+                c.busy_total += max(0.0, min(now, c.ret_end) - c.ret_start)
+            if not np.isnan(self.duty_since[c.id]):
+                self.duty_min[c.id] += now - self.duty_since[c.id]
+        rep = self.reports
+        travel = self.travel
+        return ReplicationResult(
+            replication=replication, reports=rep, dispatched_min=self.dispatched, arrived_min=self.arrived,
+            cleared_min=self.cleared, team=self.team_of, crew=self.crew_of, travel_min=travel, queued=self.queued,
+            crew_names=[c.name for c in self.crews], crew_team=np.array([c.team.idx for c in self.crews]),
+            crew_busy_min=np.array([c.busy_total for c in self.crews]), crew_duty_min=self.duty_min.copy(),
+            horizon_min=self.horizon, warmup_min=sc.run.warmup_days * 1440.0,
+        )
+
+    # ------------------------------------------------------------------ crew availability
+    def all_free(self):
+        for t in self.teams:
+            yield from t.free.values()
+
+    def free_backup(self):
+        for t in self.backup_teams:
+            yield from t.free.values()
+
+    def set_on_duty(self, team: TeamState, count: int) -> None:
+        now = self.env.now
+        old = team.on_duty
+        team.on_duty = count
+        for c in team.crews:
+            should = c.k < count
+            if should and c.state == OFF and not c.off_after_job:
+                c.state = IDLE
+                team.free[c.id] = c
+                self.duty_since[c.id] = now
+                self._pull_next(c)
+            elif should and c.off_after_job:
+                c.off_after_job = False
+            elif not should and c.state == IDLE:
+                c.state = OFF
+                team.free.pop(c.id, None)
+                self._end_duty(c, now)
+            elif not should and c.state == BUSY:
+                c.off_after_job = True
+        return None if old == count else None
+
+    def _end_duty(self, c: Crew, now: float) -> None:
+        if not np.isnan(self.duty_since[c.id]):
+            self.duty_min[c.id] += now - self.duty_since[c.id]
+            self.duty_since[c.id] = np.nan
+
+    # ------------------------------------------------------------------ decisions
+    def dispatch(self, rid: int) -> None:
+        crew, eta_s = self.policy.choose(self, rid)
+        if crew is None:
+            self.queued[rid] = True
+            heapq.heappush(self.queues[self.r_home[rid]], (self.r_prio[rid], self.r_ready[rid], rid))
+            return
+        self.assign(crew, rid, eta_s)
+
+    def best_crew(self, rid: int, crews, limit_s: float):
+        """Fastest of ``crews`` to report ``rid`` with ETA (s) below ``limit_s``: ``(crew, eta_s)``.
+
+        Crews at base: base-matrix lookup plus turnout. Crews on the road back: exact ETA from the
+        node they are heading to, via one reversed search bounded by the best ETA so far; skipped
+        when landmark lower bounds (the bases) show none of them can win.
+        """
+        now = self.env.now
+        band = self.router.band_at(now)
+        r = self.r_node[rid]
+        fb = self._fb[band]
+        turnout = self.r_turnout_s[rid]
+        best, best_eta = None, limit_s
+        away = []
+        for c in crews:
+            if c.ret_end <= now:
+                eta = turnout + fb[c.base_i, r]
+                if eta < best_eta:
+                    best, best_eta = c, eta
+            else:
+                away.append(c)
+        if not away:
+            return best, best_eta
+        xs, offs = [], []
+        for c in away:
+            x, off = self._position(c, now)
+            xs.append(x)
+            offs.append(off)
+        xs_a = np.asarray(xs)
+        offs_a = np.asarray(offs)
+        tb = self._tb[band]
+        base_i = np.fromiter((c.base_i for c in away), dtype=np.int64, count=len(away))
+        # upper bound: carry on to base, then drive out (no turnout: the crew is already on the road)
+        ub = offs_a + tb[base_i, xs_a] + fb[base_i, r]
+        # lower bound: triangle inequality with every base as a landmark
+        lb = np.maximum((fb[:, r][:, None] - fb[:, xs_a]).max(axis=0), (tb[:, xs_a] - tb[:, r][:, None]).max(axis=0))
+        lb = offs_a + np.maximum(lb, 0.0)
+        cand = np.flatnonzero(lb < best_eta)
+        if cand.size == 0:
+            return best, best_eta
+        bound = min(best_eta, float(ub[cand].min()) * (1 + 1e-12) + 1e-9)
+        etas = self.router.etas_bounded(band, r, xs_a[cand], offs_a[cand], bound, best_only=True)
+        for j, eta in zip(cand.tolist(), etas.tolist()):
+            if eta < best_eta:
+                best, best_eta = away[j], eta
+        return best, best_eta
+
+    def _position(self, c: Crew, now: float) -> tuple[int, float]:
+        """Where a returning crew can be redirected from: the next node on its route and the
+        seconds until it gets there (route computed on first use, then kept for the trip)."""
+        if c.ret_nodes is None or isinstance(c.ret_nodes, tuple):
+            band = c.ret_nodes[0] if c.ret_nodes is not None else self.router.band_at(c.ret_start)
+            path = self.router.path_to_base(band, c.base_i, c.node)
+            tb = self._tb[band][c.base_i]
+            c.ret_nodes = path
+            c.ret_times = tb[path[0]] - tb[np.asarray(path)]
+        elapsed = (now - c.ret_start) * 60.0
+        i = int(np.searchsorted(c.ret_times, elapsed, side="left"))
+        return c.ret_nodes[i], float(c.ret_times[i] - elapsed)
+
+    def assign(self, crew: Crew, rid: int, eta_s: float) -> None:
+        now = self.env.now
+        if crew.ret_nodes is not None:  # interrupted (or finished) return trip counts as busy time
+            crew.busy_total += max(0.0, min(now, crew.ret_end) - crew.ret_start)
+            crew.ret_nodes = None
+        crew.team.free.pop(crew.id, None)
+        crew.state = BUSY
+        crew.busy_start = now
+        crew.job = rid
+        crew.jobs += 1
+        at_base = crew.ret_end <= now
+        self.dispatched[rid] = now
+        self.arrive_at[rid] = now + eta_s / 60.0
+        turnout = self.r_turnout_s[rid] if at_base else 0.0
+        self.travel[rid] = (eta_s - turnout) / 60.0
+        self.team_of[rid] = crew.team.idx
+        self.crew_of[rid] = crew.id
+        crew.ret_end = INF  # away from base until its next return trip ends
+        if crew.wakeup is not None and not crew.wakeup.triggered:
+            crew.wakeup.succeed()
+
+    def after_clear(self, crew: Crew) -> None:
+        """A crew finished on scene: next waiting job from here, or head back to base."""
+        now = self.env.now
+        if not crew.off_after_job:
+            rid = self.policy.next_job(self, crew)
+            if rid is not None:
+                band = self.router.band_at(now)
+                tt = self.router.tt(band, crew.node, self.r_node[rid])
+                self.dispatched[rid] = now
+                self.arrive_at[rid] = now + tt / 60.0
+                self.travel[rid] = tt / 60.0
+                self.team_of[rid] = crew.team.idx
+                self.crew_of[rid] = crew.id
+                crew.job = rid
+                crew.jobs += 1
+                return
+        crew.busy_total += now - crew.busy_start
+        self._start_return(crew, now)
+        if crew.off_after_job:
+            crew.off_after_job = False
+            crew.state = OFF
+            self._end_duty(crew, now)
+        else:
+            crew.state = IDLE
+            crew.team.free[crew.id] = crew
+
+    def _pull_next(self, crew: Crew) -> None:
+        rid = self.policy.next_job(self, crew)
+        if rid is None:
+            return
+        band = self.router.band_at(self.env.now)
+        eta = self.r_turnout_s[rid] + self._fb[band][crew.base_i, self.r_node[rid]]
+        self.assign(crew, rid, eta)
+
+    def _start_return(self, crew: Crew, now: float) -> None:
+        band = self.router.band_at(now)
+        b = crew.base_i
+        tt = float(self._tb[band][b, crew.node])
+        crew.ret_start = now
+        crew.ret_end = now + tt / 60.0
+        # the route itself is only worked out if a dispatch decision asks where the crew is
+        crew.ret_nodes = (band,) if tt > 0 else None

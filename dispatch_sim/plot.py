@@ -1,0 +1,165 @@
+"""Figures for the report: map, response-time CDF, on-time by hour, utilization, load sweep.
+
+Every map draws the road graph itself as the basemap (no tiles needed offline) and carries the OSM
+attribution, or the stand-in label when the roads are generated.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+
+from . import settings  # noqa: E402
+
+plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "SimHei", "DejaVu Sans"]
+plt.rcParams["axes.unicode_minus"] = False
+
+
+def _team_label(sc, i) -> str:
+    t = sc.teams[i]
+    return t.name_en or t.name
+
+
+def _roads(ax, world, color="#bbbbbb"):
+    G = world.G
+    r = world.router
+    eu, ev, _ = r._edges
+    segs = np.stack([np.column_stack([r.lon[eu], r.lat[eu]]), np.column_stack([r.lon[ev], r.lat[ev]])], axis=1)
+    ax.add_collection(LineCollection(segs, colors=color, linewidths=0.4, zorder=1))
+    ax.set_xlim(r.lon.min(), r.lon.max())
+    ax.set_ylim(r.lat.min(), r.lat.max())
+    ax.set_aspect(1 / np.cos(np.radians(r.lat.mean())))
+    label = settings.standin_label if world.standin else settings.osm_attribution
+    ax.text(0.01, 0.01, label, transform=ax.transAxes, fontsize=7, color="crimson" if world.standin else "#444",
+            ha="left", va="bottom", bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
+    del G
+
+
+def map_figure(world, incidents=None, title="Bases, jurisdictions and reports"):
+    sc = world.scenario
+    r = world.router
+    fig, ax = plt.subplots(figsize=(8.5, 8))
+    _roads(ax, world)
+    cmap = plt.get_cmap("tab20")
+    ax.scatter(r.lon, r.lat, c=[cmap(t % 20) for t in world.node_team], s=1.5, alpha=0.35, zorder=2, linewidths=0)
+    if incidents is not None and len(incidents):
+        sub = incidents[incidents["on_time"].notna()]
+        late = sub[sub["on_time"] == False]  # noqa: E712
+        ok = sub[sub["on_time"] == True]  # noqa: E712
+        ax.scatter(ok["lon"], ok["lat"], s=5, c="#2a9d8f", alpha=0.5, label=f"on time ({len(ok)})", zorder=3)
+        ax.scatter(late["lon"], late["lat"], s=9, c="#e63946", alpha=0.8, label=f"late ({len(late)})", zorder=4)
+    for i, t in enumerate(sc.teams):
+        b = world.router.index[world.base_nodes[i]]
+        ax.scatter([r.lon[b]], [r.lat[b]], marker="s" if not t.backup else "D", s=60,
+                   c="white" if t.unverified else "black", edgecolors="black", zorder=5)
+        ax.annotate(_team_label(sc, i) + (" (unverified)" if t.unverified else ""), (r.lon[b], r.lat[b]),
+                    fontsize=7, xytext=(4, 4), textcoords="offset points", zorder=6)
+    ax.set_title(title)
+    if incidents is not None:
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    return fig
+
+
+def cdf_figure(incidents, target_min):
+    sub = incidents[~incidents["warmup"] & incidents["promise"]]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    reps = sorted(sub["replication"].unique())
+    grid = np.linspace(0, max(60.0, target_min * 2), 241)
+    curves = []
+    for rep in reps:
+        x = sub[sub["replication"] == rep]["response_min"].dropna().to_numpy()
+        if len(x):
+            curves.append(np.searchsorted(np.sort(x), grid, side="right") / len(x))
+    if curves:
+        c = np.array(curves)
+        allx = np.sort(sub["response_min"].dropna().to_numpy())
+        pooled = np.searchsorted(allx, grid, side="right") / max(1, len(allx))
+        ax.plot(grid, pooled, color="#1d3557", lw=2, label="all replications")
+        if len(curves) > 1:
+            ax.fill_between(grid, np.percentile(c, 2.5, axis=0), np.percentile(c, 97.5, axis=0), color="#457b9d",
+                            alpha=0.25, label="range across replications (2.5–97.5%)")
+    ax.axvline(target_min, color="#e63946", ls="--", label=f"{target_min:g}-minute promise")
+    ax.set_xlabel("minutes from report to crew on site")
+    ax.set_ylabel("share of reports")
+    ax.set_ylim(0, 1.01)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Response time distribution")
+    return fig
+
+
+def hourly_figure(summary):
+    rows = summary["by_hour"]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    hrs = [r["hour"] for r in rows]
+    rate = [np.nan if r["rate"] is None else r["rate"] for r in rows]
+    lo = [np.nan if not r["ci95"] else r["ci95"][0] for r in rows]
+    hi = [np.nan if not r["ci95"] else r["ci95"][1] for r in rows]
+    ax.bar(hrs, rate, color="#457b9d")
+    ax.errorbar(hrs, rate, yerr=[np.clip(np.subtract(rate, lo), 0, None), np.clip(np.subtract(hi, rate), 0, None)], fmt="none", ecolor="black", lw=0.8)
+    ax.set_xlabel("hour of day (report time)")
+    ax.set_ylabel("on-time rate")
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_title("On-time rate by hour (95% Wilson intervals)")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def utilization_figure(summary, sc):
+    names = [t.name_en or t.name for t in sc.teams]
+    util = [summary["by_team"][t.name]["utilization"] or 0 for t in sc.teams]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.barh(names, util, color="#2a9d8f")
+    ax.set_xlabel("crew utilization (busy time / on-duty time)")
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_title("Crew utilization by team")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def stress_figure(stress):
+    rows = stress["sweep"]
+    loads = [r["load"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    rate = [r["rate"] for r in rows]
+    lo = [r["ci95"][0] for r in rows]
+    hi = [r["ci95"][1] for r in rows]
+    ax.plot(loads, rate, "o-", color="#1d3557", label="district on-time rate")
+    ax.fill_between(loads, lo, hi, color="#457b9d", alpha=0.25, label="95% interval")
+    ax.axhline(stress["target_on_time_rate"], color="#e63946", ls="--", label="target")
+    bp = stress["breaking_point"]["max_load_meeting_target"]
+    if bp is not None:
+        ax.axvline(bp, color="#e9c46a", ls=":", label=f"breaking point ≈ {bp:g}× load")
+    ax.set_xlabel("load (× baseline reports per day)")
+    ax.set_ylabel("on-time rate")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("On-time rate against load (common random numbers)")
+    return fig
+
+
+def coverage_figure(world, reach_nodes_by_team, minutes):
+    r = world.router
+    fig, ax = plt.subplots(figsize=(8.5, 8))
+    _roads(ax, world, color="#dddddd")
+    covered = np.zeros(r.n, dtype=bool)
+    for nodes in reach_nodes_by_team.values():
+        covered[nodes] = True
+    ax.scatter(r.lon[covered], r.lat[covered], s=1.5, c="#2a9d8f", alpha=0.5, label=f"within {minutes:g} min of a base")
+    ax.scatter(r.lon[~covered], r.lat[~covered], s=3, c="#e63946", alpha=0.7, label="beyond")
+    for i, t in enumerate(world.scenario.teams):
+        b = r.index[world.base_nodes[i]]
+        ax.scatter([r.lon[b]], [r.lat[b]], marker="s", s=50, c="black", zorder=5)
+        ax.annotate(t.name_en or t.name, (r.lon[b], r.lat[b]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"{minutes:g}-minute reach from the bases (travel only, off-peak)")
+    return fig

@@ -1,0 +1,102 @@
+"""Dispatch policies: who goes to a new report, and which waiting report a freed crew takes.
+
+Write a new policy by subclassing :class:`Policy` and registering it in :data:`POLICIES`:
+
+- ``choose(sim, rid)`` returns ``(crew, eta_s)`` or ``(None, inf)`` to queue the report. Use
+  ``sim.best_crew(rid, crews, limit_s)``: exact ETAs from base matrices for crews at base and one
+  bounded reversed search for crews on the road.
+- ``next_job(sim, crew)`` returns a waiting report id for a crew that just cleared, or None.
+
+Waiting reports sit in one queue per home team, ordered by priority, then time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+INF = math.inf
+
+
+class Policy:
+    name = "base"
+
+    def __init__(self, config):
+        self.cfg = config
+
+    def choose(self, sim, rid):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def next_job(self, sim, crew):
+        if crew.team.backup:
+            return pop_best(sim, range(len(sim.queues)))
+        return pop_best(sim, (crew.team.idx,))
+
+
+def pop_best(sim, team_indices):
+    """Pop the most urgent, oldest waiting report among the given teams' queues."""
+    best_q = None
+    best = None
+    for t in team_indices:
+        q = sim.queues[t]
+        if q and (best is None or q[0] < best):
+            best, best_q = q[0], q
+    if best_q is None:
+        return None
+    return heapq.heappop(best_q)[2]
+
+
+class HomeTeam(Policy):
+    """Only the report's home team; district squads step in when it has no free crew."""
+
+    name = "home_team"
+
+    def choose(self, sim, rid):
+        home = sim.teams[sim.r_home[rid]]
+        crew, eta = sim.best_crew(rid, home.free.values(), INF)
+        if crew is None and sim.backup_teams:
+            crew, eta = sim.best_crew(rid, sim.free_backup(), INF)
+        return crew, eta
+
+
+class Nearest(Policy):
+    """The free crew with the fastest ETA, whatever its team."""
+
+    name = "nearest"
+
+    def choose(self, sim, rid):
+        return sim.best_crew(rid, sim.all_free(), INF)
+
+    def next_job(self, sim, crew):
+        return pop_best(sim, range(len(sim.queues)))
+
+
+class HomeThenMutualAid(Policy):
+    """Home team unless its ETA exceeds the threshold or it has no free crew; then the fastest
+    other crew that arrives earlier and within ``mutual_aid_max_eta_min``."""
+
+    name = "home_then_mutual_aid"
+
+    def choose(self, sim, rid):
+        home_idx = sim.r_home[rid]
+        home = sim.teams[home_idx]
+        crew, eta = sim.best_crew(rid, home.free.values(), INF)
+        threshold = self.cfg.mutual_aid_threshold_min * 60.0
+        if crew is not None and eta <= threshold:
+            return crew, eta
+        max_aid = self.cfg.mutual_aid_max_eta_min * 60.0
+        others = (c for t in sim.teams if t.idx != home_idx for c in t.free.values())
+        aid, aid_eta = sim.best_crew(rid, others, min(eta, max_aid + 1e-9))
+        if aid is not None and aid_eta < eta and aid_eta <= max_aid:
+            return aid, aid_eta
+        return crew, eta
+
+    def next_job(self, sim, crew):
+        own = () if crew.team.backup else (crew.team.idx,)
+        job = pop_best(sim, own) if own else None
+        if job is None:  # help a neighbour whose reports wait (their crews are all busy)
+            job = pop_best(sim, range(len(sim.queues)))
+        return job
+
+
+POLICIES = {p.name: p for p in (HomeTeam, Nearest, HomeThenMutualAid)}

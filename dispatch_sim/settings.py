@@ -1,0 +1,30 @@
+"""Package-wide settings, in one place (the OSMnx way) instead of globals scattered around.
+
+Change them at run time, e.g. ``dispatch_sim.settings.cache_folder = "/data/cache"``; the
+environment variable ``DISPATCH_SIM_CACHE`` sets the default cache folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+#: Folder for downloaded graphs (GraphML) and router matrices. ``DISPATCH_SIM_CACHE`` overrides.
+cache_folder: Path = Path(os.environ.get("DISPATCH_SIM_CACHE") or platformdirs.user_cache_dir("dispatch_sim"))
+
+#: A snapped point farther than this from the road graph gets a warning (metres).
+snap_warn_m: float = 500.0
+
+#: A point farther than this outside the graph's bounding box is an error (metres).
+outside_extent_m: float = 2000.0
+
+#: Shortest travel time on any edge (seconds); keeps zero-length OSM edges routable and exact.
+min_edge_travel_time_s: float = 0.01
+
+#: Attribution printed on every map and in every report that shows OSM-derived data.
+osm_attribution: str = "Road data © OpenStreetMap contributors (ODbL)"
+
+#: Label used wherever a result was computed on the generated stand-in network.
+standin_label: str = "STAND-IN road network (generated, not real roads): results are not planning results"

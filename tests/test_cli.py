@@ -1,0 +1,104 @@
+"""The installed CLI, run the way a planner and a CI pipeline run it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from .conftest import ROOT, small_scenario
+
+EXE = shutil.which("dispatch-sim") or ""
+
+
+def _cli(*args, cwd=None):
+    cmd = [EXE] if EXE else [sys.executable, "-m", "dispatch_sim"]
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture()
+def scenario_file(tmp_path):
+    data = small_scenario(targets={"on_time_rate_min": 0.2, "p90_response_max_min": 400})
+    p = tmp_path / "small.yaml"
+    p.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return p
+
+
+def test_run_writes_every_output(scenario_file, tmp_path):
+    out = tmp_path / "out"
+    r = _cli("run", scenario_file, "--out", out, "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("scenario", "seed", "replications", "graph", "reports", "on_time", "response_min", "by_team", "late_causes"):
+        assert key in s
+    assert {"kind", "nodes", "edges", "source"} <= s["graph"].keys() and s["graph"]["kind"] == "stand-in"
+    assert {"total", "served", "open_at_horizon"} <= s["reports"].keys()
+    assert s["reports"]["total"] == s["reports"]["served"] + s["reports"]["open_at_horizon"]
+    assert {"target_min", "rate", "ci95"} <= s["on_time"].keys()
+    assert {"p50", "p90", "p95", "max"} <= s["response_min"].keys()
+    assert "utilization" in s["by_team"]["A"]
+    with open(out / "incidents.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    need = ("replication report_id created_min dispatched_min arrived_min cleared_min team crew home_team category "
+            "priority on_time late_cause travel_min wait_min snap_m").split()
+    assert set(need) <= rows[0].keys() and len(rows) == s["reports"]["total"]
+    html = (out / "report.html").read_text()
+    assert "STAND-IN" in html and "data:image/png;base64" in html and "http" not in html.split("<body>")[0]
+    for fig in ("map.png", "response_cdf.png", "on_time_by_hour.png", "utilization.png"):
+        assert (out / "figures" / fig).stat().st_size > 5000
+    assert "STAND-IN" in r.stdout + r.stderr
+
+
+def test_run_is_reproducible_from_file_and_seed(scenario_file, tmp_path):
+    for d in ("a", "b"):
+        assert _cli("run", scenario_file, "--out", tmp_path / d, "--seed", 99, "--workers", "1").returncode == 0
+    assert (tmp_path / "a/incidents.csv").read_text() == (tmp_path / "b/incidents.csv").read_text()
+
+
+def test_check_passes_and_fails_with_junit(scenario_file, tmp_path):
+    junit = tmp_path / "j.xml"
+    r = _cli("check", scenario_file, "--junit", junit, "--workers", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ET.parse(junit).getroot().get("failures") == "0"
+    data = yaml.safe_load(scenario_file.read_text())
+    data["targets"] = {"on_time_rate_min": 0.999, "p90_response_max_min": 1}
+    hard = tmp_path / "hard.yaml"
+    hard.write_text(yaml.safe_dump(data, allow_unicode=True))
+    r = _cli("check", hard, "--junit", junit, "--workers", "1")
+    assert r.returncode == 1 and "FAIL" in r.stdout
+    root = ET.parse(junit).getroot()
+    assert root.get("failures") == "2" and root.find("testcase/failure") is not None
+
+
+def test_validate_ok_and_bad(scenario_file, tmp_path):
+    assert _cli("validate", ROOT / "scenarios/nanhu_baseline.yaml").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    r = _cli("validate", bad)
+    assert r.returncode == 2 and "teams: required field is missing" in r.stderr
+
+
+def test_route_json(scenario_file):
+    r = _cli("route", scenario_file, "--from", "120.72,30.72", "--to", "120.77,30.74", "--at", "08:00", "--json")
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["minutes"] > 0 and len(j["snap_m"]) == 2 and j["from_node"] != j["to_node"] and j["standin"]
+    r2 = _cli("route", scenario_file, "--from", "120.72,30.72", "--to", "120.77,30.74", "--crs", "gcj02", "--json")
+    assert json.loads(r2.stdout)["minutes"] > 0
+    assert _cli("route", scenario_file, "--from", "x", "--to", "1,2").returncode == 2
+
+
+def test_helsinki_real_osm_example_runs(tmp_path):
+    r = _cli("run", ROOT / "scenarios/examples/helsinki_real_osm.yaml", "--out", tmp_path / "h", "--workers", "1",
+             "--replications", "2")
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "h/summary.json").read_text())
+    assert s["graph"]["kind"] == "file" and not s["graph"]["standin"]
+    assert "OpenStreetMap" in s["graph"]["attribution"]
+    assert "OpenStreetMap contributors" in (tmp_path / "h/report.html").read_text()
