@@ -104,3 +104,115 @@ def targeted_dijkstra(indptr, indices, data, source, targets, offsets, bound, be
                 heap_k[i] = nd
                 heap_v[i] = v
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _h(v, nt, offsets, fbx, tbx, fb, tb, nb):
+    """Lower bound on min_j offsets[j] + d(targets[j] -> v) from landmark (base) distances."""
+    best = np.inf
+    for j in range(nt):
+        lb = 0.0
+        for k in range(nb):
+            a = fb[k, v] - fbx[j, k]
+            if a > lb:
+                lb = a
+            b = tbx[j, k] - tb[k, v]
+            if b > lb:
+                lb = b
+        e = offsets[j] + lb
+        if e < best:
+            best = e
+    return best
+
+
+@njit(cache=True, nogil=True)
+def targeted_astar(indptr, indices, data, source, targets, offsets, bound, best_only, fb, tb,
+                   dist, stamp, settled, is_target, gen, heap_k, heap_v):
+    """Like :func:`targeted_dijkstra`, goal-directed: A* towards the candidates with ALT lower bounds
+    (``fb``/``tb``: travel times from/to each landmark, shape (landmarks, n)). The bounds are
+    consistent, so every settled node has its exact distance; results are identical, found sooner.
+    """
+    nt = targets.shape[0]
+    nb = fb.shape[0]
+    out = np.full(nt, np.inf)
+    fbx = np.empty((nt, nb))
+    tbx = np.empty((nt, nb))
+    for j in range(nt):
+        for k in range(nb):
+            fbx[j, k] = fb[k, targets[j]]
+            tbx[j, k] = tb[k, targets[j]]
+    remaining = 0
+    for j in range(nt):
+        t = targets[j]
+        if is_target[t] != gen:
+            is_target[t] = gen
+            remaining += 1
+    best = bound
+    dist[source] = 0.0
+    stamp[source] = gen
+    heap_k[0] = _h(source, nt, offsets, fbx, tbx, fb, tb, nb)
+    heap_v[0] = source
+    size = 1
+    while size > 0:
+        f = heap_k[0]
+        u = heap_v[0]
+        size -= 1
+        if size > 0:
+            k = heap_k[size]
+            v = heap_v[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and heap_k[c + 1] < heap_k[c]:
+                    c += 1
+                if heap_k[c] < k:
+                    heap_k[i] = heap_k[c]
+                    heap_v[i] = heap_v[c]
+                    i = c
+                else:
+                    break
+            heap_k[i] = k
+            heap_v[i] = v
+        if settled[u] == gen:
+            continue
+        settled[u] = gen
+        if f >= best:
+            break
+        d = dist[u]
+        if is_target[u] == gen:
+            for j in range(nt):
+                if targets[j] == u:
+                    e = offsets[j] + d
+                    if e < bound:
+                        out[j] = e
+                    if best_only and e < best:
+                        best = e
+            remaining -= 1
+            if remaining == 0:
+                break
+        for p in range(indptr[u], indptr[u + 1]):
+            v = indices[p]
+            if settled[v] == gen:
+                continue
+            nd = d + data[p]
+            if stamp[v] != gen or nd < dist[v]:
+                fv = nd + _h(v, nt, offsets, fbx, tbx, fb, tb, nb)
+                if fv >= best:
+                    continue
+                dist[v] = nd
+                stamp[v] = gen
+                i = size
+                size += 1
+                while i > 0:
+                    parent = (i - 1) // 2
+                    if heap_k[parent] > fv:
+                        heap_k[i] = heap_k[parent]
+                        heap_v[i] = heap_v[parent]
+                        i = parent
+                    else:
+                        break
+                heap_k[i] = fv
+                heap_v[i] = v
+    return out

@@ -326,6 +326,7 @@ class Simulation:
             env.process(shift_manager(env, self, ts, duty_changes(tcfg, self.horizon)))
         env.process(report_source(env, self))
         env.run(until=self.horizon)
+        events = next(env._eid)  # SimPy's event counter: how many events were scheduled
         now = self.horizon
         for c in self.crews:  # close the books on busy and on-duty time
             if c.state == BUSY:
@@ -341,7 +342,7 @@ class Simulation:
             cleared_min=self.cleared, team=self.team_of, crew=self.crew_of, travel_min=travel, queued=self.queued,
             crew_names=[c.name for c in self.crews], crew_team=np.array([c.team.idx for c in self.crews]),
             crew_busy_min=np.array([c.busy_total for c in self.crews]), crew_duty_min=self.duty_min.copy(),
-            horizon_min=self.horizon, warmup_min=sc.run.warmup_days * 1440.0,
+            horizon_min=self.horizon, warmup_min=sc.run.warmup_days * 1440.0, events=events,
         )
 
     # ------------------------------------------------------------------ crew availability

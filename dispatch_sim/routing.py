@@ -101,6 +101,7 @@ class Router:
         self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
         self._scratch = None
         self._gen = 0
+        self.use_landmarks = True
         self._lru: OrderedDict = OrderedDict()
         self._lru_size = lru_size
         self.stats = {"searches": 0, "cache_hits": 0}
@@ -192,7 +193,7 @@ class Router:
         bound tightens as candidates are found: the fastest is exact, slower ones may be ``inf``.
         This is how a dispatch decision prices crews that are on the road.
         """
-        from ._kernels import targeted_dijkstra
+        from ._kernels import targeted_astar, targeted_dijkstra
 
         if self._scratch is None:
             cap = max(m.nnz for m in self.rev) + 2
@@ -202,6 +203,11 @@ class Router:
         self.stats["searches"] += 1
         m = self.rev[band]
         dist, stamp, settled, is_target, hk, hv = self._scratch
+        if len(self.base_idx) and self.use_landmarks:  # goal-directed with the bases as landmarks
+            return targeted_astar(m.indptr, m.indices, m.data, int(target), np.asarray(sources, dtype=np.int64),
+                                  np.asarray(offsets, dtype=float), float(bound), bool(best_only),
+                                  self.from_base[band], self.to_base[band], dist, stamp, settled, is_target,
+                                  self._gen, hk, hv)
         return targeted_dijkstra(m.indptr, m.indices, m.data, int(target), np.asarray(sources, dtype=np.int64),
                                  np.asarray(offsets, dtype=float), float(bound), bool(best_only), dist, stamp, settled, is_target,
                                  self._gen, hk, hv)

@@ -129,3 +129,26 @@ def test_reachable_within(helsinki_graph):
     within = R.reachable_within(s, 60.0)
     d = ReferenceRouter(helsinki_graph).travel_times_from(s, 0)
     assert set(R.node_ids[within].tolist()) == {n for n, v in d.items() if v <= 60.0}
+
+
+def test_goal_directed_search_equals_plain_dijkstra_on_district_standin():
+    """The A* kernel (bases as landmarks) must give the same ETAs as the plain search, bounded or not."""
+    G = prepare_graph(generate_standin((120.70, 30.70, 120.80, 30.78), [(120.72, 30.72), (120.78, 30.76), (120.74, 30.77)],
+                                       target_nodes=1500, seed=4))
+    R = Router(G, BANDS, G.graph["anchor_nodes"], use_disk_cache=False)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        target = int(rng.integers(R.n))
+        srcs = rng.integers(0, R.n, int(rng.integers(1, 6)))
+        offs = rng.uniform(0, 60, len(srcs))
+        bound = float(rng.choice([np.inf, rng.uniform(60, 900)]))
+        band = int(rng.integers(2))
+        best_only = bool(rng.integers(2))
+        R.use_landmarks = True
+        a = R.etas_bounded(band, target, srcs, offs, bound, best_only)
+        R.use_landmarks = False
+        b = R.etas_bounded(band, target, srcs, offs, bound, best_only)
+        if best_only:
+            assert np.min(a) == pytest.approx(np.min(b), abs=1e-6) or (np.isinf(a).all() and np.isinf(b).all())
+        else:
+            assert np.allclose(a, b, atol=1e-6) and (np.isinf(a) == np.isinf(b)).all()
