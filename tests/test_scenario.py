@@ -125,3 +125,13 @@ def test_gcj02_base_is_converted_before_snapping(small_world):
     data["teams"][0]["base"] = {"lon": lon, "lat": lat, "crs": "gcj02"}
     w = World(scenario_from_dict(data), G=small_world.G)
     assert w.base_nodes[0] == small_world.base_nodes[0]
+
+
+def test_scenario_reference_doc_is_up_to_date():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen", ROOT / "tools" / "gen_scenario_reference.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert (ROOT / "docs" / "scenario_reference.md").read_text(encoding="utf-8") == gen.render(), \
+        "run: python tools/gen_scenario_reference.py"
