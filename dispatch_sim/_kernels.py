@@ -14,6 +14,50 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _heap_pop(heap_k, heap_v, size):
+    """Pop the smallest key of a binary min-heap held in two arrays; returns (key, value, new size)."""
+    key = heap_k[0]
+    val = heap_v[0]
+    size -= 1
+    if size > 0:
+        k = heap_k[size]
+        v = heap_v[size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and heap_k[c + 1] < heap_k[c]:
+                c += 1
+            if heap_k[c] < k:
+                heap_k[i] = heap_k[c]
+                heap_v[i] = heap_v[c]
+                i = c
+            else:
+                break
+        heap_k[i] = k
+        heap_v[i] = v
+    return key, val, size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_push(heap_k, heap_v, size, key, val):
+    """Push (key, value) onto the heap; returns the new size."""
+    i = size
+    while i > 0:
+        parent = (i - 1) // 2
+        if heap_k[parent] > key:
+            heap_k[i] = heap_k[parent]
+            heap_v[i] = heap_v[parent]
+            i = parent
+        else:
+            break
+    heap_k[i] = key
+    heap_v[i] = val
+    return size + 1
+
+
 @njit(cache=True, nogil=True)
 def targeted_dijkstra(indptr, indices, data, source, targets, offsets, bound, best_only,
                       dist, stamp, settled, is_target, gen, heap_k, heap_v):
@@ -43,27 +87,7 @@ def targeted_dijkstra(indptr, indices, data, source, targets, offsets, bound, be
     dist[source] = 0.0
     stamp[source] = gen
     while size > 0:
-        d = heap_k[0]
-        u = heap_v[0]
-        size -= 1
-        if size > 0:  # pop: move last to root and sift down
-            k = heap_k[size]
-            v = heap_v[size]
-            i = 0
-            while True:
-                c = 2 * i + 1
-                if c >= size:
-                    break
-                if c + 1 < size and heap_k[c + 1] < heap_k[c]:
-                    c += 1
-                if heap_k[c] < k:
-                    heap_k[i] = heap_k[c]
-                    heap_v[i] = heap_v[c]
-                    i = c
-                else:
-                    break
-            heap_k[i] = k
-            heap_v[i] = v
+        d, u, size = _heap_pop(heap_k, heap_v, size)
         if settled[u] == gen:
             continue
         settled[u] = gen
@@ -90,19 +114,7 @@ def targeted_dijkstra(indptr, indices, data, source, targets, offsets, bound, be
             if stamp[v] != gen or nd < dist[v]:
                 dist[v] = nd
                 stamp[v] = gen
-                # push with sift up
-                i = size
-                size += 1
-                while i > 0:
-                    parent = (i - 1) // 2
-                    if heap_k[parent] > nd:
-                        heap_k[i] = heap_k[parent]
-                        heap_v[i] = heap_v[parent]
-                        i = parent
-                    else:
-                        break
-                heap_k[i] = nd
-                heap_v[i] = v
+                size = _heap_push(heap_k, heap_v, size, nd, v)
     return out
 
 
@@ -154,27 +166,7 @@ def targeted_astar(indptr, indices, data, source, targets, offsets, bound, best_
     heap_v[0] = source
     size = 1
     while size > 0:
-        f = heap_k[0]
-        u = heap_v[0]
-        size -= 1
-        if size > 0:
-            k = heap_k[size]
-            v = heap_v[size]
-            i = 0
-            while True:
-                c = 2 * i + 1
-                if c >= size:
-                    break
-                if c + 1 < size and heap_k[c + 1] < heap_k[c]:
-                    c += 1
-                if heap_k[c] < k:
-                    heap_k[i] = heap_k[c]
-                    heap_v[i] = heap_v[c]
-                    i = c
-                else:
-                    break
-            heap_k[i] = k
-            heap_v[i] = v
+        f, u, size = _heap_pop(heap_k, heap_v, size)
         if settled[u] == gen:
             continue
         settled[u] = gen
@@ -203,16 +195,5 @@ def targeted_astar(indptr, indices, data, source, targets, offsets, bound, best_
                     continue
                 dist[v] = nd
                 stamp[v] = gen
-                i = size
-                size += 1
-                while i > 0:
-                    parent = (i - 1) // 2
-                    if heap_k[parent] > fv:
-                        heap_k[i] = heap_k[parent]
-                        heap_v[i] = heap_v[parent]
-                        i = parent
-                    else:
-                        break
-                heap_k[i] = fv
-                heap_v[i] = v
+                size = _heap_push(heap_k, heap_v, size, fv, v)
     return out

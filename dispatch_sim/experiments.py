@@ -278,6 +278,9 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
         "breaking_point": {"max_load_meeting_target": lo, "first_load_failing": hi,
                            "reports_per_day_at_max": None if lo is None else sc.demand.reports_per_day * lo},
         "team_max_load_meeting_target": team_break,
+        "team_note": ("per team: the highest swept load up to which the team's own reports meet the target, judged "
+                      "like the district; null = not demonstrated even at the lowest load (too few reports for the "
+                      "interval, or too slow) - add replications or days to resolve"),
         "sweep": rows,
     }
 

@@ -100,6 +100,7 @@ class Router:
         self.base_nodes = [int(b) for b in base_nodes]
         self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
         self._scratch = None
+        self._next_lists: dict = {}
         self._gen = 0
         self.use_landmarks = True
         self._lru: OrderedDict = OrderedDict()
@@ -218,12 +219,15 @@ class Router:
 
     def path_to_base(self, band: int, base_i: int, src: int) -> list[int]:
         """Node indices of the fastest route from ``src`` back to base ``base_i``."""
-        nxt = self.next_to_base[band, base_i]
+        key = (band, base_i)
+        nxt = self._next_lists.get(key)
+        if nxt is None:  # a plain list walks ~3x faster than numpy scalar indexing
+            nxt = self._next_lists[key] = self.next_to_base[band, base_i].tolist()
         goal = int(self.base_idx[base_i])
         out = [src]
         cur = src
         while cur != goal:
-            cur = int(nxt[cur])
+            cur = nxt[cur]
             if cur < 0:
                 return []
             out.append(cur)
