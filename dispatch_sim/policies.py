@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import heapq
 import math
+from abc import ABC, abstractmethod
 
 INF = math.inf
 
 
-class Policy:
+class Policy(ABC):
+    """Interface of a dispatch policy (see the module docstring)."""
+
     name = "base"
 
     def __init__(self, config):
         self.cfg = config
 
-    def choose(self, sim, rid):  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def choose(self, sim, rid):
+        """Return ``(crew, eta_s)`` for report ``rid``, or ``(None, inf)`` to queue it."""
 
     def next_job(self, sim, crew):
         if crew.team.backup:
