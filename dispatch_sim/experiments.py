@@ -9,6 +9,7 @@ cache), so the graph reaches a worker once, not once per task. ``scheduler="tcp:
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +24,7 @@ from .model import ReplicationResult, World
 from .scenario import Scenario
 
 _WORKER_WORLD: dict = {}
+log = logging.getLogger("dispatch_sim")
 
 
 def _world_for(scenario_json: str) -> World:
@@ -70,8 +72,8 @@ def run_tasks(world: World, tasks: list[tuple], workers: int | None = None, sche
             try:
                 results[i] = pickle.loads(f.read_bytes())
                 continue
-            except Exception:
-                pass
+            except Exception as exc:  # a half-written or foreign file: run the task again
+                log.info("resume file %s unreadable (%s); rerunning", f, exc)
         todo.append(i)
     done = len(tasks) - len(todo)
 

@@ -392,14 +392,14 @@ def _standin(spec: GraphSpec, anchors) -> nx.MultiDiGraph:
     if cache.exists():
         try:
             return load_graphml_file(cache)
-        except GraphSourceError:
-            pass
+        except GraphSourceError as exc:  # damaged cache: regenerate (deterministic for the seed)
+            log.info("stand-in cache %s unreadable (%s); regenerating", cache, exc)
     G = generate_standin(tuple(spec.bbox), anchors or [], urban_centres=spec.urban_centres or None,
                          target_nodes=spec.standin_nodes, seed=spec.standin_seed)
     try:
         save_graph(G, cache)
-    except OSError:
-        pass
+    except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
+        log.info("stand-in cache not written (%s)", exc)
     return G
 
 

@@ -21,6 +21,7 @@ the fast methods, OSM node ids by the public ones.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from collections import OrderedDict
@@ -35,6 +36,7 @@ from . import settings
 from .speeds import BandTable
 
 INF = np.inf
+log = logging.getLogger("dispatch_sim")
 
 
 def _collapse_min(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> csr_matrix:
@@ -131,8 +133,8 @@ class Router:
                     self.next_to_base = z["next_to_base"]
                 self.matrices_from_cache = True
                 return
-            except Exception:  # a damaged cache file is recomputed, never trusted
-                pass
+            except Exception as exc:  # a damaged cache file is recomputed, never trusted
+                log.info("router cache %s unreadable (%s); recomputing", self.cache_file, exc)
         nbands = len(self.bands.bands)
         self.from_base = np.full((nbands, nb, self.n), INF)
         self.to_base = np.full((nbands, nb, self.n), INF)
@@ -155,8 +157,8 @@ class Router:
             with open(tmp, "wb") as fh:
                 np.savez(fh, from_base=self.from_base, to_base=self.to_base, next_to_base=self.next_to_base)
             os.replace(tmp, self.cache_file)
-        except OSError:
-            pass
+        except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
+            log.info("router cache not written (%s)", exc)
 
     # ------------------------------------------------------------------ fast, index-level
     def band_at(self, t_min: float) -> int:
