@@ -120,15 +120,15 @@ def targeted_dijkstra(indptr, indices, data, source, targets, offsets, bound, be
 
 @njit(cache=True, nogil=True, inline="always")
 def _h(v, nt, offsets, fbx, tbx, fb, tb, nb):
-    """Lower bound on min_j offsets[j] + d(targets[j] -> v) from landmark (base) distances."""
+    """Lower bound on min_j offsets[j] + d(targets[j] -> v) from landmark distances."""
     best = np.inf
     for j in range(nt):
         lb = 0.0
         for k in range(nb):
-            a = fb[k, v] - fbx[j, k]
+            a = fb[v, k] - fbx[j, k]
             if a > lb:
                 lb = a
-            b = tbx[j, k] - tb[k, v]
+            b = tbx[j, k] - tb[v, k]
             if b > lb:
                 lb = b
         e = offsets[j] + lb
@@ -141,18 +141,18 @@ def _h(v, nt, offsets, fbx, tbx, fb, tb, nb):
 def targeted_astar(indptr, indices, data, source, targets, offsets, bound, best_only, fb, tb,
                    dist, stamp, settled, is_target, gen, heap_k, heap_v):
     """Like :func:`targeted_dijkstra`, goal-directed: A* towards the candidates with ALT lower bounds
-    (``fb``/``tb``: travel times from/to each landmark, shape (landmarks, n)). The bounds are
+    (``fb``/``tb``: travel times from/to each landmark, shape (n, landmarks)). The bounds are
     consistent, so every settled node has its exact distance; results are identical, found sooner.
     """
     nt = targets.shape[0]
-    nb = fb.shape[0]
+    nb = fb.shape[1]
     out = np.full(nt, np.inf)
     fbx = np.empty((nt, nb))
     tbx = np.empty((nt, nb))
     for j in range(nt):
         for k in range(nb):
-            fbx[j, k] = fb[k, targets[j]]
-            tbx[j, k] = tb[k, targets[j]]
+            fbx[j, k] = fb[targets[j], k]
+            tbx[j, k] = tb[targets[j], k]
     remaining = 0
     for j in range(nt):
         t = targets[j]
@@ -197,3 +197,77 @@ def targeted_astar(indptr, indices, data, source, targets, offsets, bound, best_
                 stamp[v] = gen
                 size = _heap_push(heap_k, heap_v, size, fv, v)
     return out
+
+
+@njit(cache=True, nogil=True)
+def walk_to_base(next_hop, to_base, cur, remaining_s):
+    """Follow next hops toward the base from ``cur`` to the first node whose travel time to the base
+    is at most ``remaining_s``: where a returning crew is next, without building its whole route."""
+    while to_base[cur] > remaining_s:
+        nxt = next_hop[cur]
+        if nxt < 0:
+            break
+        cur = nxt
+    return cur
+
+
+@njit(cache=True, nogil=True)
+def fastest_away_crew(indptr, indices, data, report, xs, offs, base_i, fb, tb, lm_from, lm_to, best_eta,
+                      dist, stamp, settled, is_target, gen, heap_k, heap_v):
+    """The fastest of the crews on the road to ``report``, if any beats ``best_eta``.
+
+    Crew ``j`` reaches node ``xs[j]`` after ``offs[j]`` seconds, on its way to base ``base_i[j]``.
+    Base-landmark bounds first: an upper bound (carry on to base, drive out again) tightens the
+    search bound, a lower bound drops crews that cannot win; only if some remain does one A*
+    search run. Returns ``(j, eta)``, or ``(-1, best_eta)`` when no crew on the road is faster.
+    """
+    nc = xs.shape[0]
+    nb = fb.shape[0]
+    nl = lm_from.shape[1]
+    bound = best_eta
+    keep = np.zeros(nc, dtype=np.bool_)
+    nkeep = 0
+    for j in range(nc):
+        x = xs[j]
+        ub = offs[j] + tb[base_i[j], x] + fb[base_i[j], report]
+        lb = 0.0
+        for k in range(nb):
+            a = fb[k, report] - fb[k, x]
+            if a > lb:
+                lb = a
+            b = tb[k, x] - tb[k, report]
+            if b > lb:
+                lb = b
+        for k in range(nl):  # the peripheral landmarks bound directions the central bases cannot
+            a = lm_from[report, k] - lm_from[x, k]
+            if a > lb:
+                lb = a
+            b = lm_to[x, k] - lm_to[report, k]
+            if b > lb:
+                lb = b
+        if offs[j] + lb < best_eta:
+            keep[j] = True
+            nkeep += 1
+            if ub * (1 + 1e-12) + 1e-9 < bound:
+                bound = ub * (1 + 1e-12) + 1e-9
+    if nkeep == 0:
+        return -1, best_eta, False
+    cand = np.empty(nkeep, dtype=np.int64)
+    cx = np.empty(nkeep, dtype=np.int64)
+    co = np.empty(nkeep)
+    i = 0
+    for j in range(nc):
+        if keep[j]:
+            cand[i] = j
+            cx[i] = xs[j]
+            co[i] = offs[j]
+            i += 1
+    etas = targeted_astar(indptr, indices, data, report, cx, co, bound, True, lm_from, lm_to,
+                          dist, stamp, settled, is_target, gen, heap_k, heap_v)
+    jbest = -1
+    eta_best = best_eta
+    for i in range(nkeep):
+        if etas[i] < eta_best:
+            jbest = cand[i]
+            eta_best = etas[i]
+    return jbest, eta_best, True

@@ -193,8 +193,10 @@ def stress(scenario: Path = typer.Argument(...),
            replications: Optional[int] = typer.Option(None, min=1),
            workers: Optional[int] = typer.Option(None, min=1),
            scheduler: Optional[str] = typer.Option(None),
-           resume: bool = typer.Option(False)):
-    """Load sweep with common random numbers and the breaking point (stress.json, stress.png).
+           resume: bool = typer.Option(False),
+           cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for the reliability maps (m)")):
+    """Load sweep with common random numbers and the breaking point (stress.json, stress.png), with
+    per-cell reliability at the last load that holds and the first that fails (cells_load_X.geojson).
 
     Example: dispatch-sim stress scenarios/nanhu_baseline.yaml --loads 1,4,8,16
     """
@@ -210,17 +212,30 @@ def stress(scenario: Path = typer.Argument(...),
     w = _world(scenario)
     with _Progress("load sweep") as prog:
         res = stress_sweep(w, load_list, replications=replications, workers=workers, scheduler=scheduler,
-                           progress=prog, resume_dir=(out_dir / "partial") if resume else None)
+                           progress=prog, resume_dir=(out_dir / "partial") if resume else None, cell_m=cell_m)
+    cells = res.pop("cells")
     write_json_atomic(out_dir / "stress.json", res)
     import matplotlib.pyplot as plt
 
     fig = plot.stress_figure(res)
     savefig_atomic(fig, out_dir / "figures" / "stress.png")
     plt.close(fig)
+    written = ["stress.json", "figures/stress.png"]
+    for ld, fc in cells.items():
+        write_json_atomic(out_dir / f"cells_load_{ld:g}.geojson", fc)
+        fig = plot.cells_figure(w, fc, res["target_on_time_rate"],
+                                title=f"On-time rate per {cell_m:g} m cell at load ×{ld:g}")
+        savefig_atomic(fig, out_dir / "figures" / f"cells_load_{ld:g}.png")
+        plt.close(fig)
+        written += [f"cells_load_{ld:g}.geojson", f"figures/cells_load_{ld:g}.png"]
+    for c in res["worst_cells_at_first_failing_load"][:3]:
+        out.print(f"  weakest cell at ×{res['breaking_point']['first_load_failing']:g}: {c['home_team']} cell {c['cell']}: "
+                  f"{c['rate'] * 100:.0f}% on time of {c['reports']} (CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)",
+                  highlight=False)
     bp = res["breaking_point"]
     out.print(f"target holds up to load ×{bp['max_load_meeting_target']} "
               f"(~{bp['reports_per_day_at_max']} reports/day); fails at ×{bp['first_load_failing']}", highlight=False)
-    out.print(f"wrote {out_dir}/stress.json, figures/stress.png", highlight=False)
+    out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
 
 @app.command()
@@ -265,29 +280,100 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
     from .io import write_json_atomic
 
     wa = _world(a)
-    wb = _world(b) if not _same_graph(wa, b) else _world_reuse(wa, b)
+    wb = _world_like(wa, b)
     res = do_compare(wa, wb, replications=replications, workers=workers)
     res.pop("runs")
     write_json_atomic(out_dir / "compare.json", res)
-    d = res["difference_b_minus_a"]["on_time_rate"]
-    out.print(f"on-time rate B − A: {d['mean'] * 100:+.1f} points (95% CI {d['ci95'][0] * 100:+.1f} to {d['ci95'][1] * 100:+.1f})"
-              if d["ci95"][0] == d["ci95"][0] else f"on-time rate B − A: {d['mean'] * 100:+.1f} points", highlight=False)
+    _print_comparison(res)
     out.print(f"wrote {out_dir}/compare.json", highlight=False)
 
 
-def _same_graph(wa, b_path):
-    from .scenario import load_scenario
+@app.command()
+@_guard
+def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Path("out"), "--out"),
+          add: Optional[int] = typer.Option(None, "--add", min=1, help="add this many new posts, keeping every base"),
+          relocate: bool = typer.Option(False, "--relocate", help="move township bases within their jurisdictions"),
+          max_moves: Optional[int] = typer.Option(None, "--max-moves", min=0, help="with --relocate: at most this many"),
+          candidates: Optional[Path] = typer.Option(None, help="CSV of candidate sites: name, lon, lat[, crs]"),
+          sample: int = typer.Option(300, min=0, help="road nodes sampled as extra candidate sites"),
+          band: Optional[str] = typer.Option(None, help="time band for travel times (default: off-peak)"),
+          post_crews: int = typer.Option(1, "--post-crews", min=1, help="crews at each new post"),
+          verify: bool = typer.Option(True, help="simulate current layout and proposal with common random numbers"),
+          load: Optional[float] = typer.Option(None, min=0.001, help="load for the verification runs"),
+          replications: Optional[int] = typer.Option(None, min=1),
+          workers: Optional[int] = typer.Option(None, min=1)):
+    """Where to put posts: a maximal covering model on road travel times (PuLP/CBC), then the
+    proposal simulated against the current layout (placement.json, placement_variant.yaml, figures).
 
-    sb = load_scenario(b_path)
-    return sb.graph == wa.scenario.graph and sb.speeds == wa.scenario.speeds and \
-        [t.base for t in sb.teams] == [t.base for t in wa.scenario.teams]
+    Example: dispatch-sim place scenarios/nanhu_peak_load.yaml --add 1 --out out/place
+    """
+    from . import placement, plot
+    from .io import savefig_atomic, write_json_atomic, write_text_atomic
+
+    if (add is None) == (not relocate):
+        raise DispatchSimError("place: give exactly one of --add K or --relocate")
+    if max_moves is not None and not relocate:
+        raise DispatchSimError("place: --max-moves only applies with --relocate")
+    points = placement.read_candidates(candidates) if candidates else ()
+    w = _world(scenario)
+    names = [b.name for b in w.bands.bands]
+    if band is not None and band not in names:
+        raise DispatchSimError(f"--band: {band!r} is not a time band of this scenario; allowed: {', '.join(names)}")
+    b = names.index(band) if band else 0
+    with err.status("solving the covering model…"):
+        res = placement.propose(w, mode="relocate" if relocate else "add", k=add or 0, max_moves=max_moves,
+                                band=b, points=points, sample=sample, seed=w.scenario.run.seed, post_crews=post_crews)
+    prop = res["proposal"]
+    cov, twice = prop["demand_share_covered"], prop["demand_share_covered_twice"]
+    out.print(f"demand within {prop['travel_budget_min']:g} min drive of a base: {cov['before']:.1%} → {cov['after']:.1%}; "
+              f"within reach of two bases: {twice['before']:.1%} → {twice['after']:.1%}", highlight=False)
+    for c in prop["changes"]:
+        what = f"add {c['name']}" if c["action"] == "add" else f"move {c['team']}"
+        out.print(f"  {what} at {c['lon']:.5f}, {c['lat']:.5f} ({c['kind']} {c['site']})", highlight=False)
+    if not prop["changes"]:
+        out.print("  no change improves coverage: the layout is already the best among the candidates", highlight=False)
+    variant_file = out_dir / "placement_variant.yaml"
+    write_text_atomic(variant_file, placement.variant_yaml(w.scenario, res["scenario"], out_dir))
+    if verify and prop["changes"]:
+        with _Progress("verifying by simulation") as prog:
+            cmp = placement.verify(w, res, replications=replications, load=load, workers=workers, progress=prog)
+        cmp.pop("runs")
+        prop["verification"] = cmp
+        _print_comparison(cmp)
+    write_json_atomic(out_dir / "placement.json", prop)
+    import matplotlib.pyplot as plt
+
+    fig = plot.placement_figure(w, prop, res["weight"])
+    savefig_atomic(fig, out_dir / "figures" / "placement.png")
+    plt.close(fig)
+    out.print(f"wrote {out_dir}/placement.json, placement_variant.yaml, figures/placement.png", highlight=False)
 
 
-def _world_reuse(wa, b_path):
+def _print_comparison(res: dict) -> None:
+    d = res["difference_b_minus_a"]["on_time_rate"]
+    m = res["difference_b_minus_a"]["mean_response_min"]
+    ci = (f" (95% CI {d['ci95'][0] * 100:+.1f} to {d['ci95'][1] * 100:+.1f})" if d["ci95"][0] == d["ci95"][0] else "")
+    out.print(f"on-time rate B − A: {d['mean'] * 100:+.1f} points{ci}; mean response {m['mean']:+.1f} min", highlight=False)
+    aid = res["mutual_aid_in_b"]
+    if aid and aid["reports"]:
+        out.print(f"in B, teams helped outside their township {aid['reports']} times, "
+                  f"{aid['crew_hours_per_day']:.2f} crew-hours a day; most:", highlight=False)
+        for p in aid["pairs"][:5]:
+            out.print(f"  {p['helper']} → {p['home_team']}: {p['reports']} reports, {p['crew_hours']:.1f} crew-hours",
+                      highlight=False)
+
+
+def _world_like(wa, b_path):
+    """World for scenario ``b_path``, reusing A's road graph (and router, when the bases match)."""
     from .model import World
     from .scenario import load_scenario
 
-    return World(load_scenario(b_path), G=wa.G, router=wa.router, warn=_warn)
+    sb = load_scenario(b_path)
+    sa = wa.scenario
+    if sb.graph != sa.graph or sb.speeds != sa.speeds:
+        return _world(b_path)
+    same_bases = [t.base for t in sb.teams] == [t.base for t in sa.teams]
+    return World(sb, G=wa.G, router=wa.router if same_bases else None, warn=_warn)
 
 
 @app.command()

@@ -25,6 +25,18 @@ def reach(world, minutes: float, band: int = 0, include_turnout: bool = False) -
     return {t.name: np.flatnonzero(fb[i] <= budget) for i, t in enumerate(sc.teams)}
 
 
+def demand_weights(world, days: float = 200.0) -> np.ndarray:
+    """Expected share of reports at each node (sums to 1), from a long sample of the demand model.
+
+    Sampling the scenario's own demand model keeps every way of describing demand (road length,
+    hotspots, polygons, point files) in one place; 200 days at load 1 is plenty for shares.
+    """
+    ss = np.random.SeedSequence([world.scenario.run.seed, 999_999])
+    rep = world.demand.generate(ss, 1440.0 * days, load=1.0)
+    weight = np.bincount(rep.node, minlength=world.router.n).astype(float)
+    return weight / max(weight.sum(), 1.0)
+
+
 def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dict:
     """Shares of road km, demand weight and grid cells within ``minutes`` of the own base and of any
     base, per time band, district-wide and per team."""
@@ -32,11 +44,7 @@ def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dic
     r = world.router
     eu, ev, _ = r._edges
     length = np.fromiter((float(d.get("length", 0.0)) for _, _, d in world.G.edges(data=True)), dtype=float, count=len(eu))
-    # demand weight per node: expected share of reports (sampled once, large)
-    ss = np.random.SeedSequence([sc.run.seed, 999_999])
-    rep = world.demand.generate(ss, 1440.0 * 200, load=1.0)
-    weight = np.bincount(rep.node, minlength=r.n).astype(float)
-    weight /= max(weight.sum(), 1.0)
+    weight = demand_weights(world)
     lat0 = float(r.lat.mean())
     x, y = local_xy(r.lon, r.lat, lat0)
     cell = np.floor(x / cell_m).astype(np.int64) * 1_000_003 + np.floor(y / cell_m).astype(np.int64)

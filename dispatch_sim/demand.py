@@ -127,7 +127,9 @@ class DemandModel:
                 raise DispatchSimError(f"{label}.shares: all shares are zero")
             samplers = []
             for t in range(len(self.team_names)):
-                samplers.append(self._edge_sampler(self.node_team[self.eu] == t) if team_p[t] > 0 else None)
+                # roads with both ends in the jurisdiction, so a report never lands across the border
+                inside = (self.node_team[self.eu] == t) & (self.node_team[self.ev] == t)
+                samplers.append(self._edge_sampler(inside) if team_p[t] > 0 else None)
             missing = [self.team_names[t] for t in range(len(samplers)) if team_p[t] > 0 and samplers[t] is None]
             if missing:
                 raise DispatchSimError(f"{label}.shares: teams without any road in their jurisdiction: {', '.join(missing)}")

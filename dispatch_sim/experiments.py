@@ -210,19 +210,27 @@ def check_targets(summary: dict, scenario: Scenario) -> list[dict]:
 # ------------------------------------------------------------------------------------ stress
 
 def stress_sweep(world: World, loads: list[float], *, replications: int | None = None, workers: int | None = 1,
-                 scheduler: str | None = None, progress=None, bisect_steps: int = 4, resume_dir=None) -> dict:
+                 scheduler: str | None = None, progress=None, bisect_steps: int = 4, resume_dir=None,
+                 cell_m: float = 500.0) -> dict:
     """On-time rate against load (common random numbers) and the largest load that meets the target.
 
     Reports at every load come from one draw at the highest load, thinned: a lower load sees a
     subset of a higher load's reports. The breaking point is bracketed on the sweep and refined by
     bisection, judged like ``check`` (the CI lower bound by default).
+
+    ``result["cells"]`` holds the per-cell reliability (GeoJSON, see
+    :mod:`dispatch_sim.reliability`) at the last load that holds and the first that fails: where
+    the circle breaks first.
     """
+    from .reliability import cell_reliability, worst_cells
+
     sc = world.scenario
     reps = replications or sc.run.replications
     loads = sorted(set(float(x) for x in loads))
     goal = sc.targets.on_time_rate_min if sc.targets.on_time_rate_min is not None else 0.9
     coupling = max(loads) * 2 ** 0  # common draw for the whole sweep
     cache: dict[float, dict] = {}
+    cells: dict[float, dict] = {}
 
     def evaluate(ld_list):
         tasks = [(r, sc.run.seed, ld, coupling) for ld in ld_list for r in range(reps)]
@@ -232,6 +240,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
             inc = pd.concat([metrics.incidents_frame(r, world) for r in chunk], ignore_index=True)
             s = metrics.summarize(inc, chunk, world)
             cache[ld] = s
+            cells[ld] = cell_reliability(inc, world, cell_m)
 
     evaluate(loads)
 
@@ -280,6 +289,8 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
         "breaking_point": {"max_load_meeting_target": lo, "first_load_failing": hi,
                            "reports_per_day_at_max": None if lo is None else sc.demand.reports_per_day * lo},
         "team_max_load_meeting_target": team_break,
+        "worst_cells_at_first_failing_load": worst_cells(cells[hi]) if hi is not None else [],
+        "cells": {ld: cells[ld] for ld in (lo, hi) if ld is not None},
         "team_note": ("per team: the highest swept load up to which the team's own reports meet the target, judged "
                       "like the district; null = not demonstrated even at the lowest load (too few reports for the "
                       "interval, or too slow) - add replications or days to resolve"),
@@ -310,8 +321,6 @@ def compare(world_a: World, world_b: World, *, replications: int | None = None, 
     a, b = per_rep(ra), per_rep(rb)
     d_rate = metrics.mean_ci(b[:, 0] - a[:, 0])
     d_resp = metrics.mean_ci(b[:, 1] - a[:, 1])
-    helped = (rb.incidents[(rb.incidents["team"] != rb.incidents["home_team"]) & (rb.incidents["team"] != "")]
-              .groupby(["team", "home_team"]).size().sort_values(ascending=False))
     return {
         "a": {"scenario": world_a.scenario.name, "on_time": ra.summary["on_time"], "response_min": ra.summary["response_min"]},
         "b": {"scenario": world_b.scenario.name, "on_time": rb.summary["on_time"], "response_min": rb.summary["response_min"]},
@@ -320,6 +329,7 @@ def compare(world_a: World, world_b: World, *, replications: int | None = None, 
             "on_time_rate": {"mean": d_rate[0], "ci95": [d_rate[1], d_rate[2]]},
             "mean_response_min": {"mean": d_resp[0], "ci95": [d_resp[1], d_resp[2]]},
         },
-        "mutual_aid_in_b": [{"helper": h, "home_team": ht, "reports": int(n)} for (h, ht), n in helped.head(30).items()],
+        "mutual_aid_in_a": ra.summary["mutual_aid"],
+        "mutual_aid_in_b": rb.summary["mutual_aid"],
         "runs": (ra, rb),
     }

@@ -139,6 +139,29 @@ def _block(df: pd.DataFrame, target: float, reps: list[int]) -> dict:
     }
 
 
+def mutual_aid(incidents: pd.DataFrame, horizon_min: float, warmup_min: float = 0.0) -> dict:
+    """Who helped whom, and for how many crew-hours.
+
+    A helper's time on a job runs from dispatch to clearing the scene (the drive back is not
+    counted); a job still running at the horizon counts up to the horizon. ``per_day`` divides by
+    the simulated post-warm-up days over all replications.
+    """
+    post = incidents[~incidents["warmup"]]
+    aid = post[(post["team"] != post["home_team"]) & (post["team"] != "")]
+    busy_min = aid["cleared_min"].fillna(horizon_min) - aid["dispatched_min"]
+    reps = max(1, incidents["replication"].nunique())
+    days = reps * max(horizon_min - warmup_min, 1e-9) / 1440.0
+    pairs = []
+    for (helper, home), g in busy_min.groupby([aid["team"], aid["home_team"]]):
+        pairs.append({"helper": helper, "home_team": home, "reports": int(len(g)),
+                      "crew_hours": round(float(g.sum()) / 60.0, 2),
+                      "crew_hours_per_day": round(float(g.sum()) / 60.0 / days, 3)})
+    pairs.sort(key=lambda p: -p["crew_hours"])
+    return {"reports": int(len(aid)), "crew_hours": round(float(busy_min.sum()) / 60.0, 2),
+            "crew_hours_per_day": round(float(busy_min.sum()) / 60.0 / days, 3), "pairs": pairs,
+            "note": "crew time from dispatch to clearing the scene, post-warm-up reports; return drives not counted"}
+
+
 def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
     """The summary of a run (DESIGN §6 ``summary.json`` minus run metadata)."""
     sc = world.scenario
@@ -199,4 +222,5 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
         "by_hour": by_hour,
         "late_causes": causes,
         "crew_utilization": {n: (b / d if d > 0 else None) for n, (b, d) in crew_util.items()},
+        "mutual_aid": mutual_aid(incidents, results[0].horizon_min, results[0].warmup_min) if results else None,
     }

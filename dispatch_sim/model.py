@@ -21,6 +21,7 @@ import numpy as np
 import simpy
 
 from .demand import DemandModel, Reports
+from ._kernels import walk_to_base
 from .errors import DispatchSimError, OutsideGraphError
 from .locate import NodeLocator
 from .policies import POLICIES
@@ -137,7 +138,7 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
 class Crew:
     """One vehicle and its crew."""
 
-    __slots__ = ("id", "name", "team", "k", "base_i", "state", "wakeup", "job", "node", "ret_nodes", "ret_times",
+    __slots__ = ("id", "name", "team", "k", "base_i", "state", "wakeup", "job", "node", "ret_band", "ret_cur",
                  "ret_start", "ret_end", "busy_start", "busy_total", "off_after_job", "jobs")
 
     def __init__(self, cid: int, team: "TeamState", k: int, base_i: int, base_node: int):
@@ -150,8 +151,8 @@ class Crew:
         self.wakeup = None
         self.job = None
         self.node = base_node
-        self.ret_nodes = None
-        self.ret_times = None
+        self.ret_band = -1  # time band of the return trip under way, -1 when not returning
+        self.ret_cur = -1  # next node on the return route, as last asked (the walk only moves forward)
         self.ret_start = 0.0
         self.ret_end = 0.0  # minutes; <= now means at base
         self.busy_start = 0.0
@@ -217,9 +218,10 @@ def crew_cycle(env: simpy.Environment, sim: "Simulation", crew: Crew):
         yield crew.wakeup
         while crew.job is not None:
             rid = crew.job
-            yield timeout(sim.arrive_at[rid] - env.now)
-            sim.arrived[rid] = env.now
-            yield timeout(sim.r_work[rid])
+            # drive and on-scene work in one wait: nothing is decided at the moment of arrival, so
+            # the arrival time is booked rather than scheduled (run() books jobs cut by the horizon)
+            yield timeout(sim.arrive_at[rid] - env.now + sim.r_work[rid])
+            sim.arrived[rid] = sim.arrive_at[rid]
             sim.cleared[rid] = env.now
             crew.node = sim.r_node[rid]
             crew.job = None
@@ -315,6 +317,7 @@ class Simulation:
         fb, tb = self.router.from_base, self.router.to_base
         self._fb = fb
         self._tb = tb
+        self._next = self.router.next_to_base
 
     # ------------------------------------------------------------------ run
     def run(self, replication: int = 0) -> ReplicationResult:
@@ -329,9 +332,11 @@ class Simulation:
         events = next(env._eid)  # SimPy's event counter: how many events were scheduled
         now = self.horizon
         for c in self.crews:  # close the books on busy and on-duty time
+            if c.job is not None and self.arrive_at[c.job] < now:
+                self.arrived[c.job] = self.arrive_at[c.job]  # on scene, still working at the horizon
             if c.state == BUSY:
                 c.busy_total += now - c.busy_start
-            elif c.ret_nodes is not None:
+            elif c.ret_band >= 0:
                 c.busy_total += max(0.0, min(now, c.ret_end) - c.ret_start)
             if not np.isnan(self.duty_since[c.id]):
                 self.duty_min[c.id] += now - self.duty_since[c.id]
@@ -412,48 +417,33 @@ class Simulation:
                 away.append(c)
         if not away:
             return best, best_eta
-        xs, offs = [], []
-        for c in away:
-            x, off = self._position(c, now)
-            xs.append(x)
-            offs.append(off)
-        xs_a = np.asarray(xs)
-        offs_a = np.asarray(offs)
-        tb = self._tb[band]
-        base_i = np.fromiter((c.base_i for c in away), dtype=np.int64, count=len(away))
-        # upper bound: carry on to base, then drive out (no turnout: the crew is already on the road)
-        ub = offs_a + tb[base_i, xs_a] + fb[base_i, r]
-        # lower bound: triangle inequality with every base as a landmark
-        lb = np.maximum((fb[:, r][:, None] - fb[:, xs_a]).max(axis=0), (tb[:, xs_a] - tb[:, r][:, None]).max(axis=0))
-        lb = offs_a + np.maximum(lb, 0.0)
-        cand = np.flatnonzero(lb < best_eta)
-        if cand.size == 0:
-            return best, best_eta
-        bound = min(best_eta, float(ub[cand].min()) * (1 + 1e-12) + 1e-9)
-        etas = self.router.etas_bounded(band, r, xs_a[cand], offs_a[cand], bound, best_only=True)
-        for j, eta in zip(cand.tolist(), etas.tolist()):
-            if eta < best_eta:
-                best, best_eta = away[j], eta
+        n = len(away)
+        xs = np.empty(n, dtype=np.int64)
+        offs = np.empty(n)
+        base_i = np.empty(n, dtype=np.int64)
+        for j, c in enumerate(away):
+            xs[j], offs[j] = self._position(c, now)
+            base_i[j] = c.base_i
+        j, eta = self.router.fastest_away(band, r, xs, offs, base_i, best_eta)
+        if j >= 0:
+            return away[j], eta
         return best, best_eta
 
     def _position(self, c: Crew, now: float) -> tuple[int, float]:
         """Where a returning crew can be redirected from: the next node on its route and the
-        seconds until it gets there (route computed on first use, then kept for the trip)."""
-        if c.ret_nodes is None or isinstance(c.ret_nodes, tuple):
-            band = c.ret_nodes[0] if c.ret_nodes is not None else self.router.band_at(c.ret_start)
-            path = self.router.path_to_base(band, c.base_i, c.node)
-            tb = self._tb[band][c.base_i]
-            c.ret_nodes = path
-            c.ret_times = tb[path[0]] - tb[np.asarray(path)]
-        elapsed = (now - c.ret_start) * 60.0
-        i = int(np.searchsorted(c.ret_times, elapsed, side="left"))
-        return c.ret_nodes[i], float(c.ret_times[i] - elapsed)
+        seconds until it gets there. The route is followed hop by hop from where the last question
+        left it (next-hop matrix toward the base), so no trip builds its whole route."""
+        tb = self._tb[c.ret_band][c.base_i]
+        remaining = float(tb[c.node]) - (now - c.ret_start) * 60.0  # seconds of driving left to the base
+        cur = walk_to_base(self._next[c.ret_band][c.base_i], tb, c.ret_cur, remaining)
+        c.ret_cur = cur
+        return cur, max(0.0, remaining - float(tb[cur]))
 
     def assign(self, crew: Crew, rid: int, eta_s: float) -> None:
         now = self.env.now
-        if crew.ret_nodes is not None:  # interrupted (or finished) return trip counts as busy time
+        if crew.ret_band >= 0:  # interrupted (or finished) return trip counts as busy time
             crew.busy_total += max(0.0, min(now, crew.ret_end) - crew.ret_start)
-            crew.ret_nodes = None
+            crew.ret_band = -1
         crew.team.free.pop(crew.id, None)
         crew.state = BUSY
         crew.busy_start = now
@@ -511,4 +501,5 @@ class Simulation:
         crew.ret_start = now
         crew.ret_end = now + tt / 60.0
         # the route itself is only worked out if a dispatch decision asks where the crew is
-        crew.ret_nodes = (band,) if tt > 0 else None
+        crew.ret_band = band if tt > 0 else -1
+        crew.ret_cur = crew.node

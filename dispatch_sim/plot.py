@@ -163,3 +163,68 @@ def coverage_figure(world, reach_nodes_by_team, minutes):
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"{minutes:g}-minute reach from the bases (travel only, off-peak)")
     return fig
+
+
+def cells_figure(world, cells: dict, target_rate: float | None = None, title: str | None = None):
+    """Grid cells coloured by their simulated on-time rate; faint where a cell has few reports."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import BoundaryNorm
+
+    fig, ax = plt.subplots(figsize=(8.5, 8))
+    _roads(ax, world, color="#cccccc")
+    feats = cells["features"]
+    if feats:
+        polys = [np.asarray(f["geometry"]["coordinates"][0]) for f in feats]
+        rate = np.array([f["properties"]["rate"] for f in feats])
+        n = np.array([f["properties"]["reports"] for f in feats], dtype=float)
+        bounds = [0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001]
+        cmap = plt.get_cmap("RdYlGn")
+        norm = BoundaryNorm(bounds, cmap.N)
+        colors = cmap(norm(rate))
+        colors[:, 3] = np.clip(0.25 + 0.75 * np.sqrt(n / max(n.max(), 1)), 0.25, 1.0)
+        ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="none", zorder=2))
+        sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+        cb = fig.colorbar(sm, ax=ax, shrink=0.7, ticks=bounds[:-1] + [1.0])
+        cb.set_label("share of reports on site in time" + (f" (target {target_rate:.0%})" if target_rate else ""))
+    sc = world.scenario
+    r = world.router
+    for i, t in enumerate(sc.teams):
+        b = r.index[world.base_nodes[i]]
+        ax.scatter([r.lon[b]], [r.lat[b]], marker="s", s=45, c="white" if t.unverified else "black",
+                   edgecolors="black", zorder=5)
+        ax.annotate(_team_label(sc, i), (r.lon[b], r.lat[b]), fontsize=7, xytext=(4, 4), textcoords="offset points",
+                    zorder=6)
+    ax.set_title(title or f"On-time rate per {cells.get('cell_m', 500):g} m cell (simulated; opacity = reports)")
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    return fig
+
+
+def placement_figure(world, proposal: dict, weight=None):
+    """Current bases, proposed new posts and moved bases over the demand density."""
+    sc = world.scenario
+    r = world.router
+    fig, ax = plt.subplots(figsize=(8.5, 8))
+    _roads(ax, world, color="#d0d0d0")
+    if weight is not None:
+        w = np.asarray(weight)
+        m = w > 0
+        ax.scatter(r.lon[m], r.lat[m], s=2 + 400 * w[m] / max(w.max(), 1e-12), c="#f4a261", alpha=0.35,
+                   linewidths=0, zorder=2, label="expected reports")
+    for i, t in enumerate(sc.teams):
+        b = r.index[world.base_nodes[i]]
+        ax.scatter([r.lon[b]], [r.lat[b]], marker="s", s=45, c="black", zorder=5)
+        ax.annotate(_team_label(sc, i), (r.lon[b], r.lat[b]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    for c in proposal["changes"]:
+        if c["action"] == "move":
+            ax.annotate("", xy=(c["lon"], c["lat"]), xytext=(c["from"]["lon"], c["from"]["lat"]), zorder=6,
+                        arrowprops=dict(arrowstyle="->", color="#1d3557", lw=1.8))
+        ax.scatter([c["lon"]], [c["lat"]], marker="*", s=220, c="#2a9d8f", edgecolors="black", zorder=7)
+        ax.annotate(c.get("name") or c.get("team"), (c["lon"], c["lat"]), fontsize=8, xytext=(6, -10),
+                    textcoords="offset points", color="#1d3557", zorder=8)
+    cov = proposal["demand_share_covered"]
+    ax.set_title(f"Proposal ({proposal['mode']}): demand within {proposal['travel_budget_min']:g} min drive "
+                 f"{cov['before']:.1%} → {cov['after']:.1%}", fontsize=10)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    return fig

@@ -9,11 +9,13 @@ from pathlib import Path
 from . import plot, settings
 from .experiments import RunResult, check_targets
 from .io import savefig_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
-from .metrics import INCIDENT_COLUMNS
+from .metrics import INCIDENT_COLUMNS, LATE_CAUSES
 
 
-def write_outputs(run: RunResult, out_dir: str | Path) -> dict[str, Path]:
+def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0) -> dict[str, Path]:
     """Write every output of a run into ``out_dir`` (atomically, file by file)."""
+    from .reliability import cell_reliability, worst_cells
+
     out = Path(out_dir)
     figs = out / "figures"
     sc = run.world.scenario
@@ -22,6 +24,9 @@ def write_outputs(run: RunResult, out_dir: str | Path) -> dict[str, Path]:
     summary["targets"] = check_targets(summary, sc)
     summary["verdict"] = verdict(summary, sc)
     summary["warnings"] = list(run.world.warnings)
+    cells = cell_reliability(run.incidents, run.world, cell_m)
+    summary["worst_cells"] = worst_cells(cells)
+    paths["cells"] = write_json_atomic(out / "cells.geojson", cells)
     paths["summary"] = write_json_atomic(out / "summary.json", summary)
     paths["incidents"] = write_csv_atomic(out / "incidents.csv", run.incidents[INCIDENT_COLUMNS])
     import matplotlib.pyplot as plt
@@ -31,6 +36,7 @@ def write_outputs(run: RunResult, out_dir: str | Path) -> dict[str, Path]:
         "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min),
         "on_time_by_hour.png": plot.hourly_figure(summary),
         "utilization.png": plot.utilization_figure(summary, sc),
+        "cells.png": plot.cells_figure(run.world, cells, sc.targets.on_time_rate_min),
     }
     for name, fig in figures.items():
         paths[name] = savefig_atomic(fig, figs / name)
@@ -91,6 +97,13 @@ def render_html(summary: dict, sc, figures: dict) -> str:
                    f"<td class={'ok' if r['passed'] else 'bad'}>{'met' if r['passed'] else 'MISSED'}</td></tr>"
                    for r in summary["targets"])
     causes = "".join(f"<tr><td>{e(k.replace('_', ' '))}</td><td>{n}</td></tr>" for k, n in summary["late_causes"].items())
+    worst = "".join(f"<tr><td>{e(c['home_team'])} · cell {e(c['cell'])}</td><td>{c['reports']}</td><td>{_pct(c['rate'])}</td>"
+                    f"<td>{c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%</td><td>{_num(c['p90_response_min'])}</td>"
+                    f"<td>{e(max(LATE_CAUSES, key=lambda k: c[k]).replace('_', ' ') if c['late'] else '–')}</td></tr>"
+                    for c in summary.get("worst_cells", []))
+    aid = summary.get("mutual_aid") or {"pairs": []}
+    aid_rows = "".join(f"<tr><td>{e(p['helper'])} → {e(p['home_team'])}</td><td>{p['reports']}</td>"
+                       f"<td>{p['crew_hours']:.1f}</td><td>{p['crew_hours_per_day']:.2f}</td></tr>" for p in aid["pairs"][:15])
     rep = summary["reports"]
     assumptions = "".join(f"<li>{e(a)}</li>" for a in sc.assumptions) or "<li>none listed</li>"
     r = summary["response_min"]
@@ -116,6 +129,12 @@ p95 {_num(r['p95'])} min, max {_num(r['max'])} min.</p>
 <table><tr><th>team</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>utilization</th><th>served by others</th><th>helped others</th></tr>{''.join(rows)}</table>
 <h2>Why reports were late</h2><table><tr><th>cause</th><th>reports</th></tr>{causes}</table>
 <h2>Where</h2>{_img(figures['map.png'])}
+<h2>Where the circle breaks</h2><p>Simulated on-time rate per grid cell (cells.geojson). The weakest cells with at
+least 20 reports, ranked by the upper end of their 95% interval (late with confidence, not by chance):</p>
+<table><tr><th>cell</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>main late cause</th></tr>{worst or '<tr><td colspan=6>no cell has 20 reports; run more replications or days</td></tr>'}</table>
+{_img(figures['cells.png'])}
+<h2>Help across township lines</h2><table><tr><th>helper → home team</th><th>reports</th><th>crew-hours</th><th>per day</th></tr>{aid_rows or '<tr><td colspan=4>none</td></tr>'}</table>
+<p><small>Crew time from dispatch to clearing the scene; the drive back is not counted.</small></p>
 <h2>How fast</h2>{_img(figures['response_cdf.png'])}
 <h2>When</h2>{_img(figures['on_time_by_hour.png'])}
 <h2>Crews</h2>{_img(figures['utilization.png'])}

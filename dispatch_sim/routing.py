@@ -68,10 +68,14 @@ class Router:
         entries disable the disk cache when ``use_disk_cache`` is False.
     lru_size
         Number of reversed search trees kept in memory.
+    n_landmarks
+        Landmarks for goal-directed searches (default ``settings.router_landmarks``); 0 uses the
+        bases only.
     """
 
     def __init__(self, G: nx.MultiDiGraph, bands: BandTable | None = None, base_nodes=(), *,
-                 cache_dir: str | Path | None = None, use_disk_cache: bool = True, lru_size: int = 2048):
+                 cache_dir: str | Path | None = None, use_disk_cache: bool = True, lru_size: int = 2048,
+                 n_landmarks: int | None = None):
         self.bands = bands or BandTable()
         self.node_ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
         self.index = {int(n): i for i, n in enumerate(self.node_ids.tolist())}
@@ -101,6 +105,7 @@ class Router:
             self.rev.append(f.T.tocsr())
         self.base_nodes = [int(b) for b in base_nodes]
         self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
+        self.landmarks = self._choose_landmarks(settings.router_landmarks if n_landmarks is None else n_landmarks)
         self._scratch = None
         self._next_lists: dict = {}
         self._gen = 0
@@ -121,7 +126,27 @@ class Router:
         h.update(self.node_ids.tobytes())
         h.update(self.bands.key().encode())
         h.update(np.asarray(self.base_nodes, dtype=np.int64).tobytes())
+        h.update(self.landmarks.tobytes())
         return h.hexdigest()[:20]
+
+    def _choose_landmarks(self, k: int) -> np.ndarray:
+        """Farthest-point sample of ``k`` nodes in the plane, starting from the node farthest from the
+        centre: landmarks on the edge of the graph give the tightest ALT bounds (Goldberg & Harrelson)."""
+        if k <= 0 or self.n == 0:
+            return np.zeros(0, dtype=np.int64)
+        lat0 = float(self.lat.mean())
+        x = self.lon * 111320.0 * np.cos(np.radians(lat0))
+        y = self.lat * 110540.0
+        d = np.hypot(x - x.mean(), y - y.mean())
+        chosen = [int(np.argmax(d))]
+        d = np.hypot(x - x[chosen[0]], y - y[chosen[0]])
+        for _ in range(min(k, self.n) - 1):
+            nxt = int(np.argmax(d))
+            if d[nxt] <= 0:
+                break
+            chosen.append(nxt)
+            d = np.minimum(d, np.hypot(x - x[nxt], y - y[nxt]))
+        return np.asarray(chosen, dtype=np.int64)
 
     def _build_matrices(self, use_disk_cache: bool) -> None:
         nb = len(self.base_idx)
@@ -131,6 +156,8 @@ class Router:
                     self.from_base = z["from_base"]
                     self.to_base = z["to_base"]
                     self.next_to_base = z["next_to_base"]
+                    self.lm_from = z["lm_from"]
+                    self.lm_to = z["lm_to"]
                 self.matrices_from_cache = True
                 return
             except Exception as exc:  # a damaged cache file is recomputed, never trusted
@@ -145,6 +172,18 @@ class Router:
                 d, pred = dijkstra(self.rev[b], indices=self.base_idx, return_predecessors=True)
                 self.to_base[b] = d
                 self.next_to_base[b] = pred  # on the reversed graph the predecessor is the next hop
+        # landmark distances, node-major (n, landmarks) so one node's bounds sit in one cache line;
+        # the bases are landmarks too when there is no separate set
+        nl = len(self.landmarks)
+        self.lm_from = np.empty((nbands, self.n, nl if nl else nb))
+        self.lm_to = np.empty((nbands, self.n, nl if nl else nb))
+        for b in range(nbands):
+            if nl:
+                self.lm_from[b] = dijkstra(self.fwd[b], indices=self.landmarks).T
+                self.lm_to[b] = dijkstra(self.rev[b], indices=self.landmarks).T
+            else:
+                self.lm_from[b] = self.from_base[b].T
+                self.lm_to[b] = self.to_base[b].T
         self.matrices_from_cache = False
         if use_disk_cache and nb:
             self._save_matrices()
@@ -155,7 +194,8 @@ class Router:
             fd, tmp = tempfile.mkstemp(dir=self.cache_file.parent, suffix=".npz.part")
             os.close(fd)
             with open(tmp, "wb") as fh:
-                np.savez(fh, from_base=self.from_base, to_base=self.to_base, next_to_base=self.next_to_base)
+                np.savez(fh, from_base=self.from_base, to_base=self.to_base, next_to_base=self.next_to_base,
+                         lm_from=self.lm_from, lm_to=self.lm_to)
             os.replace(tmp, self.cache_file)
         except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
             log.info("router cache not written (%s)", exc)
@@ -198,22 +238,45 @@ class Router:
         """
         from ._kernels import targeted_astar, targeted_dijkstra
 
-        if self._scratch is None:
-            cap = max(m.nnz for m in self.rev) + 2
-            self._scratch = (np.empty(self.n), np.zeros(self.n, np.int64), np.zeros(self.n, np.int64),
-                             np.zeros(self.n, np.int64), np.empty(cap), np.empty(cap, np.int64))
+        dist, stamp, settled, is_target, hk, hv = self._scratch_arrays()
         self._gen += 1
         self.stats["searches"] += 1
         m = self.rev[band]
-        dist, stamp, settled, is_target, hk, hv = self._scratch
-        if len(self.base_idx) and self.use_landmarks:  # goal-directed with the bases as landmarks
+        if self.lm_from.shape[2] and self.use_landmarks:  # goal-directed (ALT)
             return targeted_astar(m.indptr, m.indices, m.data, int(target), np.asarray(sources, dtype=np.int64),
                                   np.asarray(offsets, dtype=float), float(bound), bool(best_only),
-                                  self.from_base[band], self.to_base[band], dist, stamp, settled, is_target,
+                                  self.lm_from[band], self.lm_to[band], dist, stamp, settled, is_target,
                                   self._gen, hk, hv)
         return targeted_dijkstra(m.indptr, m.indices, m.data, int(target), np.asarray(sources, dtype=np.int64),
                                  np.asarray(offsets, dtype=float), float(bound), bool(best_only), dist, stamp, settled, is_target,
                                  self._gen, hk, hv)
+
+    def fastest_away(self, band: int, target: int, sources: np.ndarray, offsets: np.ndarray, base_i: np.ndarray,
+                     best_eta: float) -> tuple[int, float]:
+        """Which of several crews on the road reaches ``target`` first, if any beats ``best_eta``.
+
+        Crew ``j`` reaches node ``sources[j]`` after ``offsets[j]`` s on its way to base
+        ``base_i[j]``. Bounds from the base matrices prune first; at most one goal-directed search
+        runs. Returns ``(j, eta_s)`` or ``(-1, best_eta)``.
+        """
+        from ._kernels import fastest_away_crew
+
+        scratch = self._scratch_arrays()
+        self._gen += 1
+        m = self.rev[band]
+        dist, stamp, settled, is_target, hk, hv = scratch
+        j, eta, searched = fastest_away_crew(m.indptr, m.indices, m.data, int(target), sources, offsets, base_i,
+                                   self.from_base[band], self.to_base[band], self.lm_from[band], self.lm_to[band],
+                                   float(best_eta), dist, stamp, settled, is_target, self._gen, hk, hv)
+        self.stats["searches"] += int(searched)
+        return int(j), float(eta)
+
+    def _scratch_arrays(self):
+        if self._scratch is None:
+            cap = max(m.nnz for m in self.rev) + 2
+            self._scratch = (np.empty(self.n), np.zeros(self.n, np.int64), np.zeros(self.n, np.int64),
+                             np.zeros(self.n, np.int64), np.empty(cap), np.empty(cap, np.int64))
+        return self._scratch
 
     def etas_to(self, band: int, target: int, sources: np.ndarray, limit: float = INF) -> np.ndarray:
         """Travel times (s) from each of ``sources`` to ``target`` in one search (inf beyond ``limit``)."""
@@ -269,7 +332,8 @@ class Router:
 
     def memory_bytes(self) -> int:
         csr = sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in self.fwd + self.rev)
-        mats = self.from_base.nbytes + self.to_base.nbytes + self.next_to_base.nbytes
+        mats = (self.from_base.nbytes + self.to_base.nbytes + self.next_to_base.nbytes + self.lm_from.nbytes
+                + self.lm_to.nbytes)
         return int(csr + mats)
 
 

@@ -28,3 +28,7 @@ osm_attribution: str = "Road data © OpenStreetMap contributors (ODbL)"
 
 #: Label used wherever a result was computed on the generated stand-in network.
 standin_label: str = "STAND-IN road network (generated, not real roads): results are not planning results"
+
+#: Landmarks for goal-directed searches of crews on the road (ALT): nodes spread to the edge of the
+#: graph by farthest-point sampling. More give tighter bounds but cost more per settled node.
+router_landmarks: int = 12

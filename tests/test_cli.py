@@ -50,8 +50,12 @@ def test_run_writes_every_output(scenario_file, tmp_path):
     assert set(need) <= rows[0].keys() and len(rows) == s["reports"]["total"]
     html = (out / "report.html").read_text()
     assert "STAND-IN" in html and "data:image/png;base64" in html and "http" not in html.split("<body>")[0]
-    for fig in ("map.png", "response_cdf.png", "on_time_by_hour.png", "utilization.png"):
+    for fig in ("map.png", "response_cdf.png", "on_time_by_hour.png", "utilization.png", "cells.png"):
         assert (out / "figures" / fig).stat().st_size > 5000
+    cells = json.loads((out / "cells.geojson").read_text())
+    assert cells["type"] == "FeatureCollection" and cells["features"]
+    assert sum(f["properties"]["reports"] for f in cells["features"]) == s["on_time"]["known_outcome"]
+    assert "Where the circle breaks" in html and "Help across township lines" in html
     assert "STAND-IN" in r.stdout + r.stderr
 
 
@@ -102,3 +106,90 @@ def test_helsinki_real_osm_example_runs(tmp_path):
     assert s["graph"]["kind"] == "file" and not s["graph"]["standin"]
     assert "OpenStreetMap" in s["graph"]["attribution"]
     assert "OpenStreetMap contributors" in (tmp_path / "h/report.html").read_text()
+
+
+def test_stress_finds_a_breaking_point_and_maps_where(scenario_file, tmp_path):
+    out = tmp_path / "stress"
+    r = _cli("stress", scenario_file, "--out", out, "--loads", "0.5,8", "--replications", "2", "--workers", "1",
+             "--cell-m", "1000")
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "stress.json").read_text())
+    bp = s["breaking_point"]
+    assert 0.5 <= bp["max_load_meeting_target"] < bp["first_load_failing"] <= 8
+    assert [row["load"] for row in s["sweep"]] == sorted(row["load"] for row in s["sweep"])
+    assert len(s["sweep"]) > 2  # bisection added points between the two swept loads
+    for ld in (bp["max_load_meeting_target"], bp["first_load_failing"]):
+        assert (out / f"cells_load_{ld:g}.geojson").exists() and (out / "figures" / f"cells_load_{ld:g}.png").exists()
+    assert (out / "figures" / "stress.png").stat().st_size > 5000
+    assert "holds up to load" in r.stdout
+
+
+def test_coverage_writes_reach_per_band(scenario_file, tmp_path):
+    out = tmp_path / "cov"
+    r = _cli("coverage", scenario_file, "--out", out, "--minutes", "5")
+    assert r.returncode == 0, r.stderr
+    c = json.loads((out / "coverage.json").read_text())
+    band = c["bands"]["off_peak"]
+    assert 0 < band["demand_share_own_base"] <= band["demand_share_any_base"] <= 1
+    gj = json.loads((out / "coverage.geojson").read_text())
+    assert {f["properties"]["team"] for f in gj["features"]} == {"A", "B", "C"}
+
+
+def test_compare_reports_paired_difference_and_help_hours(scenario_file, tmp_path):
+    data = yaml.safe_load(scenario_file.read_text())
+    data["demand"]["reports_per_day"] = 120
+    data["name"] = "home"
+    a = tmp_path / "a.yaml"
+    a.write_text(yaml.safe_dump(data, allow_unicode=True))
+    data["dispatch"] = {"policy": "home_then_mutual_aid", "mutual_aid_threshold_min": 10}
+    data["name"] = "aid"
+    b = tmp_path / "b.yaml"
+    b.write_text(yaml.safe_dump(data, allow_unicode=True))
+    r = _cli("compare", a, b, "--out", tmp_path / "cmp", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    c = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    d = c["difference_b_minus_a"]["on_time_rate"]
+    assert d["ci95"][0] <= d["mean"] <= d["ci95"][1]
+    assert c["mutual_aid_in_a"]["reports"] == 0 and c["mutual_aid_in_b"]["crew_hours"] > 0
+    assert "crew-hours" in r.stdout
+
+
+def test_place_proposes_verifies_and_writes_a_runnable_variant(scenario_file, tmp_path):
+    out = tmp_path / "place"
+    cands = tmp_path / "sites.csv"
+    cands.write_text("name,lon,lat\ntown hall,120.79,30.71\n")
+    r = _cli("place", scenario_file, "--add", "1", "--candidates", cands, "--sample", "50", "--out", out,
+             "--replications", "2", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    p = json.loads((out / "placement.json").read_text())
+    assert p["candidates"] == {"base": 3, "listed": 1, "road node": 50}
+    assert len(p["changes"]) == 1 and p["solver"]["status"] == "Optimal"
+    assert p["demand_share_covered"]["after"] >= p["demand_share_covered"]["before"]
+    assert "difference_b_minus_a" in p["verification"]
+    variant = out / "placement_variant.yaml"
+    assert "extends:" in variant.read_text()
+    assert _cli("validate", variant).returncode == 0
+    assert (out / "figures" / "placement.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--add", "1", "--relocate"], "exactly one of --add K or --relocate"),
+    (["--add", "1", "--band", "rush"], "--band: 'rush' is not a time band"),
+    (["--add", "1", "--candidates", "missing.csv"], "missing.csv: file not found"),
+])
+def test_place_bad_input_is_one_clear_line(scenario_file, tmp_path, args, needle):
+    r = _cli("place", scenario_file, *args, "--out", tmp_path / "p", cwd=tmp_path)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_candidate_csv_errors_name_row_and_field(tmp_path):
+    from dispatch_sim.errors import DispatchSimError
+    from dispatch_sim.placement import read_candidates
+
+    bad = tmp_path / "c.csv"
+    bad.write_text("name,lon,lat\nok,120.7,30.7\nbroken,east,30.7\n")
+    with pytest.raises(DispatchSimError, match=r"c.csv: row 3: lon/lat"):
+        read_candidates(bad)
+    bad.write_text("name,x,y\n")
+    with pytest.raises(DispatchSimError, match="missing column"):
+        read_candidates(bad)

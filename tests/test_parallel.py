@@ -37,3 +37,38 @@ def test_resume_reuses_finished_tasks(small_world, tmp_path):
     assert calls == [3]  # only the missing task ran
     for x, y in zip(first, again):
         assert (x.arrived_min[x.arrived_min == x.arrived_min] == y.arrived_min[y.arrived_min == y.arrived_min]).all()
+
+
+def test_killed_dask_worker_still_yields_complete_results(small_world):
+    """A worker process killed while replications run: its tasks are retried elsewhere and the
+    results are complete and identical to a serial run."""
+    import os
+    import signal
+
+    distributed = pytest.importorskip("distributed")
+    from dispatch_sim import World, scenario_from_dict
+    from tests.conftest import small_scenario
+
+    world = World(scenario_from_dict(small_scenario(run={"horizon_days": 12, "replications": 8})),
+                  G=small_world.G, router=small_world.router)
+    killed = {}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as watcher:
+        pids_before = set(watcher.run(os.getpid).values())
+
+        def kill_one(done, total):
+            if not killed and done < total:
+                busy = [w for w, keys in watcher.processing().items() if keys]
+                pid = watcher.run(os.getpid, workers=busy[:1])
+                (addr, victim), = pid.items()
+                os.kill(victim, signal.SIGKILL)
+                killed.update(addr=addr, pid=victim, done=done, total=total)
+
+        b = run_scenario(world, scheduler=cluster.scheduler_address, progress=kill_one)
+        watcher.wait_for_workers(2, timeout=60)
+        pids_after = set(watcher.run(os.getpid).values())
+    assert killed and killed["done"] < killed["total"]
+    assert killed["pid"] not in pids_after and pids_after != pids_before  # the nanny started a new worker
+    a = run_scenario(world, workers=1)
+    assert sorted(b.incidents["replication"].unique()) == list(range(8))
+    pd.testing.assert_frame_equal(_table(a), _table(b))
