@@ -119,19 +119,26 @@ def targeted_dijkstra(indptr, indices, data, source, targets, offsets, bound, be
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _h(v, nt, offsets, fbx, tbx, fb, tb, nb):
+def _alt_bound(from_l_v, from_l_x, to_l_x, to_l_v):
+    """ALT lower bound on d(x -> v) from landmark distances (triangle inequality both ways):
+    d(L->v) - d(L->x) and d(x->L) - d(v->L), over every landmark L; at least 0."""
+    lb = 0.0
+    for k in range(from_l_v.shape[0]):
+        a = from_l_v[k] - from_l_x[k]
+        if a > lb:
+            lb = a
+        b = to_l_x[k] - to_l_v[k]
+        if b > lb:
+            lb = b
+    return lb
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _h(v, nt, offsets, fbx, tbx, fb, tb):
     """Lower bound on min_j offsets[j] + d(targets[j] -> v) from landmark distances."""
     best = np.inf
     for j in range(nt):
-        lb = 0.0
-        for k in range(nb):
-            a = fb[v, k] - fbx[j, k]
-            if a > lb:
-                lb = a
-            b = tbx[j, k] - tb[v, k]
-            if b > lb:
-                lb = b
-        e = offsets[j] + lb
+        e = offsets[j] + _alt_bound(fb[v], fbx[j], tbx[j], tb[v])
         if e < best:
             best = e
     return best
@@ -162,7 +169,7 @@ def targeted_astar(indptr, indices, data, source, targets, offsets, bound, best_
     best = bound
     dist[source] = 0.0
     stamp[source] = gen
-    heap_k[0] = _h(source, nt, offsets, fbx, tbx, fb, tb, nb)
+    heap_k[0] = _h(source, nt, offsets, fbx, tbx, fb, tb)
     heap_v[0] = source
     size = 1
     while size > 0:
@@ -190,7 +197,7 @@ def targeted_astar(indptr, indices, data, source, targets, offsets, bound, best_
                 continue
             nd = d + data[p]
             if stamp[v] != gen or nd < dist[v]:
-                fv = nd + _h(v, nt, offsets, fbx, tbx, fb, tb, nb)
+                fv = nd + _h(v, nt, offsets, fbx, tbx, fb, tb)
                 if fv >= best:
                     continue
                 dist[v] = nd
@@ -222,29 +229,15 @@ def fastest_away_crew(indptr, indices, data, report, xs, offs, base_i, fb, tb, l
     search run. Returns ``(j, eta)``, or ``(-1, best_eta)`` when no crew on the road is faster.
     """
     nc = xs.shape[0]
-    nb = fb.shape[0]
-    nl = lm_from.shape[1]
     bound = best_eta
     keep = np.zeros(nc, dtype=np.bool_)
     nkeep = 0
     for j in range(nc):
         x = xs[j]
         ub = offs[j] + tb[base_i[j], x] + fb[base_i[j], report]
-        lb = 0.0
-        for k in range(nb):
-            a = fb[k, report] - fb[k, x]
-            if a > lb:
-                lb = a
-            b = tb[k, x] - tb[k, report]
-            if b > lb:
-                lb = b
-        for k in range(nl):  # the peripheral landmarks bound directions the central bases cannot
-            a = lm_from[report, k] - lm_from[x, k]
-            if a > lb:
-                lb = a
-            b = lm_to[x, k] - lm_to[report, k]
-            if b > lb:
-                lb = b
+        # bases and the peripheral landmarks (which bound directions the central bases cannot)
+        lb = max(_alt_bound(fb[:, report], fb[:, x], tb[:, x], tb[:, report]),
+                 _alt_bound(lm_from[report], lm_from[x], lm_to[x], lm_to[report]))
         if offs[j] + lb < best_eta:
             keep[j] = True
             nkeep += 1
