@@ -115,7 +115,7 @@ class Router:
         self.stats = {"searches": 0, "cache_hits": 0}
         key = self._cache_key()
         self.cache_key = key
-        self.cache_file = Path(cache_dir or Path(settings.cache_folder) / "router") / f"matrices_{key}.npz"
+        self.cache_file = Path(cache_dir or Path(settings.cache_folder) / "router") / f"matrices_{key}"
         self._build_matrices(use_disk_cache)
 
     # ------------------------------------------------------------------ construction
@@ -152,16 +152,14 @@ class Router:
         nb = len(self.base_idx)
         if use_disk_cache and nb and self.cache_file.exists():
             try:
-                with np.load(self.cache_file) as z:
-                    self.from_base = z["from_base"]
-                    self.to_base = z["to_base"]
-                    self.next_to_base = z["next_to_base"]
-                    self.lm_from = z["lm_from"]
-                    self.lm_to = z["lm_to"]
+                self._load_matrices()
                 self.matrices_from_cache = True
                 return
-            except Exception as exc:  # a damaged cache file is recomputed, never trusted
+            except Exception as exc:  # a damaged cache is recomputed, never trusted
                 log.info("router cache %s unreadable (%s); recomputing", self.cache_file, exc)
+                import shutil
+
+                shutil.rmtree(self.cache_file, ignore_errors=True)
         nbands = len(self.bands.bands)
         self.from_base = np.full((nbands, nb, self.n), INF)
         self.to_base = np.full((nbands, nb, self.n), INF)
@@ -188,17 +186,36 @@ class Router:
         if use_disk_cache and nb:
             self._save_matrices()
 
+    _MATRICES = ("from_base", "to_base", "next_to_base", "lm_from", "lm_to")
+
+    def _load_matrices(self) -> None:
+        """Memory-map the cached matrices: processes on one machine (local or Dask workers) share
+        one copy in the page cache instead of reading hundreds of MB each."""
+        nbands, nb = len(self.bands.bands), len(self.base_idx)
+        nl = len(self.landmarks) or nb
+        shapes = {"from_base": (nbands, nb, self.n), "to_base": (nbands, nb, self.n),
+                  "next_to_base": (nbands, nb, self.n), "lm_from": (nbands, self.n, nl), "lm_to": (nbands, self.n, nl)}
+        for name in self._MATRICES:
+            arr = np.load(self.cache_file / f"{name}.npy", mmap_mode="r")
+            if arr.shape != shapes[name]:
+                raise ValueError(f"{name} has shape {arr.shape}, expected {shapes[name]}")
+            setattr(self, name, np.asarray(arr))  # a plain read-only ndarray view for numba
+
     def _save_matrices(self) -> None:
+        """Write the matrices as .npy files in a folder, renamed into place once complete."""
+        import shutil
+
+        tmp = None
         try:
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache_file.parent, suffix=".npz.part")
-            os.close(fd)
-            with open(tmp, "wb") as fh:
-                np.savez(fh, from_base=self.from_base, to_base=self.to_base, next_to_base=self.next_to_base,
-                         lm_from=self.lm_from, lm_to=self.lm_to)
+            tmp = Path(tempfile.mkdtemp(dir=self.cache_file.parent, prefix=f".{self.cache_file.name}."))
+            for name in self._MATRICES:
+                np.save(tmp / f"{name}.npy", getattr(self, name))
             os.replace(tmp, self.cache_file)
         except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
             log.info("router cache not written (%s)", exc)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ fast, index-level
     def band_at(self, t_min: float) -> int:

@@ -152,3 +152,13 @@ def test_goal_directed_search_equals_plain_dijkstra_on_district_standin():
             assert np.min(a) == pytest.approx(np.min(b), abs=1e-6) or (np.isinf(a).all() and np.isinf(b).all())
         else:
             assert np.allclose(a, b, atol=1e-6) and (np.isinf(a) == np.isinf(b)).all()
+
+
+def test_damaged_matrix_cache_is_recomputed_not_trusted(helsinki_graph, tmp_path):
+    bases = list(helsinki_graph.nodes)[:2]
+    R1 = Router(helsinki_graph, BANDS, bases, cache_dir=tmp_path)
+    np.save(R1.cache_file / "to_base.npy", np.zeros((1, 1, 3)))  # wrong shape, as if another version wrote it
+    R2 = Router(helsinki_graph, BANDS, bases, cache_dir=tmp_path)
+    assert not R2.matrices_from_cache and np.array_equal(R1.to_base, R2.to_base)
+    R3 = Router(helsinki_graph, BANDS, bases, cache_dir=tmp_path)  # rewritten, good again
+    assert R3.matrices_from_cache and not R3.from_base.flags.writeable  # memory-mapped, shared read-only
