@@ -217,7 +217,7 @@ def stress(scenario: Path = typer.Argument(...),
     write_json_atomic(out_dir / "stress.json", res)
     import matplotlib.pyplot as plt
 
-    fig = plot.stress_figure(res)
+    fig = plot.stress_figure(res, {t.name: t.name_en or t.name for t in w.scenario.teams})
     savefig_atomic(fig, out_dir / "figures" / "stress.png")
     plt.close(fig)
     written = ["stress.json", "figures/stress.png"]

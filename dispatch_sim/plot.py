@@ -125,25 +125,41 @@ def utilization_figure(summary, sc):
     return fig
 
 
-def stress_figure(stress):
+def stress_figure(stress, team_labels: dict | None = None):
+    """District on-time rate against load with its interval (left) and each team's own rate (right):
+    which township breaks first."""
     rows = stress["sweep"]
     loads = [r["load"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, axt) = plt.subplots(1, 2, figsize=(12, 4.3), sharey=True)
     rate = [r["rate"] for r in rows]
     lo = [r["ci95"][0] for r in rows]
     hi = [r["ci95"][1] for r in rows]
     ax.plot(loads, rate, "o-", color="#1d3557", label="district on-time rate")
     ax.fill_between(loads, lo, hi, color="#457b9d", alpha=0.25, label="95% interval")
-    ax.axhline(stress["target_on_time_rate"], color="#e63946", ls="--", label="target")
+    goal = stress["target_on_time_rate"]
     bp = stress["breaking_point"]["max_load_meeting_target"]
-    if bp is not None:
-        ax.axvline(bp, color="#e9c46a", ls=":", label=f"breaking point ≈ {bp:g}× load")
-    ax.set_xlabel("load (× baseline reports per day)")
+    for a in (ax, axt):
+        a.axhline(goal, color="#e63946", ls="--", label="target")
+        if bp is not None:
+            a.axvline(bp, color="#e9c46a", ls=":", label=f"breaking point ≈ {bp:g}× load")
+        a.set_xlabel("load (× baseline reports per day)")
+        a.grid(alpha=0.3)
     ax.set_ylabel("on-time rate")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title("On-time rate against load (common random numbers)")
+    team_rates = [b["rate"] for row in rows for b in row["by_team"].values() if b["rate"] is not None]
+    low = min([x for x in lo if x is not None] + team_rates + [goal])
+    ax.set_ylim(max(0.0, low - 0.05), 1.01)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("District (common random numbers)")
+    cmap = plt.get_cmap("tab20")
+    breaks = stress.get("team_max_load_meeting_target", {})
+    for i, team in enumerate(breaks):
+        r = [row["by_team"][team]["rate"] for row in rows]
+        label = (team_labels or {}).get(team, team)
+        b = breaks[team]
+        axt.plot(loads, r, "-", color=cmap(i % 20), lw=1.3,
+                 label=f"{label}: holds to ×{b:g}" if b is not None else f"{label}: not shown")
+    axt.legend(fontsize=7, ncol=2, loc="lower left")
+    axt.set_title("Each township team's own reports")
     return fig
 
 

@@ -70,9 +70,11 @@ def cell_reliability(incidents: pd.DataFrame, world, cell_m: float = 500.0, min_
     return {"type": "FeatureCollection", "cell_m": cell_m, "features": feats}
 
 
-def worst_cells(cells: dict, n: int = 10, min_reports: int = 20) -> list[dict]:
-    """The ``n`` cells with the lowest upper confidence bound among those with enough reports:
-    places that are late with confidence, not by chance."""
+def worst_cells(cells: dict, n: int = 10, min_reports: int = 5) -> list[dict]:
+    """The ``n`` cells with the lowest upper confidence bound: places that are late with
+    confidence, not by chance. Ranking on the upper bound already discounts cells with few reports
+    (their interval is wide), so the threshold only drops cells too small to say anything; a high
+    one would hide the rural cells where the circle usually breaks first."""
     rows = [f["properties"] for f in cells["features"] if f["properties"]["reports"] >= min_reports]
     rows.sort(key=lambda p: (p["ci95"][1], p["rate"]))
     return rows[:n]

@@ -129,9 +129,9 @@ p95 {_num(r['p95'])} min, max {_num(r['max'])} min.</p>
 <table><tr><th>team</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>utilization</th><th>served by others</th><th>helped others</th></tr>{''.join(rows)}</table>
 <h2>Why reports were late</h2><table><tr><th>cause</th><th>reports</th></tr>{causes}</table>
 <h2>Where</h2>{_img(figures['map.png'])}
-<h2>Where the circle breaks</h2><p>Simulated on-time rate per grid cell (cells.geojson). The weakest cells with at
-least 20 reports, ranked by the upper end of their 95% interval (late with confidence, not by chance):</p>
-<table><tr><th>cell</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>main late cause</th></tr>{worst or '<tr><td colspan=6>no cell has 20 reports; run more replications or days</td></tr>'}</table>
+<h2>Where the circle breaks</h2><p>Simulated on-time rate per grid cell (cells.geojson). The weakest cells (at least
+5 reports), ranked by the upper end of their 95% interval (late with confidence, not by chance):</p>
+<table><tr><th>cell</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>main late cause</th></tr>{worst or '<tr><td colspan=6>no cell has 5 reports; run more replications or days</td></tr>'}</table>
 {_img(figures['cells.png'])}
 <h2>Help across township lines</h2><table><tr><th>helper → home team</th><th>reports</th><th>crew-hours</th><th>per day</th></tr>{aid_rows or '<tr><td colspan=4>none</td></tr>'}</table>
 <p><small>Crew time from dispatch to clearing the scene; the drive back is not counted.</small></p>
