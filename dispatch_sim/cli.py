@@ -118,8 +118,9 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
         load: Optional[float] = typer.Option(None, min=0.001, help="override run.load (× reports_per_day)"),
         workers: Optional[int] = typer.Option(None, min=1, help="local processes (default: all cores)"),
         scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT"),
-        resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial")):
-    """Simulate a scenario and write summary.json, incidents.csv, report.html and figures/.
+        resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial"),
+        cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)")):
+    """Simulate a scenario and write summary.json, incidents.csv, cells.geojson, report.html and figures/.
 
     Example: dispatch-sim run scenarios/nanhu_baseline.yaml --out out/baseline
     """
@@ -130,7 +131,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
     with _Progress("replications") as prog:
         result = run_scenario(w, workers=workers, scheduler=scheduler, progress=prog,
                               resume_dir=(out_dir / "partial") if resume else None)
-    paths = write_outputs(result, out_dir)
+    paths = write_outputs(result, out_dir, cell_m=cell_m)
     s = json.loads(paths["summary"].read_text(encoding="utf-8"))
     out.print(s["verdict"]["text"], highlight=False)
     if w.standin:
@@ -138,7 +139,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
     rep = s["reports"]
     out.print(f"reports: {rep['total']} = {rep['served']} served + {rep['open_at_horizon']} open at horizon; "
               f"p90 response {s['response_min']['p90']:.1f} min", highlight=False)
-    out.print(f"wrote {out_dir}/summary.json, incidents.csv, report.html, figures/", highlight=False)
+    out.print(f"wrote {out_dir}/summary.json, incidents.csv, cells.geojson, report.html, figures/", highlight=False)
 
 
 @app.command()
@@ -329,7 +330,7 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
               f"within reach of two bases: {twice['before']:.1%} → {twice['after']:.1%}", highlight=False)
     for c in prop["changes"]:
         what = f"add {c['name']}" if c["action"] == "add" else f"move {c['team']}"
-        out.print(f"  {what} at {c['lon']:.5f}, {c['lat']:.5f} ({c['kind']} {c['site']})", highlight=False)
+        out.print(f"  {what} to {c['lon']:.5f}, {c['lat']:.5f} ({c['site']})", highlight=False)
     if not prop["changes"]:
         out.print("  no change improves coverage: the layout is already the best among the candidates", highlight=False)
     variant_file = out_dir / "placement_variant.yaml"

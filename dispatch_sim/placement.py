@@ -53,7 +53,7 @@ def candidate_sites(world, *, sample: int = 300, points=(), seed: int = 0) -> li
     if sample:
         rng = np.random.default_rng(seed)
         for i in rng.choice(r.n, size=min(sample, r.n), replace=False):
-            sites.append(Site(f"node {int(r.node_ids[i])}", "road node", int(i), float(r.lon[i]), float(r.lat[i])))
+            sites.append(Site(f"road node {int(r.node_ids[i])}", "road node", int(i), float(r.lon[i]), float(r.lat[i])))
     return sites
 
 
@@ -229,7 +229,7 @@ def propose(world, *, mode: str = "add", k: int = 1, max_moves: int | None = Non
                            "kind": s.kind, "lon": round(s.lon, 6), "lat": round(s.lat, 6), "crews": post_crews,
                            "demand_share_newly_covered": round(gain, 4)})
             teams.append(Team(name=f"post {n} ({label})", base=Point(lon=s.lon, lat=s.lat), crews=post_crews,
-                              source=f"dispatch-sim place: maximal covering proposal ({s.kind} {s.name})",
+                              source=f"dispatch-sim place: maximal covering proposal ({s.name})",
                               confidence="proposal", unverified=True))
     else:
         opened = set(sol["open"])

@@ -236,11 +236,14 @@ def placement_figure(world, proposal: dict, weight=None):
             ax.annotate("", xy=(c["lon"], c["lat"]), xytext=(c["from"]["lon"], c["from"]["lat"]), zorder=6,
                         arrowprops=dict(arrowstyle="->", color="#1d3557", lw=1.8))
         ax.scatter([c["lon"]], [c["lat"]], marker="*", s=220, c="#2a9d8f", edgecolors="black", zorder=7)
-        ax.annotate(c.get("name") or c.get("team"), (c["lon"], c["lat"]), fontsize=8, xytext=(6, -10),
-                    textcoords="offset points", color="#1d3557", zorder=8)
-    cov = proposal["demand_share_covered"]
-    ax.set_title(f"Proposal ({proposal['mode']}): demand within {proposal['travel_budget_min']:g} min drive "
-                 f"{cov['before']:.1%} → {cov['after']:.1%}", fontsize=10)
+        en = {t.name: t.name_en or t.name for t in sc.teams}
+        ax.annotate(c.get("name") or en.get(c.get("team"), c.get("team")), (c["lon"], c["lat"]), fontsize=8,
+                    xytext=(6, -10), textcoords="offset points", color="#1d3557", zorder=8)
+    cov, twice = proposal["demand_share_covered"], proposal["demand_share_covered_twice"]
+    half = proposal["demand_share_within_half_budget"]
+    ax.set_title(f"Proposal ({proposal['mode']}): demand within {proposal['travel_budget_min']:g} min drive of a base "
+                 f"{cov['before']:.1%} → {cov['after']:.1%}\nof two bases {twice['before']:.1%} → {twice['after']:.1%}; "
+                 f"within {proposal['travel_budget_min'] / 2:g} min {half['before']:.1%} → {half['after']:.1%}", fontsize=10)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     return fig

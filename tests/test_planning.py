@@ -111,7 +111,7 @@ def test_add_post_goes_where_the_line_is_uncovered():
     res = propose(w, mode="add", k=1, sample=9)
     p = res["proposal"]
     (change,) = p["changes"]
-    assert change["site"] == "node 6"
+    assert change["site"] == "road node 6"
     assert p["demand_share_covered"]["after"] == pytest.approx(1.0)
     assert p["demand_share_covered"]["before"] < 0.6
     variant = res["scenario"]
@@ -125,7 +125,7 @@ def test_relocate_moves_the_base_to_the_middle():
                    demand={"reports_per_day": 50, "where": [{"kind": "road_length"}]})
     p = propose(w, mode="relocate", sample=7)["proposal"]
     (change,) = p["changes"]
-    assert change["site"] == "node 4" and change["team"] == "A"
+    assert change["site"] == "road node 4" and change["team"] == "A"
     assert p["demand_share_covered"]["after"] == pytest.approx(1.0)
     # with no move allowed, nothing changes
     assert propose(w, mode="relocate", sample=7, max_moves=0)["proposal"]["changes"] == []
