@@ -117,7 +117,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
         seed: Optional[int] = typer.Option(None, min=0, help="override run.seed"),
         load: Optional[float] = typer.Option(None, min=0.001, help="override run.load (× reports_per_day)"),
         workers: Optional[int] = typer.Option(None, min=1, help="local processes (default: all cores)"),
-        scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT"),
+        scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
         resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial"),
         cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)")):
     """Simulate a scenario and write summary.json, incidents.csv, cells.geojson, report.html and figures/.
@@ -147,7 +147,8 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
 def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s) with targets"),
           junit: Optional[Path] = typer.Option(None, help="write JUnit XML here"),
           replications: Optional[int] = typer.Option(None, min=1),
-          workers: Optional[int] = typer.Option(None, min=1)):
+          workers: Optional[int] = typer.Option(None, min=1),
+          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
     """Exit 0 if every scenario meets its targets, 1 if one is missed, 2 on bad input (for CI).
 
     Example: dispatch-sim check scenarios/nanhu_baseline.yaml --junit out/targets.xml
@@ -158,7 +159,7 @@ def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)
     cases = []
     for p in scenario:
         w = _world(p, replications=replications)
-        res = run_scenario(w, workers=workers)
+        res = run_scenario(w, workers=workers, scheduler=scheduler)
         for row in check_targets(res.summary, w.scenario):
             cases.append((w.scenario.name, str(p), row, w.standin))
             mark = "PASS" if row["passed"] else "FAIL"
@@ -193,7 +194,7 @@ def stress(scenario: Path = typer.Argument(...),
            loads: str = typer.Option("1,2,4,6,8,12", help="load multipliers, comma-separated"),
            replications: Optional[int] = typer.Option(None, min=1),
            workers: Optional[int] = typer.Option(None, min=1),
-           scheduler: Optional[str] = typer.Option(None),
+           scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
            resume: bool = typer.Option(False),
            cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for the reliability maps (m)")):
     """Load sweep with common random numbers and the breaking point (stress.json, stress.png), with
@@ -272,7 +273,8 @@ def coverage(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(
 @_guard
 def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Argument(..., help="variant B"),
             out_dir: Path = typer.Option(Path("out"), "--out"), replications: Optional[int] = typer.Option(None, min=1),
-            workers: Optional[int] = typer.Option(None, min=1)):
+            workers: Optional[int] = typer.Option(None, min=1),
+            scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
     """Paired comparison B − A under common random numbers (compare.json).
 
     Example: dispatch-sim compare scenarios/nanhu_peak_load.yaml scenarios/nanhu_mutual_aid.yaml
@@ -282,7 +284,7 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
 
     wa = _world(a)
     wb = _world_like(wa, b)
-    res = do_compare(wa, wb, replications=replications, workers=workers)
+    res = do_compare(wa, wb, replications=replications, workers=workers, scheduler=scheduler)
     res.pop("runs")
     write_json_atomic(out_dir / "compare.json", res)
     _print_comparison(res)
@@ -302,7 +304,8 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
           verify: bool = typer.Option(True, help="simulate current layout and proposal with common random numbers"),
           load: Optional[float] = typer.Option(None, min=0.001, help="load for the verification runs"),
           replications: Optional[int] = typer.Option(None, min=1),
-          workers: Optional[int] = typer.Option(None, min=1)):
+          workers: Optional[int] = typer.Option(None, min=1),
+          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
     """Where to put posts: a maximal covering model on road travel times (PuLP/CBC), then the
     proposal simulated against the current layout (placement.json, placement_variant.yaml, figures).
 
@@ -337,7 +340,8 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
     write_text_atomic(variant_file, placement.variant_yaml(w.scenario, res["scenario"], out_dir))
     if verify and prop["changes"]:
         with _Progress("verifying by simulation") as prog:
-            cmp = placement.verify(w, res, replications=replications, load=load, workers=workers, progress=prog)
+            cmp = placement.verify(w, res, replications=replications, load=load, workers=workers, scheduler=scheduler,
+                                   progress=prog)
         cmp.pop("runs")
         prop["verification"] = cmp
         _print_comparison(cmp)
