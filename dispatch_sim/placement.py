@@ -41,13 +41,14 @@ class Site:
 
 
 def candidate_sites(world, *, sample: int = 300, points=(), seed: int = 0) -> list[Site]:
-    """Existing bases, listed points ``(name, lon, lat, crs)`` snapped to the road graph, and a
-    seeded sample of ``sample`` road nodes."""
+    """Existing bases, listed points ``(name, lon, lat, crs[, label])`` snapped to the road graph,
+    and a seeded sample of ``sample`` road nodes. ``label`` says where a point came from in errors."""
     r = world.router
     sites = [Site(t.name, "base", int(world.base_idx[i]), float(r.lon[world.base_idx[i]]),
                   float(r.lat[world.base_idx[i]]), team=i) for i, t in enumerate(world.scenario.teams)]
-    for name, lon, lat, crs in points:
-        s = world.locator.snap(lon, lat, crs, label=f"candidate {name}", warn=world.warn)
+    for name, lon, lat, crs, *where in points:
+        label = where[0] if where else f"candidate {name}"
+        s = world.locator.snap(lon, lat, crs, label=label, warn=world.warn)
         i = r.index[s.node]
         sites.append(Site(str(name), "listed", i, float(r.lon[i]), float(r.lat[i])))
     if sample:
@@ -287,7 +288,7 @@ def verify(world, proposal: dict, *, replications: int | None = None, load: floa
 
 
 
-def read_candidates(path) -> list[tuple[str, float, float, str]]:
+def read_candidates(path) -> list[tuple[str, float, float, str, str]]:
     """Candidate sites from a CSV with columns ``name, lon, lat`` and optionally ``crs``.
 
     Raises :class:`~dispatch_sim.errors.DispatchSimError` naming the file, row and field on bad input.
@@ -314,7 +315,8 @@ def read_candidates(path) -> list[tuple[str, float, float, str]]:
                 raise DispatchSimError(f"{p}: row {k}: lon/lat: expected numbers, got {row['lon']!r}, {row['lat']!r}") from None
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise DispatchSimError(f"{p}: row {k}: lon/lat: ({lon}, {lat}) is not a WGS-84-style coordinate")
-            out.append((row["name"].strip() or f"row {k}", lon, lat, crs))
+            name = (row["name"] or "").strip() or f"row {k}"
+            out.append((name, lon, lat, crs, f"{p}: row {k} ({name})"))
     return out
 
 

@@ -193,3 +193,11 @@ def test_candidate_csv_errors_name_row_and_field(tmp_path):
     bad.write_text("name,x,y\n")
     with pytest.raises(DispatchSimError, match="missing column"):
         read_candidates(bad)
+
+
+def test_candidate_outside_the_graph_names_file_and_row(scenario_file, tmp_path):
+    far = tmp_path / "sites.csv"
+    far.write_text("name,lon,lat\nbeijing,116.4,39.9\n")
+    r = _cli("place", scenario_file, "--add", "1", "--candidates", far, "--no-verify", "--out", tmp_path / "p")
+    assert r.returncode == 2 and "sites.csv: row 2 (beijing)" in r.stderr and "outside the road graph" in r.stderr
+    assert "Traceback" not in r.stderr
