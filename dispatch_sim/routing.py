@@ -107,6 +107,7 @@ class Router:
         self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
         self.landmarks = self._choose_landmarks(settings.router_landmarks if n_landmarks is None else n_landmarks)
         self._scratch = None
+        self._band_arrays: list[tuple] = []
         self._next_lists: dict = {}
         self._gen = 0
         self.use_landmarks = True
@@ -278,15 +279,19 @@ class Router:
         """
         from ._kernels import fastest_away_crew
 
-        scratch = self._scratch_arrays()
+        k = self._band_arrays[band] if self._band_arrays else self._kernel_arrays()[band]
+        dist, stamp, settled, is_target, hk, hv = self._scratch_arrays()
         self._gen += 1
-        m = self.rev[band]
-        dist, stamp, settled, is_target, hk, hv = scratch
-        j, eta, searched = fastest_away_crew(m.indptr, m.indices, m.data, int(target), sources, offsets, base_i,
-                                   self.from_base[band], self.to_base[band], self.lm_from[band], self.lm_to[band],
-                                   float(best_eta), dist, stamp, settled, is_target, self._gen, hk, hv)
+        j, eta, searched = fastest_away_crew(k[0], k[1], k[2], target, sources, offsets, base_i, k[3], k[4], k[5],
+                                             k[6], best_eta, dist, stamp, settled, is_target, self._gen, hk, hv)
         self.stats["searches"] += int(searched)
         return int(j), float(eta)
+
+    def _kernel_arrays(self) -> list[tuple]:
+        """Per band, the arrays a decision kernel reads, sliced once (not on every call)."""
+        self._band_arrays = [(m.indptr, m.indices, m.data, self.from_base[b], self.to_base[b], self.lm_from[b],
+                              self.lm_to[b]) for b, m in enumerate(self.rev)]
+        return self._band_arrays
 
     def _scratch_arrays(self):
         if self._scratch is None:
