@@ -2,10 +2,12 @@
 
 SciPy's Dijkstra always fills an n-sized result and cannot stop when the few nodes we care about
 are settled. A dispatch decision needs exactly that: the travel time from a handful of crew
-positions to one report, and only if it beats the best ETA found so far. This kernel runs Dijkstra
-on the reversed CSR graph from the report and stops as soon as every candidate is settled or no
-unsettled candidate can still win. Scratch arrays are reused between calls (generation stamps), so
-a call costs only what it explores.
+positions to one report, and only if it beats the best ETA found so far. :func:`targeted_astar`
+searches the reversed CSR graph from the report, goal-directed by landmark (ALT) bounds, and stops
+as soon as every candidate is settled or no unsettled candidate can still win;
+:func:`fastest_away_crew` wraps the bound checks of a whole decision around it, and
+:func:`walk_to_base` finds where a returning crew is. Scratch arrays are reused between calls
+(generation stamps), so a call costs only what it explores.
 """
 
 from __future__ import annotations
@@ -58,66 +60,6 @@ def _heap_push(heap_k, heap_v, size, key, val):
     return size + 1
 
 
-@njit(cache=True, nogil=True)
-def targeted_dijkstra(indptr, indices, data, source, targets, offsets, bound, best_only,
-                      dist, stamp, settled, is_target, gen, heap_k, heap_v):
-    """Exact travel times ``offsets[j] + d(targets[j] -> source)`` for candidates that come in under
-    ``bound`` (others get inf); ``indptr/indices/data`` is the *reversed* graph. With ``best_only``
-    the bound tightens to the best found so far: the winner is exact, losers may be inf.
-
-    ``gen`` must be a fresh generation number (> every value in ``stamp``/``settled``/``is_target``).
-    """
-    nt = targets.shape[0]
-    out = np.full(nt, np.inf)
-    min_off = np.inf
-    for j in range(nt):
-        if offsets[j] < min_off:
-            min_off = offsets[j]
-    remaining = 0
-    for j in range(nt):
-        t = targets[j]
-        if is_target[t] != gen:
-            is_target[t] = gen
-            remaining += 1
-    best = bound
-    size = 0
-    heap_k[0] = 0.0
-    heap_v[0] = source
-    size = 1
-    dist[source] = 0.0
-    stamp[source] = gen
-    while size > 0:
-        d, u, size = _heap_pop(heap_k, heap_v, size)
-        if settled[u] == gen:
-            continue
-        settled[u] = gen
-        if d + min_off >= best:
-            break
-        if is_target[u] == gen:
-            for j in range(nt):
-                if targets[j] == u:
-                    e = offsets[j] + d
-                    if e < bound:
-                        out[j] = e
-                    if best_only and e < best:
-                        best = e
-            remaining -= 1
-            if remaining == 0:
-                break
-        for p in range(indptr[u], indptr[u + 1]):
-            v = indices[p]
-            nd = d + data[p]
-            if nd + min_off >= best:
-                continue
-            if settled[v] == gen:
-                continue
-            if stamp[v] != gen or nd < dist[v]:
-                dist[v] = nd
-                stamp[v] = gen
-                size = _heap_push(heap_k, heap_v, size, nd, v)
-    return out
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _alt_bound(from_l_v, from_l_x, to_l_x, to_l_v):
     """ALT lower bound on d(x -> v) from landmark distances (triangle inequality both ways):
@@ -147,9 +89,15 @@ def _h(v, nt, offsets, fbx, tbx, fb, tb):
 @njit(cache=True, nogil=True)
 def targeted_astar(indptr, indices, data, source, targets, offsets, bound, best_only, fb, tb,
                    dist, stamp, settled, is_target, gen, heap_k, heap_v):
-    """Like :func:`targeted_dijkstra`, goal-directed: A* towards the candidates with ALT lower bounds
-    (``fb``/``tb``: travel times from/to each landmark, shape (n, landmarks)). The bounds are
-    consistent, so every settled node has its exact distance; results are identical, found sooner.
+    """Exact travel times ``offsets[j] + d(targets[j] -> source)`` for candidates that come in under
+    ``bound`` (others get inf); ``indptr/indices/data`` is the *reversed* graph. With ``best_only``
+    the bound tightens to the best found so far: the winner is exact, losers may be inf.
+
+    Goal-directed: A* towards the candidates with ALT lower bounds (``fb``/``tb``: travel times
+    from/to each landmark, shape (n, landmarks)). The bounds are consistent, so every settled node
+    has its exact distance. With zero landmarks the bound is the smallest offset and this is plain
+    Dijkstra with early stopping. ``gen`` must be a fresh generation number (> every value in
+    ``stamp``/``settled``/``is_target``).
     """
     nt = targets.shape[0]
     nb = fb.shape[1]

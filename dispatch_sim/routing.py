@@ -254,20 +254,19 @@ class Router:
         bound tightens as candidates are found: the fastest is exact, slower ones may be ``inf``.
         This is how a dispatch decision prices crews that are on the road.
         """
-        from ._kernels import targeted_astar, targeted_dijkstra
+        from ._kernels import targeted_astar
 
         dist, stamp, settled, is_target, hk, hv = self._scratch_arrays()
         self._gen += 1
         self.stats["searches"] += 1
         m = self.rev[band]
-        if self.lm_from.shape[2] and self.use_landmarks:  # goal-directed (ALT)
-            return targeted_astar(m.indptr, m.indices, m.data, int(target), np.asarray(sources, dtype=np.int64),
-                                  np.asarray(offsets, dtype=float), float(bound), bool(best_only),
-                                  self.lm_from[band], self.lm_to[band], dist, stamp, settled, is_target,
-                                  self._gen, hk, hv)
-        return targeted_dijkstra(m.indptr, m.indices, m.data, int(target), np.asarray(sources, dtype=np.int64),
-                                 np.asarray(offsets, dtype=float), float(bound), bool(best_only), dist, stamp, settled, is_target,
-                                 self._gen, hk, hv)
+        if self.use_landmarks:  # goal-directed (ALT)
+            lm_from, lm_to = self.lm_from[band], self.lm_to[band]
+        else:  # no landmarks: plain Dijkstra with early stopping (kept for tests and benchmarks)
+            lm_from = lm_to = np.empty((self.n, 0))
+        return targeted_astar(m.indptr, m.indices, m.data, int(target), np.asarray(sources, dtype=np.int64),
+                              np.asarray(offsets, dtype=float), float(bound), bool(best_only), lm_from, lm_to,
+                              dist, stamp, settled, is_target, self._gen, hk, hv)
 
     def fastest_away(self, band: int, target: int, sources: np.ndarray, offsets: np.ndarray, base_i: np.ndarray,
                      best_eta: float) -> tuple[int, float]:

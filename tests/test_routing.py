@@ -132,7 +132,8 @@ def test_reachable_within(helsinki_graph):
 
 
 def test_goal_directed_search_equals_plain_dijkstra_on_district_standin():
-    """The A* kernel (bases as landmarks) must give the same ETAs as the plain search, bounded or not."""
+    """The A* kernel (ALT landmarks) must give the same ETAs as the plain search without landmarks,
+    bounded or not."""
     G = prepare_graph(generate_standin((120.70, 30.70, 120.80, 30.78), [(120.72, 30.72), (120.78, 30.76), (120.74, 30.77)],
                                        target_nodes=1500, seed=4))
     R = Router(G, BANDS, G.graph["anchor_nodes"], use_disk_cache=False)
