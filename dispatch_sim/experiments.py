@@ -228,7 +228,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
     reps = replications or sc.run.replications
     loads = sorted(set(float(x) for x in loads))
     goal = sc.targets.on_time_rate_min if sc.targets.on_time_rate_min is not None else 0.9
-    coupling = max(loads) * 2 ** 0  # common draw for the whole sweep
+    coupling = max(loads)  # one draw at the top load, thinned for every lower load
     cache: dict[float, dict] = {}
     cells: dict[float, dict] = {}
 
