@@ -29,6 +29,22 @@ def bare_simpy(n_events: int) -> float:
     return time.perf_counter() - t
 
 
+def _time_searches(router) -> dict:
+    """Wrap the router's search entry points on this instance to add up the time spent in them."""
+    spent = {}
+    for name in ("fastest_away", "etas_bounded"):
+        inner = getattr(router, name)
+        spent[name] = 0.0
+
+        def timed(*args, _inner=inner, _name=name):
+            t = time.perf_counter()
+            out = _inner(*args)
+            spent[_name] += time.perf_counter() - t
+            return out
+        setattr(router, name, timed)
+    return spent
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=float, default=365)
@@ -60,6 +76,7 @@ def main():
     world.router.etas_bounded(0, 0, world.router.base_idx[:1], [0.0], 1.0)
     world.router.fastest_away(0, 0, world.router.base_idx[:1], np.zeros(1), np.zeros(1, dtype=np.int64), 1.0)
     world.router.stats.update(searches=0)
+    in_search = _time_searches(world.router)
     t = time.perf_counter()
     res = world.simulate(0, reports=reports)
     wall = time.perf_counter() - t
@@ -77,12 +94,14 @@ def main():
     print(f"model / bare events    {wall / bare:8.1f}x")
     print(f"per report             {per_report * 1e6:8.1f} us = {per_report / per_timeout:.1f}x one bare SimPy timeout")
     print(f"away-crew searches     {world.router.stats['searches']:8d}")
+    search_s = sum(in_search.values())
+    print(f"time in exact searches {search_s:8.2f} s   ({search_s / wall:.0%} of wall; the rest is SimPy and dispatch logic)")
     print("targets: <= 10 s per simulated year; per-report cost <= 10x one bare SimPy timeout")
     emit("sim", {"days": a.days, "reports": n, "nodes": world.G.number_of_nodes(), "wall_s": wall,
                  "s_per_sim_year": wall / (a.days / 365), "reports_per_s": n / wall, "events": events,
                  "bare_simpy_s": bare, "ratio_model_to_bare": wall / bare, "per_report_us": per_report * 1e6,
                  "per_report_in_bare_timeouts": per_report / per_timeout, "searches": world.router.stats["searches"],
-                 "policy": a.policy, "peak_rss_mb": peak_rss_mb()})
+                 "policy": a.policy, "search_s": search_s, "peak_rss_mb": peak_rss_mb()})
 
 
 if __name__ == "__main__":
