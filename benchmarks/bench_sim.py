@@ -2,7 +2,9 @@
 
 ~300 reports a day (≈110k a year), 11 teams, on a ~20k-node stand-in. Prints wall time, reports per
 second, SimPy events, and the per-report cost as a multiple of one bare SimPy timeout measured in the
-same process; then one JSON line. Usage: python benchmarks/bench_sim.py [--days N] [--policy P]
+same process; then the same year on the Python model (the baseline the compiled dispatcher must
+match decision for decision) and one JSON line.
+Usage: python benchmarks/bench_sim.py [--days N] [--policy P] [--no-python-model]
 """
 
 from __future__ import annotations
@@ -29,30 +31,16 @@ def bare_simpy(n_events: int) -> float:
     return time.perf_counter() - t
 
 
-def _time_searches(router) -> dict:
-    """Wrap the router's search entry points on this instance to add up the time spent in them."""
-    spent = {}
-    for name in ("fastest_away", "etas_bounded"):
-        inner = getattr(router, name)
-        spent[name] = 0.0
-
-        def timed(*args, _inner=inner, _name=name):
-            t = time.perf_counter()
-            out = _inner(*args)
-            spent[_name] += time.perf_counter() - t
-            return out
-        setattr(router, name, timed)
-    return spent
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=float, default=365)
     ap.add_argument("--per-day", type=float, default=300)
     ap.add_argument("--nodes", type=int, default=20000)
     ap.add_argument("--policy", default="home_then_mutual_aid")
+    ap.add_argument("--no-python-model", action="store_true", help="skip the Python-model baseline run")
     a = ap.parse_args()
-    from dispatch_sim import World, scenario_from_dict
+    from dispatch_sim import World, scenario_from_dict, settings
+    from dispatch_sim.compiled_model import can_compile
 
     sc = scenario_from_dict({
         "name": "bench year",
@@ -72,14 +60,27 @@ def main():
     t = time.perf_counter()
     reports = world.reports(0)
     demand = time.perf_counter() - t
-    # compile the kernels outside the timing (numba caches them on disk after the first run)
+    # load the compiled kernels outside the timing (numba caches them on disk after the first run):
+    # one simulated day on the same world
+    warm = World(sc.with_overrides(horizon_days=2), G=world.G, router=world.router)
+    warm.simulate(0, reports=warm.reports(0))
     world.router.etas_bounded(0, 0, world.router.base_idx[:1], [0.0], 1.0)
     world.router.fastest_away(0, 0, world.router.base_idx[:1], np.zeros(1), np.zeros(1, dtype=np.int64), 1.0)
-    world.router.stats.update(searches=0)
-    in_search = _time_searches(world.router)
+    world.router.stats.update(searches=0, label_queries=0)
+    compiled = can_compile(world, a.policy)
     t = time.perf_counter()
     res = world.simulate(0, reports=reports)
     wall = time.perf_counter() - t
+    lookups = world.router.stats["label_queries"]
+    py_wall = identical = None
+    if compiled and not a.no_python_model:
+        settings.compiled_dispatch = False
+        t = time.perf_counter()
+        py = world.simulate(0, reports=reports)
+        py_wall = time.perf_counter() - t
+        settings.compiled_dispatch = True
+        identical = bool((py.crew == res.crew).all() and np.allclose(py.cleared_min, res.cleared_min, atol=1e-9,
+                                                                      rtol=0, equal_nan=True))
     n = len(reports)
     events = res.events
     bare = timeit(lambda: bare_simpy(events), repeat=3)
@@ -93,15 +94,19 @@ def main():
     print(f"SimPy events           {events:8d}   bare SimPy loop of as many timeouts: {bare:.2f} s")
     print(f"model / bare events    {wall / bare:8.1f}x")
     print(f"per report             {per_report * 1e6:8.1f} us = {per_report / per_timeout:.1f}x one bare SimPy timeout")
-    print(f"away-crew searches     {world.router.stats['searches']:8d}")
-    search_s = sum(in_search.values())
-    print(f"time in exact searches {search_s:8.2f} s   ({search_s / wall:.0%} of wall; the rest is SimPy and dispatch logic)")
+    print(f"dispatcher             {'compiled' if compiled else 'Python model'}; "
+          f"{lookups} hub-label lookups, {world.router.stats['searches']} searches")
+    if py_wall is not None:
+        print(f"Python model, same year {py_wall:7.2f} s   compiled is {py_wall / wall:.1f}x faster; "
+              f"identical decisions: {'yes' if identical else 'NO'}")
     print("targets: <= 10 s per simulated year; per-report cost <= 10x one bare SimPy timeout")
     emit("sim", {"days": a.days, "reports": n, "nodes": world.G.number_of_nodes(), "wall_s": wall,
                  "s_per_sim_year": wall / (a.days / 365), "reports_per_s": n / wall, "events": events,
                  "bare_simpy_s": bare, "ratio_model_to_bare": wall / bare, "per_report_us": per_report * 1e6,
                  "per_report_in_bare_timeouts": per_report / per_timeout, "searches": world.router.stats["searches"],
-                 "policy": a.policy, "search_s": search_s, "peak_rss_mb": peak_rss_mb()})
+                 "policy": a.policy, "compiled": compiled, "label_lookups": lookups, "python_model_s": py_wall,
+                 "speedup_vs_python_model": (py_wall / wall) if py_wall else None, "identical": identical,
+                 "peak_rss_mb": peak_rss_mb()})
 
 
 if __name__ == "__main__":

@@ -123,8 +123,10 @@ class World:
     def simulate(self, replication: int = 0, *, seed: int | None = None, load: float | None = None,
                  coupling_load: float | None = None, reports: Reports | None = None) -> "ReplicationResult":
         """Run one replication and return its incident table and crew figures."""
+        from .compiled_model import CompiledSimulation, can_compile
+
         rep = reports if reports is not None else self.reports(replication, seed=seed, load=load, coupling_load=coupling_load)
-        sim = Simulation(self, rep)
+        sim = CompiledSimulation(self, rep) if can_compile(self, self.scenario.dispatch.policy) else Simulation(self, rep)
         return sim.run(replication)
 
 
@@ -199,36 +201,61 @@ class ReplicationResult:
 
 # ------------------------------------------------------------------------------------ processes
 
+class Wakeup(simpy.Event):
+    """What an idle crew waits for: the dispatcher triggers it for the moment the crew will have
+    cleared its job (arrival plus on-scene work), so a job costs the crew one event, not two.
+
+    SimPy's own :class:`simpy.Timeout` is an event scheduled with a delay when it is created; this
+    one is scheduled with a delay when the dispatcher decides, the same way (value, ``ok``, then
+    :meth:`simpy.Environment.schedule`).
+    """
+
+    __slots__ = ()
+
+    def succeed_in(self, delay: float, value=None) -> "Wakeup":
+        if self._value is not simpy.events.PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok = True
+        self._value = value
+        self.env.schedule(self, simpy.events.NORMAL, delay)
+        return self
+
+
 def report_source(env: simpy.Environment, sim: "Simulation"):
     """Hand each report to the dispatcher at the moment the platform has processed it."""
     ready = sim.r_ready
     timeout = env.timeout
+    dispatch = sim.dispatch
     for rid in range(len(ready)):
         delay = ready[rid] - env.now
         if delay > 0:
             yield timeout(delay)
-        sim.dispatch(rid)
+        dispatch(rid)
 
 
 def crew_cycle(env: simpy.Environment, sim: "Simulation", crew: Crew):
-    """A crew's life: wait for a job, drive, work, take the next waiting job or head back."""
+    """A crew's life: wait for a job, drive, work, take the next waiting job or head back.
+
+    Drive and on-scene work are one wait: nothing is decided at the moment of arrival, so the
+    arrival time is booked rather than scheduled (run() books jobs cut by the horizon). The first
+    job's wait is the wake-up itself (:class:`Wakeup`)."""
     timeout = env.timeout
     while True:
-        crew.wakeup = env.event()
+        crew.wakeup = Wakeup(env)
         yield crew.wakeup
-        while crew.job is not None:
+        while True:
             rid = crew.job
-            # drive and on-scene work in one wait: nothing is decided at the moment of arrival, so
-            # the arrival time is booked rather than scheduled (run() books jobs cut by the horizon)
-            yield timeout(sim.arrive_at[rid] - env.now + sim.r_work[rid])
             sim.arrived[rid] = sim.arrive_at[rid]
             sim.cleared[rid] = env.now
             crew.node = sim.r_node[rid]
             crew.job = None
             sim.after_clear(crew)
+            if crew.job is None:
+                break
+            yield timeout(sim.arrive_at[crew.job] - env.now + sim.r_work[crew.job])
 
 
-def shift_manager(env: simpy.Environment, sim: "Simulation", team: TeamState, changes):
+def shift_manager(env: simpy.Environment, sim: "Simulation", team, changes):
     """Put crews on and off duty at shift changes."""
     for t, count in changes:
         if t > env.now:
@@ -240,36 +267,44 @@ def duty_changes(team_cfg, horizon_min: float) -> list[tuple[float, int]]:
     """``(time, crews on duty)`` at every change over the horizon, from the team's shifts."""
     if not team_cfg.shifts:
         return [(0.0, team_cfg.crews)]
+    shifts = _parsed_shifts(team_cfg)
     days = int(math.ceil(horizon_min / 1440.0)) + 1
     points = {0.0}
     for d in range(-1, days):
-        for s in team_cfg.shifts:
-            points.add(d * 1440.0 + parse_hhmm(s.start))
-            points.add(d * 1440.0 + parse_hhmm(s.end))
+        for a, b, _, _ in shifts:
+            points.add(d * 1440.0 + a)
+            points.add(d * 1440.0 + b)
     out = []
     last = None
     for t in sorted(p for p in points if 0 <= p < horizon_min):
-        c = crews_on_duty(team_cfg, t)
+        c = _on_duty(shifts, t)
         if c != last:
             out.append((t, c))
             last = c
     return out
 
 
+def _parsed_shifts(team_cfg) -> list[tuple[int, int, str, int]]:
+    return [(parse_hhmm(s.start), parse_hhmm(s.end), s.days, s.crews) for s in team_cfg.shifts]
+
+
 def crews_on_duty(team_cfg, t_min: float) -> int:
     if not team_cfg.shifts:
         return team_cfg.crews
+    return _on_duty(_parsed_shifts(team_cfg), t_min)
+
+
+def _on_duty(shifts, t_min: float) -> int:
     day, mod = divmod(t_min, 1440.0)
     total = 0
-    for s in team_cfg.shifts:
-        a, b = parse_hhmm(s.start), parse_hhmm(s.end)
+    for a, b, days, crews in shifts:
         if a <= b:
             on, shift_day = a <= mod < b, day
         else:  # wraps midnight: the part after midnight belongs to the previous day's shift
             on, shift_day = (mod >= a or mod < b), (day if mod >= a else day - 1)
         weekday = int(shift_day) % 7 < 5
-        if on and (s.days == "all" or (s.days == "weekdays") == weekday):
-            total += s.crews
+        if on and (days == "all" or (days == "weekdays") == weekday):
+            total += crews
     return total
 
 
@@ -457,8 +492,7 @@ class Simulation:
         self.team_of[rid] = crew.team.idx
         self.crew_of[rid] = crew.id
         crew.ret_end = INF  # away from base until its next return trip ends
-        if crew.wakeup is not None and not crew.wakeup.triggered:
-            crew.wakeup.succeed()
+        crew.wakeup.succeed_in(self.arrive_at[rid] - now + self.r_work[rid])
 
     def after_clear(self, crew: Crew) -> None:
         """A crew finished on scene: next waiting job from here, or head back to base."""

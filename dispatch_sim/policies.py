@@ -1,6 +1,7 @@
 """Dispatch policies: who goes to a new report, and which waiting report a freed crew takes.
 
-Write a new policy by subclassing :class:`Policy` and registering it in :data:`POLICIES`:
+Write a new policy by subclassing :class:`Policy` and registering it in :data:`POLICIES` (runs
+on the Python model; the built-in three also have a compiled twin that makes the same decisions):
 
 - ``choose(sim, rid)`` returns ``(crew, eta_s)`` or ``(None, inf)`` to queue the report. Use
   ``sim.best_crew(rid, crews, limit_s)``: exact ETAs from base matrices for crews at base and one
@@ -104,3 +105,6 @@ class HomeThenMutualAid(Policy):
 
 
 POLICIES = {p.name: p for p in (HomeTeam, Nearest, HomeThenMutualAid)}
+#: The policies the compiled dispatcher (:mod:`dispatch_sim.compiled_model`) implements too; a class
+#: registered in :data:`POLICIES` under one of these names runs on the Python model instead.
+BUILT_IN = dict(POLICIES)

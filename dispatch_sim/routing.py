@@ -8,9 +8,10 @@ Design
   toward the base for return trips) are computed with ``scipy.sparse.csgraph.dijkstra`` and cached
   on disk, keyed by a hash of the graph, the speed settings and the bases. A crew at base costs one
   array lookup per ETA.
-- Crews away from base: one search on the *reversed* graph from the report gives every away crew's
-  ETA at once, bounded by a time limit (no crew beyond the best at-base ETA can win) and kept in an
-  LRU cache.
+- Crews away from base: hub labels (:mod:`dispatch_sim.hub_labels`) give the exact time from any
+  node to any node in about a microsecond, built once per band and cached with the matrices. Graphs
+  above ``settings.router_label_max_nodes`` fall back to one goal-directed search on the *reversed*
+  graph from the report (ALT landmarks), bounded by the best ETA so far.
 - :class:`ReferenceRouter` answers the same questions with plain networkx; tests hold the two to
   1e-6 s.
 
@@ -111,9 +112,13 @@ class Router:
         self._next_lists: dict = {}
         self._gen = 0
         self.use_landmarks = True
+        # hub labels of every band in three arrays: label_ptr[0 = in / 1 = out, band, node] indexes
+        # label_hub (hub rank) and label_s (seconds); None above settings.router_label_max_nodes
+        self.label_ptr = self.label_hub = self.label_s = None
+        self.use_labels = 0 < self.n <= settings.router_label_max_nodes
         self._lru: OrderedDict = OrderedDict()
         self._lru_size = lru_size
-        self.stats = {"searches": 0, "cache_hits": 0}
+        self.stats = {"searches": 0, "cache_hits": 0, "label_queries": 0}
         key = self._cache_key()
         self.cache_key = key
         self.cache_file = Path(cache_dir or Path(settings.cache_folder) / "router") / f"matrices_{key}"
@@ -128,6 +133,8 @@ class Router:
         h.update(self.bands.key().encode())
         h.update(np.asarray(self.base_nodes, dtype=np.int64).tobytes())
         h.update(self.landmarks.tobytes())
+        if self.use_labels:
+            h.update(b"hub-labels-v2")
         return h.hexdigest()[:20]
 
     def _choose_landmarks(self, k: int) -> np.ndarray:
@@ -183,11 +190,16 @@ class Router:
             else:
                 self.lm_from[b] = self.from_base[b].T
                 self.lm_to[b] = self.to_base[b].T
+        if self.use_labels:
+            from .hub_labels import build_band_labels
+
+            self.label_ptr, self.label_hub, self.label_s = build_band_labels(self.fwd, self.rev)
         self.matrices_from_cache = False
         if use_disk_cache and nb:
             self._save_matrices()
 
     _MATRICES = ("from_base", "to_base", "next_to_base", "lm_from", "lm_to")
+    _LABELS = ("label_ptr", "label_hub", "label_s")
 
     def _load_matrices(self) -> None:
         """Memory-map the cached matrices: processes on one machine (local or Dask workers) share
@@ -201,6 +213,11 @@ class Router:
             if arr.shape != shapes[name]:
                 raise ValueError(f"{name} has shape {arr.shape}, expected {shapes[name]}")
             setattr(self, name, np.asarray(arr))  # a plain read-only ndarray view for numba
+        if self.use_labels:
+            ptr, hub, sec = (np.asarray(np.load(self.cache_file / f"{name}.npy", mmap_mode="r")) for name in self._LABELS)
+            if ptr.shape != (2, nbands, self.n + 1) or hub.shape != sec.shape or hub.shape != (ptr.max(),):
+                raise ValueError("hub labels do not match the graph")
+            self.label_ptr, self.label_hub, self.label_s = ptr, hub, sec
 
     def _save_matrices(self) -> None:
         """Write the matrices as .npy files in a folder, renamed into place once complete."""
@@ -212,6 +229,8 @@ class Router:
             tmp = Path(tempfile.mkdtemp(dir=self.cache_file.parent, prefix=f".{self.cache_file.name}."))
             for name in self._MATRICES:
                 np.save(tmp / f"{name}.npy", getattr(self, name))
+            for name in self._LABELS if self.label_ptr is not None else ():
+                np.save(tmp / f"{name}.npy", getattr(self, name))
             os.replace(tmp, self.cache_file)
         except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
             log.info("router cache not written (%s)", exc)
@@ -219,6 +238,11 @@ class Router:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ fast, index-level
+    @property
+    def has_labels(self) -> bool:
+        """Whether exact times come from hub labels (else from goal-directed searches)."""
+        return self.use_labels and self.label_ptr is not None
+
     def band_at(self, t_min: float) -> int:
         return self.bands.band_at(t_min)
 
@@ -242,7 +266,13 @@ class Router:
         return d
 
     def tt(self, band: int, src: int, dst: int) -> float:
-        """Travel time (s) from node index ``src`` to ``dst`` (search stops when ``src`` is settled)."""
+        """Travel time (s) from node index ``src`` to ``dst``: a label lookup, else a search that stops
+        when ``src`` is settled."""
+        if self.has_labels:
+            from .hub_labels import label_distance
+
+            return float(label_distance(self.label_ptr[1, band], self.label_ptr[0, band], self.label_hub,
+                                        self.label_s, int(src), int(dst)))
         return float(self.etas_bounded(band, dst, np.array([src], dtype=np.int64), np.zeros(1), INF)[0])
 
     def etas_bounded(self, band: int, target: int, sources: np.ndarray, offsets: np.ndarray, bound: float,
@@ -273,10 +303,19 @@ class Router:
         """Which of several crews on the road reaches ``target`` first, if any beats ``best_eta``.
 
         Crew ``j`` reaches node ``sources[j]`` after ``offsets[j]`` s on its way to base
-        ``base_i[j]``. Bounds from the base matrices prune first; at most one goal-directed search
-        runs. Returns ``(j, eta_s)`` or ``(-1, best_eta)``.
+        ``base_i[j]``. With hub labels every crew is priced exactly by a label lookup; without,
+        bounds from the base matrices prune first and at most one goal-directed search runs.
+        Returns ``(j, eta_s)`` or ``(-1, best_eta)``.
         """
         from ._kernels import fastest_away_crew
+
+        if self.has_labels:
+            from .hub_labels import fastest_by_labels
+
+            j, eta = fastest_by_labels(self.label_ptr[1, band], self.label_ptr[0, band], self.label_hub, self.label_s,
+                                       target, sources, offsets, best_eta)
+            self.stats["label_queries"] += len(sources)
+            return int(j), float(eta)
 
         k = self._band_arrays[band] if self._band_arrays else self._kernel_arrays()[band]
         dist, stamp, settled, is_target, hk, hv = self._scratch_arrays()
@@ -355,7 +394,8 @@ class Router:
         csr = sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in self.fwd + self.rev)
         mats = (self.from_base.nbytes + self.to_base.nbytes + self.next_to_base.nbytes + self.lm_from.nbytes
                 + self.lm_to.nbytes)
-        return int(csr + mats)
+        labels = sum(a.nbytes for a in (self.label_ptr, self.label_hub, self.label_s)) if self.has_labels else 0
+        return int(csr + mats + labels)
 
 
 class ReferenceRouter:

@@ -32,3 +32,12 @@ standin_label: str = "STAND-IN road network (generated, not real roads): results
 #: Landmarks for goal-directed searches of crews on the road (ALT): nodes spread to the edge of the
 #: graph by farthest-point sampling. More give tighter bounds but cost more per settled node.
 router_landmarks: int = 12
+
+#: Hub labels (exact node-to-node times by lookup) are built for graphs up to this many nodes; they
+#: take about 2 × 90 entries of 12 bytes per node and band on a district graph, and grow with size.
+#: Larger graphs use goal-directed searches instead.
+router_label_max_nodes: int = 50_000
+
+#: Run the built-in dispatch policies through the compiled dispatcher (same results as the Python
+#: model, several times faster) whenever the graph has hub labels. False always runs the Python model.
+compiled_dispatch: bool = True

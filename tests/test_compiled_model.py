@@ -1,0 +1,101 @@
+"""The compiled dispatcher makes exactly the decisions of the readable Python model, and hub labels
+give exact travel times: the fast path is only faster, never different."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.sparse.csgraph import dijkstra
+
+from dispatch_sim import World, scenario_from_dict, settings
+from dispatch_sim.compiled_model import CompiledSimulation, can_compile
+from dispatch_sim.model import Simulation
+from dispatch_sim.routing import Router
+from dispatch_sim.speeds import BandTable, TimeBand
+
+from .conftest import small_scenario
+
+FIELDS = ("dispatched_min", "arrived_min", "cleared_min", "travel_min", "crew_busy_min", "crew_duty_min")
+
+
+def _busy_scenario(policy: str) -> dict:
+    """Shifts (one wrapping midnight, one on weekdays only), a district squad, three priorities and
+    a load that makes reports wait: queues, crews sent on from the road, crews going off duty
+    after their job and coming back on."""
+    shifts = [{"start": "08:00", "end": "20:00", "crews": 2}, {"start": "20:00", "end": "08:00", "crews": 1},
+              {"start": "09:00", "end": "17:00", "crews": 1, "days": "weekdays"}]
+    data = small_scenario(
+        run={"horizon_days": 9, "warmup_days": 0.5, "replications": 1, "seed": 21},
+        demand={"reports_per_day": 160, "categories": [
+            {"name": "urgent", "share": 0.2, "priority": 1, "work_min": {"dist": "exponential", "mean_min": 40}},
+            {"name": "normal", "share": 0.5, "priority": 2, "work_min": {"dist": "lognormal", "mean_min": 50, "sd_min": 30}},
+            {"name": "routine", "share": 0.3, "priority": 3, "work_min": {"dist": "fixed", "value_min": 30}}]},
+        dispatch={"policy": policy, "mutual_aid_threshold_min": 12, "mutual_aid_max_eta_min": 30},
+        speeds={"time_bands": [{"name": "am", "start": "07:30", "end": "09:00", "factor": 0.6}]},
+    )
+    for t in data["teams"]:
+        t.pop("crews")
+        t["shifts"] = shifts
+    data["teams"].append({"name": "squad", "base": {"lon": 120.75, "lat": 30.74}, "crews": 1, "backup": True})
+    return data
+
+
+@pytest.mark.parametrize("policy", ["home_team", "nearest", "home_then_mutual_aid"])
+def test_compiled_dispatcher_matches_python_model(small_world, policy, monkeypatch):
+    world = World(scenario_from_dict(_busy_scenario(policy)), G=small_world.G)
+    assert can_compile(world, policy)
+    reports = world.reports(0)
+    fast = CompiledSimulation(world, reports).run()
+    slow = Simulation(world, reports).run()
+    assert slow.queued.sum() > 20 and len(set(fast.crew[fast.crew >= 0])) == len(fast.crew_names)
+    np.testing.assert_array_equal(fast.team, slow.team)
+    np.testing.assert_array_equal(fast.crew, slow.crew)
+    np.testing.assert_array_equal(fast.queued, slow.queued)
+    for name in FIELDS:
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
+    assert fast.events == slow.events
+    # and the switch: World.simulate runs the Python model when the compiled one is turned off
+    monkeypatch.setattr(settings, "compiled_dispatch", False)
+    assert not can_compile(world, policy)
+    np.testing.assert_array_equal(world.simulate(0, reports=reports).crew, slow.crew)
+
+
+def test_a_policy_registered_in_place_of_a_built_in_runs_on_the_python_model(small_world, monkeypatch):
+    from dispatch_sim.policies import POLICIES, HomeTeam
+
+    class NeverSendAnyone(HomeTeam):
+        def choose(self, sim, rid):
+            return None, float("inf")
+
+    monkeypatch.setitem(POLICIES, "home_team", NeverSendAnyone)
+    world = World(scenario_from_dict(small_scenario()), G=small_world.G, router=small_world.router)
+    assert not can_compile(world, "home_team")
+    res = world.simulate(0)
+    assert res.queued.all() and np.isnan(res.arrived_min).all()  # the override, not the compiled home_team
+
+
+def test_hub_labels_give_exact_travel_times_on_real_roads(helsinki_graph, tmp_path):
+    """Every band, random pairs of nodes on the Helsinki OSM extract: labels equal Dijkstra (1e-6 s),
+    unreachable pairs are inf; and labels come back from the disk cache unchanged."""
+    bands = BandTable([TimeBand("am", 450, 540, {"primary": 0.5, "default": 0.8})])
+    R = Router(helsinki_graph, bands, list(helsinki_graph.nodes)[:2], cache_dir=tmp_path)
+    assert R.has_labels and R.label_ptr.shape == (2, 2, R.n + 1)
+    rng = np.random.default_rng(4)
+    src = rng.choice(R.n, 12, replace=False)
+    dst = rng.choice(R.n, min(300, R.n), replace=False)
+    for band in range(2):
+        truth = dijkstra(R.fwd[band], indices=src)[:, dst]
+        got = np.array([[R.tt(band, s, d) for d in dst] for s in src])
+        assert np.array_equal(np.isinf(got), np.isinf(truth))
+        fin = np.isfinite(truth)
+        assert np.abs(got[fin] - truth[fin]).max() < 1e-6
+    R2 = Router(helsinki_graph, bands, list(helsinki_graph.nodes)[:2], cache_dir=tmp_path)
+    assert R2.matrices_from_cache and np.array_equal(R2.label_s, R.label_s)
+
+
+def test_graphs_above_the_label_limit_use_searches(helsinki_graph, monkeypatch):
+    monkeypatch.setattr(settings, "router_label_max_nodes", 10)
+    R = Router(helsinki_graph, None, list(helsinki_graph.nodes)[:2], use_disk_cache=False)
+    assert not R.has_labels
+    a, b = R.index[list(helsinki_graph.nodes)[5]], R.index[list(helsinki_graph.nodes)[40]]
+    assert R.tt(0, a, b) == pytest.approx(float(dijkstra(R.fwd[0], indices=a)[b]), abs=1e-6)
