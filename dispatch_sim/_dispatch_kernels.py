@@ -1,10 +1,11 @@
 """Compiled dispatcher for the built-in policies (numba): the same decisions as
 :class:`dispatch_sim.model.Simulation`, on array state, in one call per SimPy event.
 
-A report costs three SimPy events; what made it cost fifty was the Python around them: generators
-over free crews, crew objects, small numpy arrays per decision. Here the whole decision (which crew,
-its exact ETA from where it is, the bookkeeping) is one call into compiled code, and the SimPy
-processes in :mod:`dispatch_sim.compiled_model` only keep the clock. ``tests/test_compiled_model.py``
+A report costs two SimPy events (its arrival, its clearing); what made it cost fifty bare timeouts
+was the Python around them: generators over free crews, crew objects, small numpy arrays per
+decision, searches. Here a whole decision (which crew, its exact ETA from where it is, the
+bookkeeping) is one call into compiled code with one argument (:class:`DispatchState`), and the
+SimPy processes in :mod:`dispatch_sim.compiled_model` keep the clock. ``tests/test_compiled_model.py``
 holds the two implementations to identical incident tables.
 
 State layout (columns of the int and float arrays):
@@ -13,9 +14,10 @@ State layout (columns of the int and float arrays):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.experimental import structref
 
-from ._kernels import walk_to_base
+from ._kernels import _alt_bound
 from .hub_labels import label_distance
 
 # crew int columns
@@ -39,15 +41,42 @@ POLICY_CODES = {"home_team": 0, "nearest": 1, "home_then_mutual_aid": 2}
 IDLE, BUSY, OFF = 0, 1, 2
 BAND_RES_MIN = 5  # matches speeds.BandTable.RES_MIN
 
-__doc__ += f"""
+__doc__ += """
 - crews (int): base, team, node, return band, return cursor, state, free-list sequence, job, off
   after job, jobs, index in team; crews (float): return start/end, busy start/total, on duty
   since/total; teams: queue start/length, backup, first crew, crews;
 - reports (int): node, home team, priority | team, crew, queued; reports (float): ready, turnout s,
   work min | dispatched, arrival, travel, arrived, cleared (inputs | outputs);
-- ``from_base[band, node, base]`` (node-major: one report's row of every base is one cache line)
-  and ``to_base[band, base, node]`` (base-major: a return route is walked along one row).
+- ``from_base[band, node, base]`` and ``to_base[band, node, base]``: node-major, so one node's
+  times from and to every base are one cache line (ETAs from base, lower bounds);
+- ``route[band, base, node] = (seconds to the base, next hop)``: a return route is walked one
+  cache line per node.
 """
+
+
+
+# ------------------------------------------------------------------ the state: one argument per call
+@structref.register
+class DispatchStateType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+STATE_FIELDS = ("band_table", "from_base", "to_base", "route", "label_ptr", "label_hub", "label_s", "teams", "crew_i",
+                "crew_f", "rep_i", "rep_f", "queue", "meta", "params", "woken", "waits", "buf")
+
+
+class DispatchState(structref.StructRefProxy):
+    """Every array of one replication in one object, in :data:`STATE_FIELDS` order: a call from
+    Python passes (and numba unboxes) one argument instead of eighteen. ``params`` holds the
+    mutual-aid threshold and maximum (s); ``woken``/``waits`` return the crews a shift change sends
+    out; ``buf`` is scratch for a decision's candidate crews."""
+
+    def __new__(cls, *arrays):
+        return structref.StructRefProxy.__new__(cls, *arrays)
+
+
+structref.define_proxy(DispatchState, DispatchStateType, list(STATE_FIELDS))
 
 
 @njit(cache=True, nogil=True)
@@ -122,11 +151,12 @@ def _pop_best(teams, queue, rep_i, rep_f, only):
 
 
 @njit(cache=True, nogil=True)
-def _next_job(crew, crew_i, teams, queue, rep_i, rep_f, meta):
+def _next_job(st, crew):
     """The policy's ``next_job``: own team's queue first (all queues for squads and ``nearest``),
     then, for mutual aid, any team's."""
-    t = crew_i[crew, C_TEAM]
-    policy = meta[M_POLICY]
+    teams, queue, rep_i, rep_f = st.teams, st.queue, st.rep_i, st.rep_f
+    t = st.crew_i[crew, C_TEAM]
+    policy = st.meta[M_POLICY]
     if policy == 1 or teams[t, T_BACKUP]:
         return _pop_best(teams, queue, rep_i, rep_f, -1)
     job = _pop_best(teams, queue, rep_i, rep_f, t)
@@ -162,10 +192,13 @@ def _free_crews(teams, crew_i, mode, team, buf):
 
 
 @njit(cache=True, nogil=True)
-def _best(cands, nc, r, turnout, band, now, limit, crew_i, crew_f, from_base, to_base, nxt, lptr, lhub, ls, meta):
-    """Fastest candidate to node ``r`` under ``limit`` seconds: ``(crew, eta)`` or ``(-1, limit)``.
-    Crews at base first (matrix lookup plus turnout), then crews on the road (exact, by labels,
-    from the next node on their way back)."""
+def _best(st, nc, r, turnout, band, now, limit):
+    """Fastest of the ``nc`` candidates in ``st.buf`` to node ``r`` under ``limit`` seconds:
+    ``(crew, eta)`` or ``(-1, limit)``. Crews at base first (matrix lookup plus turnout), then crews
+    on the road: exact, by labels, from the next node on their way back, unless the bases as
+    landmarks show it cannot win."""
+    crew_i, crew_f, cands = st.crew_i, st.crew_f, st.buf
+    from_base, to_base, lptr = st.from_base, st.to_base, st.label_ptr
     best, best_eta = -1, limit
     for i in range(nc):
         c = cands[i]
@@ -177,22 +210,31 @@ def _best(cands, nc, r, turnout, band, now, limit, crew_i, crew_f, from_base, to
         c = cands[i]
         if crew_f[c, F_RET_END] <= now:
             continue
-        rb, b = crew_i[c, C_RET_BAND], crew_i[c, C_BASE]
-        tbb = to_base[rb, b]
-        remaining = tbb[crew_i[c, C_NODE]] - (now - crew_f[c, F_RET_START]) * 60.0
-        cur = walk_to_base(nxt[rb, b], tbb, crew_i[c, C_RET_CUR], remaining)
+        route = st.route[crew_i[c, C_RET_BAND], crew_i[c, C_BASE]]
+        remaining = route[crew_i[c, C_NODE], 0] - (now - crew_f[c, F_RET_START]) * 60.0
+        # follow next hops from where the last question left it to the first node whose time to
+        # base is within what is left: the crew's next node (the walk only ever moves forward)
+        cur = crew_i[c, C_RET_CUR]
+        while route[cur, 0] > remaining and route[cur, 1] >= 0:
+            cur = int(route[cur, 1])
         crew_i[c, C_RET_CUR] = cur
-        off = max(0.0, remaining - tbb[cur])
-        meta[M_LOOKUPS] += 1
-        eta = off + label_distance(lptr[1, band], lptr[0, band], lhub, ls, cur, r)
+        off = max(0.0, remaining - route[cur, 0])
+        # lower bound on d(cur -> r) from the times to and from every base (triangle inequality);
+        # a margin keeps rounding from dropping a crew that would win
+        lb = _alt_bound(from_base[band, r], from_base[band, cur], to_base[band, cur], to_base[band, r])
+        if off + lb * (1 - 1e-12) - 1e-9 >= best_eta:
+            continue
+        st.meta[M_LOOKUPS] += 1
+        eta = off + label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, cur, r)
         if eta < best_eta:
             best, best_eta = c, eta
     return best, best_eta
 
 
 @njit(cache=True, nogil=True)
-def _assign(crew, rid, eta, now, crew_i, crew_f, rep_i, rep_f):
+def _assign(st, crew, rid, eta, now):
     """Send ``crew`` to report ``rid``; returns the SimPy wait until it clears the scene (min)."""
+    crew_i, crew_f, rep_i, rep_f = st.crew_i, st.crew_f, st.rep_i, st.rep_f
     if crew_i[crew, C_RET_BAND] >= 0:  # an interrupted (or finished) return trip counts as busy
         crew_f[crew, F_BUSY_TOTAL] += max(0.0, min(now, crew_f[crew, F_RET_END]) - crew_f[crew, F_RET_START])
         crew_i[crew, C_RET_BAND] = -1
@@ -212,45 +254,42 @@ def _assign(crew, rid, eta, now, crew_i, crew_f, rep_i, rep_f):
 
 
 @njit(cache=True, nogil=True)
-def dispatch_report(rid, now, band_table, from_base, to_base, nxt, lptr, lhub, ls, teams, crew_i, crew_f, rep_i, rep_f,
-                    queue, meta, threshold_s, max_aid_s):
+def dispatch(st, rid, now):
     """A report reaches the dispatcher: choose a crew by the policy or queue the report.
     Returns ``(crew, wait in minutes until it clears)``, or ``(-1, 0)`` when queued."""
-    band = _band(band_table, now)
-    r = rep_i[rid, R_NODE]
-    home = rep_i[rid, R_HOME]
-    turnout = rep_f[rid, R_TURNOUT_S]
-    policy = meta[M_POLICY]
-    buf = np.empty(crew_i.shape[0], np.int64)
+    band = _band(st.band_table, now)
+    r = st.rep_i[rid, R_NODE]
+    home = st.rep_i[rid, R_HOME]
+    turnout = st.rep_f[rid, R_TURNOUT_S]
+    policy = st.meta[M_POLICY]
+    teams, crew_i, buf = st.teams, st.crew_i, st.buf
     if policy == 1:  # nearest
-        nc = _free_crews(teams, crew_i, 1, -1, buf)
-        crew, eta = _best(buf, nc, r, turnout, band, now, np.inf, crew_i, crew_f, from_base, to_base, nxt, lptr, lhub, ls, meta)
+        crew, eta = _best(st, _free_crews(teams, crew_i, 1, -1, buf), r, turnout, band, now, np.inf)
     else:
-        nc = _free_crews(teams, crew_i, 0, home, buf)
-        crew, eta = _best(buf, nc, r, turnout, band, now, np.inf, crew_i, crew_f, from_base, to_base, nxt, lptr, lhub, ls, meta)
+        crew, eta = _best(st, _free_crews(teams, crew_i, 0, home, buf), r, turnout, band, now, np.inf)
         if policy == 0:
             if crew < 0:
                 nc = _free_crews(teams, crew_i, 2, -1, buf)
                 if nc:
-                    crew, eta = _best(buf, nc, r, turnout, band, now, np.inf, crew_i, crew_f, from_base, to_base, nxt, lptr,
-                                      lhub, ls, meta)
-        elif not (crew >= 0 and eta <= threshold_s):
+                    crew, eta = _best(st, nc, r, turnout, band, now, np.inf)
+        elif not (crew >= 0 and eta <= st.params[0]):
+            max_aid = st.params[1]
             nc = _free_crews(teams, crew_i, 1, home, buf)
-            aid, aid_eta = _best(buf, nc, r, turnout, band, now, min(eta, max_aid_s + 1e-9), crew_i, crew_f, from_base, to_base,
-                                 nxt, lptr, lhub, ls, meta)
-            if aid >= 0 and aid_eta < eta and aid_eta <= max_aid_s:
+            aid, aid_eta = _best(st, nc, r, turnout, band, now, min(eta, max_aid + 1e-9))
+            if aid >= 0 and aid_eta < eta and aid_eta <= max_aid:
                 crew, eta = aid, aid_eta
     if crew < 0:
-        rep_i[rid, O_QUEUED] = 1
-        _enqueue(teams, queue, home, rid, rep_i, rep_f)
+        st.rep_i[rid, O_QUEUED] = 1
+        _enqueue(teams, st.queue, home, rid, st.rep_i, st.rep_f)
         return -1, 0.0
-    return crew, _assign(crew, rid, eta, now, crew_i, crew_f, rep_i, rep_f)
+    return crew, _assign(st, crew, rid, eta, now)
 
 
 @njit(cache=True, nogil=True)
-def _start_return(crew, now, band_table, to_base, crew_i, crew_f):
-    band = _band(band_table, now)
-    tt = to_base[band, crew_i[crew, C_BASE], crew_i[crew, C_NODE]]
+def _start_return(st, crew, now):
+    crew_i, crew_f = st.crew_i, st.crew_f
+    band = _band(st.band_table, now)
+    tt = st.route[band, crew_i[crew, C_BASE], crew_i[crew, C_NODE], 0]
     crew_f[crew, F_RET_START] = now
     crew_f[crew, F_RET_END] = now + tt / 60.0
     crew_i[crew, C_RET_BAND] = band if tt > 0 else -1
@@ -265,66 +304,68 @@ def _end_duty(crew, now, crew_f):
 
 
 @njit(cache=True, nogil=True)
-def _make_free(crew, crew_i, meta):
-    crew_i[crew, C_STATE] = IDLE
-    crew_i[crew, C_SEQ] = meta[M_SEQ]
-    meta[M_SEQ] += 1
+def _make_free(st, crew):
+    st.crew_i[crew, C_STATE] = IDLE
+    st.crew_i[crew, C_SEQ] = st.meta[M_SEQ]
+    st.meta[M_SEQ] += 1
 
 
 @njit(cache=True, nogil=True)
-def clear_scene(crew, now, band_table, to_base, lptr, lhub, ls, teams, crew_i, crew_f, rep_i, rep_f,
-                queue, meta):
+def clear(st, crew, now):
     """``crew`` finished on scene: book the job, then take the next waiting report from here or head
     back to base. Returns the wait in minutes until the next job clears, or -1 when none."""
+    crew_i, crew_f, rep_i, rep_f = st.crew_i, st.crew_f, st.rep_i, st.rep_f
     rid = crew_i[crew, C_JOB]
     rep_f[rid, O_ARRIVED] = rep_f[rid, O_ARRIVE_AT]
     rep_f[rid, O_CLEARED] = now
     crew_i[crew, C_NODE] = rep_i[rid, R_NODE]
     crew_i[crew, C_JOB] = -1
     if not crew_i[crew, C_OFF_AFTER]:
-        nxt_rid = _next_job(crew, crew_i, teams, queue, rep_i, rep_f, meta)
-        if nxt_rid >= 0:
-            band = _band(band_table, now)
-            meta[M_LOOKUPS] += 1
-            tt = label_distance(lptr[1, band], lptr[0, band], lhub, ls, crew_i[crew, C_NODE], rep_i[nxt_rid, R_NODE])
+        nxt = _next_job(st, crew)
+        if nxt >= 0:
+            band = _band(st.band_table, now)
+            st.meta[M_LOOKUPS] += 1
+            lptr = st.label_ptr
+            tt = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, crew_i[crew, C_NODE],
+                                rep_i[nxt, R_NODE])
             arrive_at = now + tt / 60.0
-            rep_f[nxt_rid, O_DISPATCHED] = now
-            rep_f[nxt_rid, O_ARRIVE_AT] = arrive_at
-            rep_f[nxt_rid, O_TRAVEL] = tt / 60.0
-            rep_i[nxt_rid, O_TEAM] = crew_i[crew, C_TEAM]
-            rep_i[nxt_rid, O_CREW] = crew
-            crew_i[crew, C_JOB] = nxt_rid
+            rep_f[nxt, O_DISPATCHED] = now
+            rep_f[nxt, O_ARRIVE_AT] = arrive_at
+            rep_f[nxt, O_TRAVEL] = tt / 60.0
+            rep_i[nxt, O_TEAM] = crew_i[crew, C_TEAM]
+            rep_i[nxt, O_CREW] = crew
+            crew_i[crew, C_JOB] = nxt
             crew_i[crew, C_JOBS] += 1
-            return arrive_at - now + rep_f[nxt_rid, R_WORK]
+            return arrive_at - now + rep_f[nxt, R_WORK]
     crew_f[crew, F_BUSY_TOTAL] += now - crew_f[crew, F_BUSY_START]
-    _start_return(crew, now, band_table, to_base, crew_i, crew_f)
+    _start_return(st, crew, now)
     if crew_i[crew, C_OFF_AFTER]:
         crew_i[crew, C_OFF_AFTER] = 0
         crew_i[crew, C_STATE] = OFF
         _end_duty(crew, now, crew_f)
     else:
-        _make_free(crew, crew_i, meta)
+        _make_free(st, crew)
     return -1.0
 
 
 @njit(cache=True, nogil=True)
-def set_on_duty(team, count, now, band_table, from_base, teams, crew_i, crew_f, rep_i, rep_f, queue, meta,
-                woken, waits):
-    """Shift change: the first ``count`` crews of ``team`` on duty, the rest off (busy crews finish
-    their job first). A crew coming on duty takes a waiting report at once. Fills ``woken`` and
-    ``waits`` with the crews sent out and returns how many."""
+def shift_change(st, team, count, now):
+    """The first ``count`` crews of ``team`` on duty, the rest off (busy crews finish their job
+    first). A crew coming on duty takes a waiting report at once: ``st.woken``/``st.waits`` get the
+    crews sent out; returns how many."""
+    teams, crew_i, crew_f = st.teams, st.crew_i, st.crew_f
     n_woken = 0
     for crew in range(teams[team, T_CREW0], teams[team, T_CREW0] + teams[team, T_NCREW]):
         should = crew_i[crew, C_K] < count
         state = crew_i[crew, C_STATE]
         if should and state == OFF and not crew_i[crew, C_OFF_AFTER]:
-            _make_free(crew, crew_i, meta)
+            _make_free(st, crew)
             crew_f[crew, F_DUTY_SINCE] = now
-            rid = _next_job(crew, crew_i, teams, queue, rep_i, rep_f, meta)
+            rid = _next_job(st, crew)
             if rid >= 0:
-                eta = rep_f[rid, R_TURNOUT_S] + from_base[_band(band_table, now), rep_i[rid, R_NODE], crew_i[crew, C_BASE]]
-                woken[n_woken] = crew
-                waits[n_woken] = _assign(crew, rid, eta, now, crew_i, crew_f, rep_i, rep_f)
+                base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], crew_i[crew, C_BASE]]
+                st.woken[n_woken] = crew
+                st.waits[n_woken] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
                 n_woken += 1
         elif should and crew_i[crew, C_OFF_AFTER]:
             crew_i[crew, C_OFF_AFTER] = 0

@@ -110,6 +110,7 @@ class Router:
         self._scratch = None
         self._band_arrays: list[tuple] = []
         self._next_lists: dict = {}
+        self._dispatch_arrays = None
         self._gen = 0
         self.use_landmarks = True
         # hub labels of every band in three arrays: label_ptr[0 = in / 1 = out, band, node] indexes
@@ -238,6 +239,20 @@ class Router:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ fast, index-level
+    def dispatch_arrays(self) -> tuple:
+        """What the compiled dispatcher reads, made once per router: the band table, ``from_base``
+        and ``to_base`` node-major (``[band, node, base]``: one node's times to and from every base in
+        one cache line), the return-route table ``[band, base, node] = (seconds to base, next hop)``
+        (one cache line per node walked), and the hub labels."""
+        if self._dispatch_arrays is None:
+            route = np.empty(self.to_base.shape + (2,))
+            route[..., 0] = self.to_base
+            route[..., 1] = self.next_to_base
+            self._dispatch_arrays = (self.bands._table, np.ascontiguousarray(self.from_base.transpose(0, 2, 1)),
+                                     np.ascontiguousarray(self.to_base.transpose(0, 2, 1)), route,
+                                     self.label_ptr, self.label_hub, self.label_s)
+        return self._dispatch_arrays
+
     @property
     def has_labels(self) -> bool:
         """Whether exact times come from hub labels (else from goal-directed searches)."""
@@ -271,6 +286,7 @@ class Router:
         if self.has_labels:
             from .hub_labels import label_distance
 
+            self.stats["label_queries"] += 1
             return float(label_distance(self.label_ptr[1, band], self.label_ptr[0, band], self.label_hub,
                                         self.label_s, int(src), int(dst)))
         return float(self.etas_bounded(band, dst, np.array([src], dtype=np.int64), np.zeros(1), INF)[0])
