@@ -240,11 +240,21 @@ class Demand(_Strict):
 
 
 class DispatchConfig(_Strict):
-    policy: Literal["home_team", "nearest", "home_then_mutual_aid"] = "home_team"
+    policy: str = Field(default="home_team", description="home_team, nearest, home_then_mutual_aid, or a policy "
+                        "you registered in dispatch_sim.policies.POLICIES")
     mutual_aid_threshold_min: float = Field(default=20, ge=0, description="ask a neighbour when the home ETA exceeds this")
     mutual_aid_max_eta_min: float = Field(default=30, gt=0, description="never send aid that would arrive later than this")
     dispatch_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=3))
     turnout_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=2))
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, v):
+        from .policies import POLICIES
+
+        if v not in POLICIES:
+            raise ValueError(f"unknown policy; allowed: {', '.join(POLICIES)}")
+        return v
 
 
 class TeamTargets(_Strict):

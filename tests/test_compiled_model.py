@@ -74,6 +74,27 @@ def test_a_policy_registered_in_place_of_a_built_in_runs_on_the_python_model(sma
     assert res.queued.all() and np.isnan(res.arrived_min).all()  # the override, not the compiled home_team
 
 
+def test_a_policy_of_your_own_runs_from_a_scenario_on_the_python_model(small_world, monkeypatch):
+    """The documented policy interface: subclass, register under a new name, name it in the scenario."""
+    from dispatch_sim.policies import POLICIES, Nearest
+
+    class NearestAtBaseOnly(Nearest):
+        name = "nearest_at_base_only"
+
+        def choose(self, sim, rid):
+            return sim.best_crew(rid, [c for c in sim.all_free() if c.ret_end <= sim.env.now], float("inf"))
+
+    monkeypatch.setitem(POLICIES, NearestAtBaseOnly.name, NearestAtBaseOnly)
+    data = small_scenario(dispatch={"policy": NearestAtBaseOnly.name}, demand={"reports_per_day": 120})
+    world = World(scenario_from_dict(data), G=small_world.G, router=small_world.router)
+    assert not can_compile(world, NearestAtBaseOnly.name)
+    mine = world.simulate(0)
+    world.scenario.dispatch.policy = "nearest"
+    nearest = world.simulate(0)
+    assert np.isfinite(mine.arrived_min).sum() > 0
+    assert not np.array_equal(mine.crew, nearest.crew)  # crews on the road were never sent: a different table
+
+
 def test_hub_labels_give_exact_travel_times_on_real_roads(helsinki_graph, tmp_path):
     """Every band, random pairs of nodes on the Helsinki OSM extract: labels equal Dijkstra (1e-6 s),
     unreachable pairs are inf; and labels come back from the disk cache unchanged."""
