@@ -133,13 +133,43 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
                               resume_dir=(out_dir / "partial") if resume else None)
     paths = write_outputs(result, out_dir, cell_m=cell_m)
     s = json.loads(paths["summary"].read_text(encoding="utf-8"))
-    out.print(s["verdict"]["text"], highlight=False)
-    if w.standin:
-        out.print(f"[bold red]{settings.standin_label}[/bold red]", highlight=False)
+    _print_verdict(s["verdict"])
     rep = s["reports"]
-    out.print(f"reports: {rep['total']} = {rep['served']} served + {rep['open_at_horizon']} open at horizon; "
-              f"p90 response {s['response_min']['p90']:.1f} min", highlight=False)
+    p90 = s["response_min"]["p90"]
+    out.print(f"reports: {rep['total']} = {rep['served']} served + {rep['open_at_horizon']} open at horizon"
+              + (f"; p90 response {p90:.1f} min" if p90 is not None else ""), highlight=False)
     out.print(f"wrote {out_dir}/summary.json, incidents.csv, cells.geojson, report.html, figures/", highlight=False)
+
+
+def _print_verdict(v: dict) -> None:
+    """The verdict line, coloured, then one line per township that misses or cannot be judged."""
+    from .verdict import NOT_SHOWN
+
+    style = {"HOLDS": "bold green", "BREAKS": "bold red"}.get(v["status"], "bold yellow")
+    out.print(v["text"], style=style, highlight=False, markup=False)
+    for name, t in v.get("townships", {}).items():
+        if t["status"] not in ("missed", "undecided"):
+            continue
+        bits, shown_miss = [], False
+        for key, x in t["targets"].items():
+            if x["status"] == "met":
+                continue
+            rate = key == "on_time_rate"
+
+            def fmt(val):
+                return "–" if val is None else f"{val * 100:.1f}%" if rate else f"{val:.1f} min"
+
+            label = key.replace("_", " ").replace("on time rate", "on-time rate")
+            if x["status"] == "undecided":
+                bits.append(f"{label} {fmt(x['estimate'])}: {x['reason']}")
+                continue
+            shown_miss |= x["reason"] != NOT_SHOWN
+            bits.append(f"{label} {fmt(x['estimate'])}, judged {fmt(x['value'])} (required {x['required']})")
+        label = "UNDECIDED" if t["status"] == "undecided" else "MISSES" if shown_miss else "NOT SHOWN"
+        out.print(f"  {label} {name}: " + "; ".join(bits), highlight=False, markup=False)
+    if any(x["reason"] == NOT_SHOWN for t in v.get("townships", {}).values() for x in t["targets"].values()):
+        out.print("  (NOT SHOWN: the estimate meets the target but the judged end of its 95% interval does not; "
+                  "more replications or days narrow it)", highlight=False, markup=False)
 
 
 @app.command()
@@ -148,42 +178,44 @@ def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)
           junit: Optional[Path] = typer.Option(None, help="write JUnit XML here"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(None, min=1),
-          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
-    """Exit 0 if every scenario meets its targets, 1 if one is missed, 2 on bad input (for CI).
+          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+          strict: bool = typer.Option(False, "--strict", help="also fail (exit 1) when a township has too few reports to judge")):
+    """Exit 0 if every township and the district meet every target, 1 if one is missed, 2 on bad input
+    (for CI). Townships with too few reports to judge are listed as UNDECIDED (JUnit: skipped).
 
     Example: dispatch-sim check scenarios/nanhu_baseline.yaml --junit out/targets.xml
     """
-    from .experiments import check_targets, run_scenario
-    from .io import write_text_atomic
+    from .experiments import run_scenario
+    from .verdict import judge, verdict_text
 
     cases = []
     for p in scenario:
         w = _world(p, replications=replications)
         res = run_scenario(w, workers=workers, scheduler=scheduler)
-        for row in check_targets(res.summary, w.scenario):
+        v = judge(res.summary, w.scenario)
+        tag = " [stand-in roads]" if w.standin else ""
+        for row in v.rows:
             cases.append((w.scenario.name, str(p), row, w.standin))
-            mark = "PASS" if row["passed"] else "FAIL"
-            val = "–" if row["value"] is None else f"{row['value']:.3f}"
-            out.print(f"{mark} {p}: {row['target']} {row['required']} (judged {val}, estimate "
-                      f"{'–' if row['estimate'] is None else format(row['estimate'], '.3f')})"
-                      f"{' [stand-in roads]' if w.standin else ''}", highlight=False)
-        if not w.scenario.targets.model_dump(exclude_defaults=True):
+            if row.status == "met" and row.area != "district":
+                continue  # townships that meet are counted below, not listed
+            mark = {"met": "PASS", "missed": "FAIL", "undecided": "UNDECIDED"}[row.status]
+            val = "–" if row.value is None else f"{row.value:.3f}"
+            est = "–" if row.estimate is None else f"{row.estimate:.3f}"
+            out.print(f"{mark} {p}: {row.name} {row.required} (judged {val}, estimate {est})"
+                      f"{': ' + row.reason if row.reason else ''}{tag}", highlight=False, markup=False)
+        towns = v.townships
+        met = sum(1 for t in towns.values() if t["status"] == "met")
+        if towns and v.scope == "township":
+            out.print(f"{'PASS' if met == len(towns) else 'NOTE'} {p}: {met} of {len(towns)} townships meet every "
+                      f"target", highlight=False, markup=False)
+        out.print(f"{v.status} {p}: {verdict_text(v, res.summary)}", highlight=False, markup=False)
+        if not w.scenario.targets.model_dump(exclude_defaults=True, exclude={"judge", "scope", "min_reports"}):
             out.print(f"NOTE {p}: no targets set", highlight=False)
     if junit:
-        from xml.sax.saxutils import escape, quoteattr
+        from .output import write_junit
 
-        fails = sum(not c[2]["passed"] for c in cases)
-        xml = [f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="dispatch-sim check" tests="{len(cases)}" failures="{fails}">']
-        for name, path, row, standin in cases:
-            xml.append(f'  <testcase classname={quoteattr(path)} name={quoteattr(row["target"])}>')
-            if not row["passed"]:
-                xml.append(f'    <failure message={quoteattr("required " + row["required"] + ", judged " + str(row["value"]))}/>')
-            if standin:
-                xml.append(f"    <system-out>{escape(settings.standin_label)}</system-out>")
-            xml.append("  </testcase>")
-        xml.append("</testsuite>\n")
-        write_text_atomic(junit, "\n".join(xml))
-    if any(not c[2]["passed"] for c in cases):
+        write_junit(junit, cases, settings.standin_label)
+    if any(c[2].status == "missed" for c in cases) or (strict and any(c[2].status == "undecided" for c in cases)):
         raise typer.Exit(1)
 
 
@@ -202,9 +234,8 @@ def stress(scenario: Path = typer.Argument(...),
 
     Example: dispatch-sim stress scenarios/nanhu_baseline.yaml --loads 1,4,8,16
     """
-    from . import plot
     from .experiments import stress_sweep
-    from .io import savefig_atomic, write_json_atomic
+    from .output import write_stress
 
     try:
         load_list = [float(x) for x in loads.split(",") if x.strip()]
@@ -215,28 +246,32 @@ def stress(scenario: Path = typer.Argument(...),
     with _Progress("load sweep") as prog:
         res = stress_sweep(w, load_list, replications=replications, workers=workers, scheduler=scheduler,
                            progress=prog, resume_dir=(out_dir / "partial") if resume else None, cell_m=cell_m)
-    cells = res.pop("cells")
-    write_json_atomic(out_dir / "stress.json", res)
-    import matplotlib.pyplot as plt
-
-    fig = plot.stress_figure(res, {t.name: t.name_en or t.name for t in w.scenario.teams})
-    savefig_atomic(fig, out_dir / "figures" / "stress.png")
-    plt.close(fig)
-    written = ["stress.json", "figures/stress.png"]
-    for ld, fc in cells.items():
-        write_json_atomic(out_dir / f"cells_load_{ld:g}.geojson", fc)
-        fig = plot.cells_figure(w, fc, res["target_on_time_rate"],
-                                title=f"On-time rate per {cell_m:g} m cell at load ×{ld:g}")
-        savefig_atomic(fig, out_dir / "figures" / f"cells_load_{ld:g}.png")
-        plt.close(fig)
-        written += [f"cells_load_{ld:g}.geojson", f"figures/cells_load_{ld:g}.png"]
-    for c in res["worst_cells_at_first_failing_load"][:3]:
-        out.print(f"  weakest cell at ×{res['breaking_point']['first_load_failing']:g}: {c['home_team']} cell {c['cell']}: "
-                  f"{c['rate'] * 100:.0f}% on time of {c['reports']} (CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)",
-                  highlight=False)
+    written = write_stress(res, w, out_dir, cell_m)
     bp = res["breaking_point"]
-    out.print(f"target holds up to load ×{bp['max_load_meeting_target']} "
-              f"(~{bp['reports_per_day_at_max']} reports/day); fails at ×{bp['first_load_failing']}", highlight=False)
+    lo, hi = res["loads_swept"]
+    for c in res["worst_cells_at_first_failing_load"][:3]:
+        out.print(f"  weakest place at ×{bp['first_load_failing']:g}: {c.get('place') or c['cell']} "
+                  f"({c['home_team']}): {c['on_time']} of {c['reports']} on time "
+                  f"(95% CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)", highlight=False, markup=False)
+    goal = res["target_on_time_rate"]
+    if bp["first_load_failing"] is None:
+        out.print(f"does not break within ×{lo:g}–×{hi:g}: every township meets {goal:.0%} on time at every swept load",
+                  highlight=False)
+    elif bp["max_load_meeting_target"] is None:
+        out.print(f"breaks already at ×{bp['first_load_failing']:g} (the lowest load swept): "
+                  f"{', '.join(bp['failing_townships_at_first_failing_load']) or 'the district'} miss {goal:.0%}",
+                  highlight=False)
+    else:
+        out.print(f"target holds up to load ×{bp['max_load_meeting_target']:g} "
+                  f"(~{bp['reports_per_day_at_max']:.0f} reports/day) in every township; fails at "
+                  f"×{bp['first_load_failing']:g} in {', '.join(bp['failing_townships_at_first_failing_load']) or 'the district'}",
+                  highlight=False)
+    for t, b in res["townships"].items():
+        held = "not shown at any swept load" if b["max_load_met"] is None else f"holds to ×{b['max_load_met']:g}"
+        broke = (f", misses from ×{b['first_load_missed']:g}" if b["first_load_missed"] is not None
+                 else f", does not break within ×{hi:g}")
+        und = f" (too few reports to judge at ×{', ×'.join(f'{x:g}' for x in b['undecided_loads'])})" if b["undecided_loads"] else ""
+        out.print(f"  {t}: {held}{broke}{und}", highlight=False, markup=False)
     out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
 
@@ -280,15 +315,16 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
     Example: dispatch-sim compare scenarios/nanhu_peak_load.yaml scenarios/nanhu_mutual_aid.yaml
     """
     from .experiments import compare as do_compare
-    from .io import write_json_atomic
+    from .output import write_compare
 
     wa = _world(a)
     wb = _world_like(wa, b)
-    res = do_compare(wa, wb, replications=replications, workers=workers, scheduler=scheduler)
+    with _Progress("replications (A, then B)") as prog:
+        res = do_compare(wa, wb, replications=replications, workers=workers, scheduler=scheduler, progress=prog)
     res.pop("runs")
-    write_json_atomic(out_dir / "compare.json", res)
+    written = write_compare(res, out_dir)
     _print_comparison(res)
-    out.print(f"wrote {out_dir}/compare.json", highlight=False)
+    out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
 
 @app.command()
@@ -338,6 +374,7 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
         out.print("  no change improves coverage: the layout is already the best among the candidates", highlight=False)
     variant_file = out_dir / "placement_variant.yaml"
     write_text_atomic(variant_file, placement.variant_yaml(w.scenario, res["scenario"], out_dir))
+    cmp = None
     if verify and prop["changes"]:
         with _Progress("verifying by simulation") as prog:
             cmp = placement.verify(w, res, replications=replications, load=load, workers=workers, scheduler=scheduler,
@@ -345,6 +382,9 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
         cmp.pop("runs")
         prop["verification"] = cmp
         _print_comparison(cmp)
+    prop["recommendation"] = placement.recommend(prop, cmp)
+    out.print(prop["recommendation"]["text"], highlight=False, markup=False,
+              style="bold green" if prop["recommendation"]["recommended"] else "bold yellow")
     write_json_atomic(out_dir / "placement.json", prop)
     import matplotlib.pyplot as plt
 
@@ -355,17 +395,37 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
 
 
 def _print_comparison(res: dict) -> None:
+    def pct(x):
+        return "–" if x is None else f"{x * 100:.1f}%"
+
+    for key, label in (("a", "A"), ("b", "B")):
+        x = res[key]
+        ci = x["on_time"].get("ci95") or [None, None]
+        out.print(f"{label}: {x['scenario']}: {pct(x['on_time']['rate'])} on time"
+                  + (f" (95% CI {pct(ci[0])}–{pct(ci[1])})" if ci[0] is not None else "")
+                  + f"; verdict {x['verdict']['status']}"
+                  + (f", misses in {', '.join(x['verdict']['failing_townships'])}" if x["verdict"]["failing_townships"] else ""),
+                  highlight=False, markup=False)
     d = res["difference_b_minus_a"]["on_time_rate"]
     m = res["difference_b_minus_a"]["mean_response_min"]
-    ci = (f" (95% CI {d['ci95'][0] * 100:+.1f} to {d['ci95'][1] * 100:+.1f})" if d["ci95"][0] == d["ci95"][0] else "")
-    out.print(f"on-time rate B − A: {d['mean'] * 100:+.1f} points{ci}; mean response {m['mean']:+.1f} min", highlight=False)
+    ci = (f" (95% CI {d['ci95'][0] * 100:+.1f} to {d['ci95'][1] * 100:+.1f})" if d["ci95"][0] == d["ci95"][0]
+          and d["ci95"][0] is not None else " (one replication: no interval)")
+    out.print(f"on-time rate B − A: {d['mean'] * 100:+.1f} points{ci}; mean response {m['mean']:+.1f} min: "
+              f"{res['decision']['text']}", highlight=False, markup=False)
+    for t, x in res.get("by_township", {}).items():
+        dd = x["difference_b_minus_a"]
+        if dd["mean"] != dd["mean"]:
+            continue
+        sig = "significant" if dd["significant"] else "not significant"
+        out.print(f"  {t}: {pct(x['a']['rate'])} → {pct(x['b']['rate'])} ({dd['mean'] * 100:+.1f} points, {sig}); "
+                  f"{x['a']['status'] or '–'} → {x['b']['status'] or '–'}", highlight=False, markup=False)
     aid = res["mutual_aid_in_b"]
     if aid and aid["reports"]:
         out.print(f"in B, teams helped outside their township {aid['reports']} times, "
                   f"{aid['crew_hours_per_day']:.2f} crew-hours a day; most:", highlight=False)
         for p in aid["pairs"][:5]:
             out.print(f"  {p['helper']} → {p['home_team']}: {p['reports']} reports, {p['crew_hours']:.1f} crew-hours",
-                      highlight=False)
+                      highlight=False, markup=False)
 
 
 def _world_like(wa, b_path):

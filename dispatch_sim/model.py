@@ -141,7 +141,7 @@ class Crew:
     """One vehicle and its crew."""
 
     __slots__ = ("id", "name", "team", "k", "base_i", "state", "wakeup", "job", "node", "ret_band", "ret_cur",
-                 "ret_start", "ret_end", "busy_start", "busy_total", "off_after_job", "jobs")
+                 "ret_start", "ret_end", "busy_start", "busy_total", "ret_total", "off_after_job", "jobs")
 
     def __init__(self, cid: int, team: "TeamState", k: int, base_i: int, base_node: int):
         self.id = cid
@@ -158,7 +158,8 @@ class Crew:
         self.ret_start = 0.0
         self.ret_end = 0.0  # minutes; <= now means at base
         self.busy_start = 0.0
-        self.busy_total = 0.0
+        self.busy_total = 0.0  # dispatched until clear: unavailable for dispatch
+        self.ret_total = 0.0  # driving back to base while on duty (can be sent on)
         self.off_after_job = False
         self.jobs = 0
 
@@ -197,6 +198,8 @@ class ReplicationResult:
     warmup_min: float
     events: int = 0
     extra: dict = field(default_factory=dict)
+    #: minutes each crew drove back to base while on duty; committed time = busy + this
+    crew_return_min: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------------------ processes
@@ -372,7 +375,7 @@ class Simulation:
             if c.state == BUSY:
                 c.busy_total += now - c.busy_start
             elif c.ret_band >= 0:
-                c.busy_total += max(0.0, min(now, c.ret_end) - c.ret_start)
+                self._book_return(c, now)
             if not np.isnan(self.duty_since[c.id]):
                 self.duty_min[c.id] += now - self.duty_since[c.id]
         rep = self.reports
@@ -383,7 +386,14 @@ class Simulation:
             crew_names=[c.name for c in self.crews], crew_team=np.array([c.team.idx for c in self.crews]),
             crew_busy_min=np.array([c.busy_total for c in self.crews]), crew_duty_min=self.duty_min.copy(),
             horizon_min=self.horizon, warmup_min=sc.run.warmup_days * 1440.0, events=events,
+            crew_return_min=np.array([c.ret_total for c in self.crews]),
         )
+
+    def _book_return(self, c: Crew, now: float) -> None:
+        """Count the on-duty part of the crew's last return drive, up to ``now``, as committed time."""
+        since = self.duty_since[c.id]
+        if not np.isnan(since):
+            c.ret_total += max(0.0, min(now, c.ret_end) - max(c.ret_start, since))
 
     # ------------------------------------------------------------------ crew availability
     def all_free(self):
@@ -416,6 +426,8 @@ class Simulation:
         return None if old == count else None
 
     def _end_duty(self, c: Crew, now: float) -> None:
+        if c.ret_band >= 0:
+            self._book_return(c, now)
         if not np.isnan(self.duty_since[c.id]):
             self.duty_min[c.id] += now - self.duty_since[c.id]
             self.duty_since[c.id] = np.nan
@@ -476,8 +488,8 @@ class Simulation:
 
     def assign(self, crew: Crew, rid: int, eta_s: float) -> None:
         now = self.env.now
-        if crew.ret_band >= 0:  # interrupted (or finished) return trip counts as busy time
-            crew.busy_total += max(0.0, min(now, crew.ret_end) - crew.ret_start)
+        if crew.ret_band >= 0:  # an interrupted (or finished) return trip counts as committed time
+            self._book_return(crew, now)
             crew.ret_band = -1
         crew.team.free.pop(crew.id, None)
         crew.state = BUSY

@@ -247,3 +247,46 @@ def placement_figure(world, proposal: dict, weight=None):
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
     return fig
+
+
+def compare_figure(cmp: dict):
+    """Variant A and B per township: on-time rate with its 95% interval, the target, and whether
+    the paired difference is significant (a filled marker)."""
+    towns = list(cmp.get("by_township", {}))
+    fig, ax = plt.subplots(figsize=(8, 0.42 * max(len(towns), 3) + 1.6))
+    y = np.arange(len(towns))
+    for k, (key, color, dy) in enumerate((("a", "#8d99ae", -0.15), ("b", "#1d3557", 0.15))):
+        rates = [cmp["by_township"][t][key]["rate"] for t in towns]
+        cis = [cmp["by_township"][t][key]["ci95"] or [np.nan, np.nan] for t in towns]
+        r = np.array([np.nan if v is None else v for v in rates], dtype=float)
+        lo = np.array([c[0] if c[0] is not None else np.nan for c in cis], dtype=float)
+        hi = np.array([c[1] if c[1] is not None else np.nan for c in cis], dtype=float)
+        ax.errorbar(r, y + dy, xerr=[np.clip(r - lo, 0, None), np.clip(hi - r, 0, None)], fmt="o", color=color,
+                    ms=5, lw=1, label=f"{key.upper()}: {cmp[key]['scenario']}")
+    for i, t in enumerate(towns):
+        d = cmp["by_township"][t]["difference_b_minus_a"]
+        if d["significant"]:
+            ax.annotate(f"{d['mean'] * 100:+.1f}", (1.0, i), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=8,
+                        color="#2a9d8f" if d["mean"] > 0 else "#e63946")
+    goal = None
+    for r in (cmp["a"].get("verdict") or {}).get("townships", {}).values():
+        goal = (r.get("targets", {}).get("on_time_rate") or {}).get("required")
+        break
+    if goal:
+        try:
+            g = float(goal.split()[-1])
+            ax.axvline(g, color="#e63946", ls="--", lw=1, label="target")
+        except ValueError:
+            pass
+    ax.set_yticks(y)
+    ax.set_yticklabels(towns)
+    ax.invert_yaxis()
+    ax.set_xlabel("on-time rate (95% interval); right margin: significant paired change B − A, points")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    d = cmp["difference_b_minus_a"]["on_time_rate"]
+    ax.set_title(f"B − A district: {d['mean'] * 100:+.1f} points — {cmp['decision']['text']}", fontsize=9)
+    if cmp.get("graph", {}).get("standin"):
+        fig.text(0.01, 0.005, settings.standin_label, color="#e63946", fontsize=7)
+    return fig

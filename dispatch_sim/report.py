@@ -7,7 +7,8 @@ import html
 from pathlib import Path
 
 from . import plot, settings
-from .experiments import RunResult, check_targets
+from .experiments import RunResult
+from .verdict import judge, verdict_json
 from .io import savefig_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
 from .metrics import INCIDENT_COLUMNS, LATE_CAUSES
 
@@ -21,8 +22,9 @@ def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0) ->
     sc = run.world.scenario
     paths = {}
     summary = dict(run.summary)
-    summary["targets"] = check_targets(summary, sc)
-    summary["verdict"] = verdict(summary, sc)
+    v = judge(summary, sc)
+    summary["targets"] = [r.to_json() for r in v.rows]
+    summary["verdict"] = verdict_json(v, summary)
     summary["warnings"] = list(run.world.warnings)
     cells = cell_reliability(run.incidents, run.world, cell_m)
     summary["worst_cells"] = worst_cells(cells)
@@ -45,18 +47,6 @@ def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0) ->
     return paths
 
 
-def verdict(summary: dict, sc) -> dict:
-    rows = summary.get("targets") or check_targets(summary, sc)
-    ot = summary["on_time"]
-    holds = all(r["passed"] for r in rows) if rows else None
-    rate = ot["rate"]
-    text = (f"{'HOLDS' if holds else 'BROKEN' if holds is False else 'NO TARGETS SET'}: "
-            f"{(rate or 0) * 100:.1f}% of reports reached within {ot['target_min']:g} min "
-            f"(95% CI {ot['ci95'][0] * 100:.1f}–{ot['ci95'][1] * 100:.1f}%)" if ot["ci95"] else "no reports with a known outcome")
-    worst = sorted(((b["rate"], t) for t, b in summary["by_team"].items() if b["rate"] is not None and not b["backup"]))[:3]
-    return {"holds": holds, "text": text, "weakest_teams": [{"team": t, "rate": r} for r, t in worst]}
-
-
 def _img(path: Path) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
     return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
@@ -68,6 +58,24 @@ def _pct(x):
 
 def _num(x, d=1):
     return "–" if x is None or x != x else f"{x:.{d}f}"
+
+
+def _met_line(v: dict) -> str:
+    t = v.get("townships", {})
+    n = len(t)
+    counts = {s: sum(1 for x in t.values() if x["status"] == s) for s in ("met", "missed", "undecided")}
+    return (f"{counts['met']} of {n} townships meet every target, {counts['missed']} miss, "
+            f"{counts['undecided']} have too few reports to judge (fewer than {v.get('min_reports')}).")
+
+
+def _rule_text(sc, v: dict) -> str:
+    lb = sc.targets.judge == "lower_bound"
+    return ("Rule: every target is judged for every township and for the district"
+            + (" (scope: district: district-wide only)" if v.get("scope") == "district" else "")
+            + f"; an area with fewer than {v.get('min_reports')} promise-bearing reports is undecided; "
+            + ("the on-time rate is judged on the lower end of its 95% interval and response quantiles on the upper "
+               "end, so a target is met only when the reports show it" if lb else "targets are judged on the estimates")
+            + ". The promise HOLDS when no target is missed anywhere.")
 
 
 def render_html(summary: dict, sc, figures: dict) -> str:
@@ -85,17 +93,29 @@ def render_html(summary: dict, sc, figures: dict) -> str:
     for w in summary.get("warnings", [])[:10]:
         banners.append(f'<div class="banner grey">{e(w)}</div>')
     rows = []
+    towns = v.get("townships", {})
+    status_label = {"met": "meets", "missed": "MISSES", "undecided": "not enough reports", None: "–"}
     for t in sc.teams:
         b = summary["by_team"][t.name]
         ci = b["ci95"]
-        rows.append(f"<tr><td>{e(t.name)} {e(t.name_en or '')}{' (backup)' if t.backup else ''}</td>"
-                    f"<td>{b['reports']}</td><td>{_pct(b['rate'])}</td>"
+        tw = towns.get(t.name, {})
+        st = tw.get("status")
+        why = "; ".join(f"{k.replace('_', ' ')}: {x['status']}" + (f" ({x['reason']})" if x.get("reason") else "")
+                        for k, x in tw.get("targets", {}).items())
+        wt = b.get("wait_min") or {}
+        rows.append(f"<tr class='{st or 'none'}'><td>{e(t.name)} {e(t.name_en or '')}{' (backup)' if t.backup else ''}</td>"
+                    f"<td title='{e(why)}'>{e(status_label.get(st, st))}</td>"
+                    f"<td>{b['known_outcome']}</td><td>{_pct(b['rate'])}</td>"
                     f"<td>{'–' if not ci else f'{ci[0]*100:.1f}–{ci[1]*100:.1f}%'}</td>"
-                    f"<td>{_num(b['response_min']['p90'])}</td><td>{_pct(b['utilization'])}</td>"
+                    f"<td>{_num(b['response_min']['p90'])}</td>"
+                    f"<td>{_num(wt.get('p95'))}</td><td>{_num(wt.get('p99'))}</td><td>{_num(wt.get('max'))}</td>"
+                    f"<td>{_pct(b['utilization'])}</td><td>{_pct(b.get('committed'))}</td>"
                     f"<td>{b['served_by_others']}</td><td>{b['helped_others']}</td></tr>")
-    trow = "".join(f"<tr><td>{e(r['target'])}</td><td>{e(r['required'])}</td><td>{_num(r['value'], 3)}</td>"
-                   f"<td class={'ok' if r['passed'] else 'bad'}>{'met' if r['passed'] else 'MISSED'}</td></tr>"
-                   for r in summary["targets"])
+    status_cls = {"met": "ok", "missed": "bad", "undecided": "und"}
+    trow = "".join(f"<tr><td>{e(r['area'])}</td><td>{e(r['target'].replace('_', ' '))}</td><td>{e(r['required'])}</td>"
+                   f"<td>{_num(r['estimate'], 3)}</td><td>{_num(r['value'], 3)}</td>"
+                   f"<td class={status_cls[r['status']]}>{e(r['status'] if not r['reason'] else r['reason'])}</td></tr>"
+                   for r in summary["targets"] if r["status"] != "met" or r["area"] == "district")
     causes = "".join(f"<tr><td>{e(k.replace('_', ' '))}</td><td>{n}</td></tr>" for k, n in summary["late_causes"].items())
     worst = "".join(f"<tr><td>{e(c['home_team'])} · cell {e(c['cell'])}</td><td>{c['reports']}</td><td>{_pct(c['rate'])}</td>"
                     f"<td>{c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%</td><td>{_num(c['p90_response_min'])}</td>"
@@ -114,19 +134,28 @@ table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;paddi
 td:first-child,th:first-child{{text-align:left}}.banner{{padding:.6em 1em;margin:.5em 0;border-radius:4px}}
 .red{{background:#fde2e4;border:1px solid #e63946}}.amber{{background:#fff3cd;border:1px solid #e9c46a}}
 .grey{{background:#f1f1f1}}.verdict{{font-size:1.3em;font-weight:600;padding:.8em;border-radius:6px}}
-.holds{{background:#d8f3dc}}.broken{{background:#fde2e4}}.ok{{color:#2a9d8f}}.bad{{color:#e63946;font-weight:600}}
+.holds{{background:#d8f3dc}}.broken{{background:#fde2e4}}.undecided{{background:#fff3cd}}
+.ok{{color:#2a9d8f}}.bad{{color:#e63946;font-weight:600}}.und{{color:#9a6700}}
+tr.met td:nth-child(2){{background:#d8f3dc}}tr.missed td:nth-child(2){{background:#fde2e4;font-weight:600}}
+tr.undecided td:nth-child(2){{background:#fff3cd}}
 img{{max-width:100%}}small{{color:#666}}</style></head><body>
 <h1>{e(sc.name)}</h1>
 {''.join(banners)}
-<div class="verdict {'holds' if v['holds'] else 'broken'}">{e(v['text'])}</div>
+<div class="verdict {'holds' if v['holds'] else 'broken' if v['holds'] is False else 'undecided'}">{e(v['text'])}</div>
 <p>{summary['replications']} replications × {sc.run.horizon_days:g} days (first {sc.run.warmup_days:g} day(s) warm-up),
 seed {summary['seed']}, load ×{summary['load']:g}, policy <b>{e(summary['policy'])}</b>.
 Response p50 {_num(r['p50'])} min, p90 {_num(r['p90'])} min (95% CI {_num(r['p90_ci95'][0])}–{_num(r['p90_ci95'][1])}),
 p95 {_num(r['p95'])} min, max {_num(r['max'])} min.</p>
-<h2>Targets</h2><table><tr><th>target</th><th>required</th><th>judged value</th><th>result</th></tr>{trow or '<tr><td colspan=4>no targets set</td></tr>'}</table>
-<p><small>Judged on the {e(sc.targets.judge.replace('_', ' '))} of the 95% interval.</small></p>
-<h2>By township team (home team of the report's location)</h2>
-<table><tr><th>team</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>utilization</th><th>served by others</th><th>helped others</th></tr>{''.join(rows)}</table>
+<h2>By township (home team of the report's place)</h2>
+<p>The promise is made by each township to its own residents: every target is judged for every township.
+{_met_line(v)}</p>
+<table class="towns"><tr><th>township team</th><th>promise</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th>
+<th>wait p95 min</th><th>wait p99 min</th><th>wait max min</th><th>busy</th><th>committed</th><th>served by others</th><th>helped others</th></tr>{''.join(rows)}</table>
+<p><small>Busy: share of on-duty time a crew is unavailable (driving to a report and on site). Committed: busy plus
+driving back to base, when it can be sent on. Wait: from the platform's dispatch to a crew being sent.</small></p>
+<h2>Targets</h2><p>District rows, and every township row that is not met.</p>
+<table><tr><th>area</th><th>target</th><th>required</th><th>estimate</th><th>judged value</th><th>result</th></tr>{trow or '<tr><td colspan=6>no targets set</td></tr>'}</table>
+<p><small>{e(_rule_text(sc, v))}</small></p>
 <h2>Why reports were late</h2><table><tr><th>cause</th><th>reports</th></tr>{causes}</table>
 <h2>Where</h2>{_img(figures['map.png'])}
 <h2>Where the circle breaks</h2><p>Simulated on-time rate per grid cell (cells.geojson). The weakest cells (at least

@@ -244,6 +244,9 @@ class DispatchConfig(_Strict):
                         "you registered in dispatch_sim.policies.POLICIES")
     mutual_aid_threshold_min: float = Field(default=20, ge=0, description="ask a neighbour when the home ETA exceeds this")
     mutual_aid_max_eta_min: float = Field(default=30, gt=0, description="never send aid that would arrive later than this")
+    queue: Literal["own_first", "fifo"] = Field(default="own_first", description=(
+        "with home_then_mutual_aid: which waiting report a crew that frees up takes: own_first = its own "
+        "township's first (neighbours' only when its own queue is empty), fifo = the most urgent, oldest of all"))
     dispatch_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=3))
     turnout_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=2))
 
@@ -266,7 +269,15 @@ class Targets(_Strict):
     on_time_rate_min: float | None = Field(default=None, ge=0, le=1)
     p90_response_max_min: float | None = Field(default=None, gt=0)
     p95_response_max_min: float | None = Field(default=None, gt=0)
-    judge: Literal["lower_bound", "point"] = "lower_bound"
+    judge: Literal["lower_bound", "point"] = Field(default="lower_bound", description=(
+        "lower_bound: judge the on-time rate on the lower end of its 95% interval and response quantiles on "
+        "the upper end (met only when shown); point: judge the estimates"))
+    scope: Literal["township", "district"] = Field(default="township", description=(
+        "township: every target applies to every township (home team of the report's place) and to the "
+        "district; district: district-wide only (per_team targets still apply)"))
+    min_reports: int | None = Field(default=None, ge=1, le=1_000_000, description=(
+        "fewest promise-bearing reports to judge an area; fewer = undecided. Default: the fewest with which "
+        "a perfect record could meet on_time_rate_min (35 for 0.90 judged on the lower bound; 20 for point)"))
     per_team: dict[str, TeamTargets] = Field(default_factory=dict)
 
 

@@ -1,0 +1,96 @@
+"""Output writers for the commands other than ``run`` (whose writer is :mod:`dispatch_sim.report`).
+
+One function per command: ``write_junit`` (``check``), ``write_stress``, ``write_compare``. Each takes
+the command's result and a destination, writes every file atomically and returns what it wrote, so
+the CLI only parses arguments, calls the API and prints.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from .io import savefig_atomic, write_json_atomic, write_text_atomic
+
+log = logging.getLogger("dispatch_sim")
+
+
+def write_junit(path, cases, standin_label: str) -> Path:
+    """JUnit XML for ``check``: one test case per scenario × area (district, each township) × target.
+
+    ``cases`` holds ``(scenario name, scenario path, TargetResult, on stand-in)``. A missed target is a
+    ``<failure>``; an undecided one (too few reports) is ``<skipped>``, shown by CI as not passed.
+    """
+    fails = sum(c[2].status == "missed" for c in cases)
+    skipped = sum(c[2].status == "undecided" for c in cases)
+    xml = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<testsuite name="dispatch-sim check" tests="{len(cases)}" failures="{fails}" skipped="{skipped}">']
+    for _name, spath, row, standin in cases:
+        xml.append(f"  <testcase classname={quoteattr(spath)} name={quoteattr(row.name)}>")
+        if row.status == "missed":
+            msg = f"required {row.required}, judged {row.value}, estimate {row.estimate}"
+            xml.append(f"    <failure message={quoteattr(msg)}/>")
+        elif row.status == "undecided":
+            xml.append(f"    <skipped message={quoteattr(row.reason or 'undecided')}/>")
+        if standin:
+            xml.append(f"    <system-out>{escape(standin_label)}</system-out>")
+        xml.append("  </testcase>")
+    xml.append("</testsuite>\n")
+    return write_text_atomic(path, "\n".join(xml))
+
+
+def _own_folder(out_dir: Path, patterns: tuple[str, ...]) -> list[Path]:
+    """Remove files an earlier run of the same command left in ``out_dir`` (by name pattern), so
+    the folder shows one run only. Returns what was removed."""
+    removed = []
+    for pat in patterns:
+        for f in sorted(out_dir.glob(pat)):
+            if f.is_file():
+                f.unlink()
+                removed.append(f)
+    if removed:
+        log.info("removed %d file(s) of an earlier run from %s", len(removed), out_dir)
+    return removed
+
+
+def write_stress(res: dict, world, out_dir, cell_m: float) -> list[str]:
+    """``stress.json``, ``figures/stress.png`` and the cell maps at the last load that holds and
+    the first that fails. Cell files of an earlier sweep in the same folder are removed first."""
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    out = Path(out_dir)
+    res = dict(res)
+    cells = res.pop("cells")
+    _own_folder(out, ("cells_load_*.geojson", "figures/cells_load_*.png"))
+    write_json_atomic(out / "stress.json", res)
+    fig = plot.stress_figure(res, {t.name: t.name_en or t.name for t in world.scenario.teams})
+    savefig_atomic(fig, out / "figures" / "stress.png")
+    plt.close(fig)
+    written = ["stress.json", "figures/stress.png"]
+    for ld, fc in cells.items():
+        write_json_atomic(out / f"cells_load_{ld:g}.geojson", fc)
+        fig = plot.cells_figure(world, fc, res["target_on_time_rate"],
+                                title=f"On-time rate per {cell_m:g} m cell at load ×{ld:g}")
+        savefig_atomic(fig, out / "figures" / f"cells_load_{ld:g}.png")
+        plt.close(fig)
+        written += [f"cells_load_{ld:g}.geojson", f"figures/cells_load_{ld:g}.png"]
+    return written
+
+
+def write_compare(res: dict, out_dir) -> list[str]:
+    """``compare.json`` and ``figures/compare.png`` (levels of A and B per township with intervals)."""
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    out = Path(out_dir)
+    write_json_atomic(out / "compare.json", res)
+    written = ["compare.json"]
+    fig = plot.compare_figure(res)
+    savefig_atomic(fig, out / "figures" / "compare.png")
+    plt.close(fig)
+    written.append("figures/compare.png")
+    return written
