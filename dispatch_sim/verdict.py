@@ -20,8 +20,12 @@ For one area (a township or the district) and one target:
    of its distribution-free 95% interval. With ``judge: point``, on the estimates.
 3. **Met or missed.** Met when the judged value satisfies the target, else missed.
 
-The verdict **HOLDS** when no target is missed anywhere (undecided areas are named beside it),
-**BREAKS** when one is, and names every area that misses. ``targets.scope: district`` restores a
+An area with fewer reports is still **missed** when even those show it: the upper end of the
+rate's interval (the lower end of a quantile's) is past the target.
+
+The verdict **HOLDS** when no target is missed anywhere (undecided townships are named beside it),
+**BREAKS** when one is, and names every area that misses; **UNDECIDED** when nothing is missed but
+the district itself has too few reports. ``targets.scope: district`` restores a
 district-only judgement (per-team targets still apply).
 """
 
@@ -123,6 +127,9 @@ def _rate_row(area: str, block: dict, goal: float, judge: str, use_between: bool
     interval = tuple(ci) if ci else None
     required = f">= {goal:g}"
     if n < min_n or rate is None:
+        if interval and interval[1] < goal:  # even few reports show it misses
+            return TargetResult(area, "on_time_rate", required, goal, interval[1], rate, interval, n, MISSED,
+                                f"misses even on {n} reports: the upper end of the 95% interval is below the target")
         return TargetResult(area, "on_time_rate", required, goal, None, rate, interval, n, UNDECIDED,
                             f"not enough reports: {n} (at least {min_n} needed to judge)")
     if judge == "lower_bound":
@@ -143,6 +150,9 @@ def _quantile_row(area: str, block: dict, key: str, limit: float, judge: str, mi
     interval = tuple(ci) if ci and ci[0] is not None else None
     required = f"<= {limit:g} min"
     if n < min_n or est is None or est != est:
+        if interval and interval[0] is not None and interval[0] > limit:  # even few reports show it misses
+            return TargetResult(area, f"{key}_response", required, limit, interval[0], est, interval, n, MISSED,
+                                f"misses even on {n} reports: the lower end of the 95% interval is above the target")
         return TargetResult(area, f"{key}_response", required, limit, None, est, interval, n, UNDECIDED,
                             f"not enough reports: {n} (at least {min_n} needed to judge)")
     value = (interval[1] if interval else None) if judge == "lower_bound" else est
@@ -211,6 +221,8 @@ def judge(summary: dict, scenario) -> Verdict:
         status = "NO REPORTS"
     elif any(r.status == MISSED for r in rows):
         status = "BREAKS"
+    elif any(r.status == UNDECIDED for r in rows if r.area == DISTRICT):
+        status = "UNDECIDED"
     else:
         status = "HOLDS"
     return Verdict(status, tuple(rows), scope, min_n, townships)
@@ -232,6 +244,10 @@ def verdict_text(v: Verdict, summary: dict) -> str:
     n_town = len(v.townships)
     if v.status == "NO REPORTS":
         return "NO REPORTS: no promise-bearing report was drawn in this run; nothing to judge"
+    if v.status == "UNDECIDED":
+        und = [r for r in v.rows if r.area == DISTRICT and r.status == UNDECIDED]
+        return (f"UNDECIDED: too few reports to judge even the district ({und[0].reports}; at least "
+                f"{v.min_reports} needed): {district}; run more replications or days")
     if v.status == "NO TARGETS":
         return f"NO TARGETS SET: {district}"
     parts = []

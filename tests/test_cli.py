@@ -77,7 +77,8 @@ def test_check_passes_and_fails_with_junit(scenario_file, tmp_path):
     r = _cli("check", hard, "--junit", junit, "--workers", "1")
     assert r.returncode == 1 and "FAIL" in r.stdout
     root = ET.parse(junit).getroot()
-    assert root.get("failures") == "2" and root.find("testcase/failure") is not None
+    # one case per area (district + 3 townships) x target (2): all missed
+    assert root.get("tests") == "8" and root.get("failures") == "8" and root.find("testcase/failure") is not None
 
 
 def test_validate_ok_and_bad(scenario_file, tmp_path):
