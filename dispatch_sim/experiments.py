@@ -288,7 +288,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
                           "first_load_failing": min(district_bad, default=None)},
         "townships": townships,
         "team_max_load_meeting_target": {t: v["max_load_met"] for t, v in townships.items()},
-        "worst_cells_at_first_failing_load": worst_cells(cells[hi]) if hi is not None else [],
+        "worst_cells_at_first_failing_load": worst_cells(cells[hi], target=goal) if hi is not None else [],
         "cells": {ld: cells[ld] for ld in (lo, hi) if ld is not None},
         "team_note": ("per township: max_load_met = the highest swept load up to which the township meets the "
                       "target (judged like the verdict, the same judged value the figure plots); "

@@ -27,7 +27,7 @@ def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0) ->
     summary["verdict"] = verdict_json(v, summary)
     summary["warnings"] = list(run.world.warnings)
     cells = cell_reliability(run.incidents, run.world, cell_m)
-    summary["worst_cells"] = worst_cells(cells)
+    summary["worst_cells"] = worst_cells(cells, target=sc.targets.on_time_rate_min)
     paths["cells"] = write_json_atomic(out / "cells.geojson", cells)
     paths["summary"] = write_json_atomic(out / "summary.json", summary)
     paths["incidents"] = write_csv_atomic(out / "incidents.csv", run.incidents[INCIDENT_COLUMNS])
@@ -117,10 +117,12 @@ def render_html(summary: dict, sc, figures: dict) -> str:
                    f"<td class={status_cls[r['status']]}>{e(r['status'] if not r['reason'] else r['reason'])}</td></tr>"
                    for r in summary["targets"] if r["status"] != "met" or r["area"] == "district")
     causes = "".join(f"<tr><td>{e(k.replace('_', ' '))}</td><td>{n}</td></tr>" for k, n in summary["late_causes"].items())
-    worst = "".join(f"<tr><td>{e(c['home_team'])} · cell {e(c['cell'])}</td><td>{c['reports']}</td><td>{_pct(c['rate'])}</td>"
-                    f"<td>{c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%</td><td>{_num(c['p90_response_min'])}</td>"
+    worst = "".join(f"<tr><td>{e(c.get('place') or c['cell'])}</td><td>{c['reports']}</td><td>{c['late']}</td>"
+                    f"<td>{_pct(c['rate'])}</td><td>{c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%</td>"
+                    f"<td>{c['p_below_target'] * 100:.0f}%</td><td>{_num(c['p90_response_min'])}</td>"
                     f"<td>{e(max(LATE_CAUSES, key=lambda k: c[k]).replace('_', ' ') if c['late'] else '–')}</td></tr>"
                     for c in summary.get("worst_cells", []))
+    late_np = int(summary["reports"].get("late_without_promise", 0))
     aid = summary.get("mutual_aid") or {"pairs": []}
     aid_rows = "".join(f"<tr><td>{e(p['helper'])} → {e(p['home_team'])}</td><td>{p['reports']}</td>"
                        f"<td>{p['crew_hours']:.1f}</td><td>{p['crew_hours_per_day']:.2f}</td></tr>" for p in aid["pairs"][:15])
@@ -158,9 +160,13 @@ driving back to base, when it can be sent on. Wait: from the platform's dispatch
 <p><small>{e(_rule_text(sc, v))}</small></p>
 <h2>Why reports were late</h2><table><tr><th>cause</th><th>reports</th></tr>{causes}</table>
 <h2>Where</h2>{_img(figures['map.png'])}
-<h2>Where the circle breaks</h2><p>Simulated on-time rate per grid cell (cells.geojson). The weakest cells (at least
-5 reports), ranked by the upper end of their 95% interval (late with confidence, not by chance):</p>
-<table><tr><th>cell</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>main late cause</th></tr>{worst or '<tr><td colspan=6>no cell has 5 reports; run more replications or days</td></tr>'}</table>
+<h2>Where the circle breaks</h2><p>Simulated on-time rate per grid cell (cells.geojson). The places with the strongest
+evidence of missing the target, ranked by the probability that their true on-time rate is below it (so a rural cell
+with 3 reports and 2 late shows, and a busy cell with one late report in 200 does not):</p>
+<table><tr><th>place (township: nearest named road, or distance from its base)</th><th>reports</th><th>late</th><th>on time</th><th>95% CI</th>
+<th>P(rate below target)</th><th>p90 min</th><th>main late cause</th></tr>{worst or '<tr><td colspan=8>no late report with the promise</td></tr>'}</table>
+<p><small>Promise-bearing reports after the warm-up, as in every rate on this page; {late_np} late report(s) without the
+promise are not counted here.</small></p>
 {_img(figures['cells.png'])}
 <h2>Help across township lines</h2><table><tr><th>helper → home team</th><th>reports</th><th>crew-hours</th><th>per day</th></tr>{aid_rows or '<tr><td colspan=4>none</td></tr>'}</table>
 <p><small>Crew time from dispatch to clearing the scene; the drive back is not counted.</small></p>
