@@ -40,6 +40,13 @@ def write_junit(path, cases, standin_label: str) -> Path:
     return write_text_atomic(path, "\n".join(xml))
 
 
+def write_geojson(path, fc: dict) -> Path:
+    """GeoJSON without indentation (a third of the size; GIS tools do not need it pretty)."""
+    import json
+
+    return write_text_atomic(path, json.dumps(fc, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n")
+
+
 def _own_folder(out_dir: Path, patterns: tuple[str, ...]) -> list[Path]:
     """Remove files an earlier run of the same command left in ``out_dir`` (by name pattern), so
     the folder shows one run only. Returns what was removed."""
@@ -94,3 +101,36 @@ def write_compare(res: dict, out_dir) -> list[str]:
     plt.close(fig)
     written.append("figures/compare.png")
     return written
+
+
+def write_coverage(world, minutes: float, out_dir, cell_m: float = 500.0) -> tuple[dict, list[str]]:
+    """``coverage.json``, one ``coverage_<band>.geojson`` grid per time band and
+    ``figures/coverage.png`` (minutes to arrival in 90% of cases, in the band where fewest cells are
+    reached). GeoJSON files of an
+    earlier run in the same folder are removed first."""
+    import matplotlib.pyplot as plt
+
+    from . import plot
+    from .coverage import coverage_summary, pre_drive_minutes, promise_cells_geojson
+
+    out = Path(out_dir)
+    summ = coverage_summary(world, minutes)
+    summ["graph_kind"] = "stand-in" if world.standin else world.G.graph.get("kind")
+    summ["standin"] = world.standin
+    _own_folder(out, ("coverage_*.geojson", "coverage.geojson"))
+    write_json_atomic(out / "coverage.json", summ)
+    written = ["coverage.json"]
+    pre = pre_drive_minutes(world)
+    worst, worst_beyond = None, -1
+    for b, band in enumerate(world.bands.bands):
+        fc = promise_cells_geojson(world, minutes, b, cell_m, pre)
+        beyond = sum(1 for f in fc["features"] if not f["properties"]["reach90"])
+        if beyond > worst_beyond:
+            worst, worst_beyond = fc, beyond
+        write_geojson(out / f"coverage_{band.name}.geojson", fc)
+        written.append(f"coverage_{band.name}.geojson")
+    fig = plot.coverage_figure(world, worst, minutes)  # the band where the circle is smallest
+    savefig_atomic(fig, out / "figures" / "coverage.png")
+    plt.close(fig)
+    written.append("figures/coverage.png")
+    return summ, written

@@ -163,21 +163,43 @@ def stress_figure(stress, team_labels: dict | None = None):
     return fig
 
 
-def coverage_figure(world, reach_nodes_by_team, minutes):
+def coverage_figure(world, cells: dict, minutes):
+    """Minutes from report to arrival (90% of cases, idle crew from the own base) per grid cell, on a
+    gradient with the target marked on the colour bar; cells beyond the target outlined in red."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import Normalize
+
     r = world.router
     fig, ax = plt.subplots(figsize=(8.5, 8))
     _roads(ax, world, color="#dddddd")
-    covered = np.zeros(r.n, dtype=bool)
-    for nodes in reach_nodes_by_team.values():
-        covered[nodes] = True
-    ax.scatter(r.lon[covered], r.lat[covered], s=1.5, c="#2a9d8f", alpha=0.5, label=f"within {minutes:g} min of a base")
-    ax.scatter(r.lon[~covered], r.lat[~covered], s=3, c="#e63946", alpha=0.7, label="beyond")
+    feats = [f for f in cells["features"] if f["properties"]["arrive90_min"] is not None]
+    if feats:
+        polys = [np.asarray(f["geometry"]["coordinates"][0]) for f in feats]
+        val = np.array([f["properties"]["arrive90_min"] for f in feats], dtype=float)
+        norm = Normalize(vmin=0, vmax=2 * minutes)
+        cmap = plt.get_cmap("RdYlGn_r")
+        beyond = val > minutes
+        face = cmap(norm(np.minimum(val, 2 * minutes)))
+        face[:, 3] = 0.8
+        edge = np.zeros_like(face)
+        edge[beyond] = (0.8, 0.05, 0.05, 1.0)
+        ax.add_collection(PolyCollection(polys, facecolors=face, edgecolors=edge, linewidths=0.8, zorder=2))
+        sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+        cb = fig.colorbar(sm, ax=ax, shrink=0.7, extend="max", ticks=np.linspace(0, 2 * minutes, 7))
+        cb.set_label(f"minutes from report to arrival, 90% of cases (target {minutes:g}: black line)")
+        cb.ax.axhline(minutes, color="black", lw=2.5)
+        share = float(beyond.mean())
+        ax.text(0.01, 0.05, f"{share:.0%} of cells beyond {minutes:g} min (red outline)", transform=ax.transAxes,
+                fontsize=8, bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
     for i, t in enumerate(world.scenario.teams):
         b = r.index[world.base_nodes[i]]
-        ax.scatter([r.lon[b]], [r.lat[b]], marker="s", s=50, c="black", zorder=5)
-        ax.annotate(t.name_en or t.name, (r.lon[b], r.lat[b]), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"{minutes:g}-minute reach from the bases (travel only, off-peak)")
+        ax.scatter([r.lon[b]], [r.lat[b]], marker="s", s=50, c="white" if t.unverified else "black",
+                   edgecolors="black", zorder=5)
+        ax.annotate(t.name_en or t.name, (r.lon[b], r.lat[b]), fontsize=7, xytext=(4, 4), textcoords="offset points",
+                    zorder=6)
+    ax.set_title(f"Promise reach: report to arrival ({cells.get('band', 'off-peak')}; dispatch delay + turnout + drive)")
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
     return fig
 
 

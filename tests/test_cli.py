@@ -132,8 +132,11 @@ def test_coverage_writes_reach_per_band(scenario_file, tmp_path):
     c = json.loads((out / "coverage.json").read_text())
     band = c["bands"]["off_peak"]
     assert 0 < band["demand_share_own_base"] <= band["demand_share_any_base"] <= 1
-    gj = json.loads((out / "coverage.geojson").read_text())
+    # the promise adds dispatch delay and turnout to the drive: never more reach than the drive alone
+    assert band["promise_reach90_share_own_base"] <= band["promise_reach50_share_own_base"] <= band["demand_share_own_base"]
+    gj = json.loads((out / "coverage_off_peak.geojson").read_text())
     assert {f["properties"]["team"] for f in gj["features"]} == {"A", "B", "C"}
+    assert not (out / "coverage.geojson").exists()
 
 
 def test_compare_reports_paired_difference_and_help_hours(scenario_file, tmp_path):

@@ -102,3 +102,24 @@ def test_fifo_queue_serves_other_townships_waiting_reports_in_arrival_order(smal
             ready = res.reports.ready_min[o]
             inversions += int((np.diff(ready) < -1e-9).sum())
         assert (inversions == 0) if strict else (inversions > 0), (q, inversions)
+
+
+def test_promise_reach_adds_dispatch_delay_and_turnout_to_the_drive(small_world):
+    """Fixed delay 3 min + turnout 2 min: an idle crew arrives within 30 min exactly where the drive
+    from the own base is at most 25 min; the demand share reached equals that share by hand."""
+    from dispatch_sim.coverage import coverage_summary, demand_weights, promise_reach
+
+    data = small_scenario(dispatch={"policy": "home_team", "dispatch_delay_min": {"dist": "fixed", "value_min": 3},
+                                    "turnout_min": {"dist": "fixed", "value_min": 2}})
+    w = World(scenario_from_dict(data), G=small_world.G, router=small_world.router)
+    minutes = 12.0  # small graph: a budget that leaves some places out
+    pr = promise_reach(w, minutes)
+    r = w.router
+    drive = r.from_base[0][w.node_team, np.arange(r.n)] / 60.0
+    np.testing.assert_array_equal(pr["p_own"] == 1.0, drive <= minutes - 5.0 + 1e-12)
+    np.testing.assert_array_equal(pr["p_own"] == 0.0, drive > minutes - 5.0 + 1e-12)
+    weight = demand_weights(w)
+    band = coverage_summary(w, minutes)["bands"]["off_peak"]
+    assert 0 < band["promise_reach90_share_own_base"] < 1
+    assert band["promise_reach90_share_own_base"] == pytest.approx(float(weight[drive <= minutes - 5.0].sum()), abs=1e-4)
+    assert band["demand_share_own_base"] == pytest.approx(float(weight[drive <= minutes].sum()), abs=1e-4)
