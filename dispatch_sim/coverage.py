@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import shapely
-from scipy.sparse.csgraph import dijkstra
 
 from .roads import local_xy
 
@@ -132,30 +130,6 @@ def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dic
 def _share(part, whole) -> float | None:
     w = float(np.sum(whole))
     return None if w <= 0 else round(float(np.sum(part)) / w, 4)
-
-
-def reach_geojson(world, minutes: float = 30.0, band: int = 0, buffer_m: float = 40.0) -> dict:
-    """A FeatureCollection, one (Multi)Polygon per base: reachable road edges buffered by ``buffer_m``."""
-    r = world.router
-    eu, ev, _ = r._edges
-    lat0 = float(r.lat.mean())
-    k = math.cos(math.radians(lat0))
-    x, y = local_xy(r.lon, r.lat, lat0)
-    feats = []
-    for name, nodes in reach(world, minutes, band).items():
-        ok = np.zeros(r.n, dtype=bool)
-        ok[nodes] = True
-        sel = ok[eu] & ok[ev]
-        if not sel.any():
-            continue
-        lines = shapely.linestrings(np.stack([np.column_stack([x[eu[sel]], y[eu[sel]]]),
-                                              np.column_stack([x[ev[sel]], y[ev[sel]]])], axis=1))
-        poly = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=2)).simplify(buffer_m / 2)
-        poly = shapely.transform(poly, lambda c: np.column_stack([c[:, 0] / (111320.0 * k), c[:, 1] / 110540.0]))
-        feats.append({"type": "Feature", "properties": {"team": name, "minutes": minutes,
-                                                         "band": world.bands.bands[band].name},
-                      "geometry": shapely.geometry.mapping(poly)})
-    return {"type": "FeatureCollection", "features": feats}
 
 
 def promise_cells_geojson(world, minutes: float = 30.0, band: int = 0, cell_m: float = 500.0,
