@@ -250,8 +250,8 @@ def stress(scenario: Path = typer.Argument(...),
     bp = res["breaking_point"]
     lo, hi = res["loads_swept"]
     for c in res["worst_cells_at_first_failing_load"][:3]:
-        out.print(f"  weakest place at ×{bp['first_load_failing']:g}: {c.get('place') or c['cell']} "
-                  f"({c['home_team']}): {c['on_time']} of {c['reports']} on time "
+        out.print(f"  weakest place at ×{bp['first_load_failing']:g}: {c.get('place') or c['home_team'] + ' cell ' + c['cell']}: "
+                  f"{c['on_time']} of {c['reports']} on time "
                   f"(95% CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)", highlight=False, markup=False)
     goal = res["target_on_time_rate"]
     if bp["first_load_failing"] is None:

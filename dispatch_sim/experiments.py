@@ -225,8 +225,11 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
     def holds(ld):  # the scenario's verdict at this load: no township (and not the district) misses
         return verdict_at(ld).status == "HOLDS"
 
+    def breaks(ld):  # undecided loads (too few reports even district-wide) neither hold nor break
+        return verdict_at(ld).status == "BREAKS"
+
     ok = [ld for ld in loads if holds(ld)]
-    bad = [ld for ld in loads if not holds(ld)]
+    bad = [ld for ld in loads if breaks(ld)]
     lo = max([ld for ld in ok if all(b > ld for b in bad)], default=None)
     hi = min([b for b in bad if lo is None or b > lo], default=None)
     if lo is not None and hi is not None:
@@ -238,8 +241,10 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
             evaluate([mid])
             if holds(mid):
                 lo = mid
-            else:
+            elif breaks(mid):
                 hi = mid
+            else:
+                break
     rows = []
     for ld in sorted(cache):
         s = cache[ld]

@@ -141,25 +141,33 @@ def stress_figure(stress, team_labels: dict | None = None):
     for a in (ax, axt):
         a.axhline(goal, color="#e63946", ls="--", label="target")
         if bp is not None:
-            a.axvline(bp, color="#e9c46a", ls=":", label=f"breaking point ≈ {bp:g}× load")
+            a.axvline(bp, color="#e9c46a", ls=":", label=f"promise breaks (first township) above ×{bp:g}")
         a.set_xlabel("load (× baseline reports per day)")
         a.grid(alpha=0.3)
     ax.set_ylabel("on-time rate")
-    team_rates = [b["rate"] for row in rows for b in row["by_team"].values() if b["rate"] is not None]
+    team_rates = [b.get("judged_value") or b["rate"] for row in rows for b in row["by_team"].values()
+                  if (b.get("judged_value") or b["rate"]) is not None]
     low = min([x for x in lo if x is not None] + team_rates + [goal])
     ax.set_ylim(max(0.0, low - 0.05), 1.01)
     ax.legend(fontsize=8, loc="lower left")
     ax.set_title("District (common random numbers)")
     cmap = plt.get_cmap("tab20")
-    breaks = stress.get("team_max_load_meeting_target", {})
-    for i, team in enumerate(breaks):
-        r = [row["by_team"][team]["rate"] for row in rows]
+    towns = stress.get("townships") or {t: {"max_load_met": b} for t, b in stress.get("team_max_load_meeting_target", {}).items()}
+    judged_key = "judged_value" if rows and "judged_value" in next(iter(rows[0]["by_team"].values()), {}) else "rate"
+    for i, team in enumerate(towns):
+        r = [row["by_team"][team].get(judged_key) for row in rows]
+        r = [np.nan if v is None else v for v in r]
         label = (team_labels or {}).get(team, team)
-        b = breaks[team]
-        axt.plot(loads, r, "-", color=cmap(i % 20), lw=1.3,
-                 label=f"{label}: holds to ×{b:g}" if b is not None else f"{label}: not shown")
+        b = towns[team]
+        held = f"holds to ×{b['max_load_met']:g}" if b.get("max_load_met") is not None else "not shown"
+        line, = axt.plot(loads, r, "-", color=cmap(i % 20), lw=1.3, label=f"{label}: {held}")
+        miss = [ld for ld, row in zip(loads, rows) if row["by_team"][team].get("status") == "missed"]
+        if miss:  # the first load where it misses, on the same curve
+            j = loads.index(miss[0])
+            axt.plot([loads[j]], [r[j]], "x", color=line.get_color(), ms=7, mew=2)
     axt.legend(fontsize=7, ncol=2, loc="lower left")
-    axt.set_title("Each township team's own reports")
+    axt.set_title("Each township: judged on-time rate (lower 95% bound); × = first miss"
+                  if judged_key == "judged_value" else "Each township team's own reports")
     return fig
 
 

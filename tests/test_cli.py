@@ -123,6 +123,27 @@ def test_stress_finds_a_breaking_point_and_maps_where(scenario_file, tmp_path):
         assert (out / f"cells_load_{ld:g}.geojson").exists() and (out / "figures" / f"cells_load_{ld:g}.png").exists()
     assert (out / "figures" / "stress.png").stat().st_size > 5000
     assert "holds up to load" in r.stdout
+    # per township on the console, from the same judgement as stress.json
+    for team, b in s["townships"].items():
+        assert f"  {team}: " in r.stdout
+        if b["first_load_missed"] is not None:
+            row = next(x for x in s["sweep"] if x["load"] == b["first_load_missed"])
+            assert row["by_team"][team]["status"] == "missed"
+    first_bad = next(x for x in s["sweep"] if x["load"] == bp["first_load_failing"])
+    assert first_bad["failing_townships"] == bp["failing_townships_at_first_failing_load"]
+
+
+def test_stress_that_never_breaks_says_so_and_owns_its_folder(scenario_file, tmp_path):
+    out = tmp_path / "stress"
+    (out / "figures").mkdir(parents=True)
+    (out / "cells_load_99.geojson").write_text("{}")
+    (out / "figures" / "cells_load_99.png").write_bytes(b"x")
+    r = _cli("stress", scenario_file, "--out", out, "--loads", "0.2,0.4", "--replications", "2", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert "does not break within ×0.2–×0.4" in r.stdout and "None" not in r.stdout
+    s = json.loads((out / "stress.json").read_text())
+    assert s["breaking_point"]["first_load_failing"] is None
+    assert not (out / "cells_load_99.geojson").exists() and not (out / "figures" / "cells_load_99.png").exists()
 
 
 def test_coverage_writes_reach_per_band(scenario_file, tmp_path):

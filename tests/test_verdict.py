@@ -6,12 +6,11 @@ import csv
 import json
 import xml.etree.ElementTree as ET
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from dispatch_sim import World, run_scenario, scenario_from_dict
+from dispatch_sim import scenario_from_dict
 from dispatch_sim.metrics import wilson
 from dispatch_sim.verdict import default_min_reports, judge, verdict_json
 
