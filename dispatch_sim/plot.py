@@ -48,10 +48,15 @@ def map_figure(world, incidents=None, title="Bases, jurisdictions and reports"):
     ax.scatter(r.lon, r.lat, c=[cmap(t % 20) for t in world.node_team], s=1.5, alpha=0.35, zorder=2, linewidths=0)
     if incidents is not None and len(incidents):
         sub = incidents[incidents["on_time"].notna()]
-        late = sub[sub["on_time"] == False]  # noqa: E712
-        ok = sub[sub["on_time"] == True]  # noqa: E712
+        prom = sub["promise"].astype(bool)
+        late = sub[prom & (sub["on_time"] == False)]  # noqa: E712
+        ok = sub[prom & (sub["on_time"] == True)]  # noqa: E712
+        late_np = sub[~prom & (sub["on_time"] == False)]  # noqa: E712
         ax.scatter(ok["lon"], ok["lat"], s=5, c="#2a9d8f", alpha=0.5, label=f"on time ({len(ok)})", zorder=3)
         ax.scatter(late["lon"], late["lat"], s=9, c="#e63946", alpha=0.8, label=f"late ({len(late)})", zorder=4)
+        if len(late_np):
+            ax.scatter(late_np["lon"], late_np["lat"], s=9, c="#8d99ae", marker="x", alpha=0.8, zorder=4,
+                       label=f"late, no 30-min promise ({len(late_np)})")
     for i, t in enumerate(sc.teams):
         b = world.router.index[world.base_nodes[i]]
         ax.scatter([r.lon[b]], [r.lat[b]], marker="s" if not t.backup else "D", s=60,
