@@ -319,7 +319,7 @@ def compare_figure(cmp: dict):
     ax.invert_yaxis()
     ax.set_xlabel("on-time rate (95% interval); right margin: significant paired change B − A, points")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.09), ncol=1, frameon=False)
     d = cmp["difference_b_minus_a"]["on_time_rate"]
     ax.set_title(f"B − A district: {d['mean'] * 100:+.1f} points — {cmp['decision']['text']}", fontsize=9)
     if cmp.get("graph", {}).get("standin"):
