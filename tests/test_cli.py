@@ -177,6 +177,52 @@ def test_compare_reports_paired_difference_and_help_hours(scenario_file, tmp_pat
     assert d["ci95"][0] <= d["mean"] <= d["ci95"][1]
     assert c["mutual_aid_in_a"]["reports"] == 0 and c["mutual_aid_in_b"]["crew_hours"] > 0
     assert "crew-hours" in r.stdout
+    # levels, verdicts and graph kind are there; per-township paired differences recomputed by hand
+    assert c["graph"]["kind"] == "stand-in" and c["a"]["verdict"]["status"] in ("HOLDS", "BREAKS", "UNDECIDED")
+    assert "A: home" in r.stdout and "B: aid" in r.stdout
+    assert (tmp_path / "cmp" / "figures" / "compare.png").stat().st_size > 5000
+    from dispatch_sim import World, load_scenario, run_scenario
+    from dispatch_sim.metrics import mean_ci
+
+    runs = [run_scenario(World(load_scenario(f)), replications=c["replications"]) for f in (a, b)]
+    for team in ("A", "B", "C"):
+        per = []
+        for run in runs:
+            inc = run.incidents
+            inc = inc[~inc["warmup"] & inc["promise"] & inc["on_time"].notna() & (inc["home_team"] == team)]
+            per.append(inc.groupby("replication")["on_time"].mean().astype(float).to_numpy())
+        m, lo, hi = mean_ci(per[1] - per[0])
+        got = c["by_township"][team]["difference_b_minus_a"]
+        assert got["mean"] == pytest.approx(m) and got["ci95"] == pytest.approx([lo, hi])
+        assert got["significant"] == (lo > 0 or hi < 0)
+
+
+def test_compare_of_a_scenario_with_itself_is_no_significant_difference(scenario_file, tmp_path):
+    r = _cli("compare", scenario_file, scenario_file, "--out", tmp_path / "same", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    c = json.loads((tmp_path / "same" / "compare.json").read_text())
+    assert c["difference_b_minus_a"]["on_time_rate"]["mean"] == 0 and not c["decision"]["significant"]
+    assert "no significant difference" in r.stdout
+
+
+def test_place_recommends_only_a_significant_gain_with_no_township_worse():
+    from dispatch_sim.placement import recommend
+
+    prop = {"changes": [{"action": "move", "team": "凤桥镇", "site": "node 1"}]}
+
+    def ver(mean, lo, hi, worse=()):
+        sig = lo > 0 or hi < 0
+        return {"difference_b_minus_a": {"on_time_rate": {"mean": mean, "ci95": [lo, hi], "significant": sig}},
+                "decision": {"townships_worse": list(worse)}}
+
+    r = recommend(prop, ver(0.008, -0.006, 0.022))
+    assert not r["recommended"] and r["text"].startswith("no change recommended") and "凤桥镇" in r["text"]
+    assert "not significant" in r["text"]
+    r = recommend(prop, ver(0.02, 0.01, 0.03, worse=["余新镇"]))
+    assert not r["recommended"] and "余新镇 would be significantly worse" in r["text"]
+    assert recommend(prop, ver(0.02, 0.01, 0.03))["recommended"]
+    assert not recommend(prop, None)["recommended"]
+    assert not recommend({"changes": []}, None)["recommended"]
 
 
 def test_place_proposes_verifies_and_writes_a_runnable_variant(scenario_file, tmp_path):
