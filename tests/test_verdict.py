@@ -6,6 +6,7 @@ import csv
 import json
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -139,6 +140,12 @@ def test_run_verdict_agrees_with_incidents_csv(tmp_path):
         expected = "undecided" if n < default_min_reports(0.5, "lower_bound") else ("met" if lo >= 0.5 else "missed")
         assert tw["status"] == expected, team
     assert s["verdict"]["failing_townships"] == ["C"] and s["verdict"]["holds"] is False
+    # the wait tail per township, recomputed from the table
+    for team in ("A", "B"):
+        w = df[~df["warmup"] & df["promise"] & (df["home_team"] == team)]["wait_min"].dropna().to_numpy()
+        got = s["by_team"][team]["wait_min"]
+        assert got["p99"] == pytest.approx(float(np.quantile(w, 0.99)), abs=1e-3)
+        assert got["max"] == pytest.approx(float(w.max()), abs=1e-3)
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "BREAKS in 1 of 3 townships" in html and "<tr class='missed'><td>C" in html
 
