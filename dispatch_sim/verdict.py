@@ -236,22 +236,29 @@ def _ci(ci) -> str:
     return "" if not ci or ci[0] is None else f" ({ci[0] * 100:.1f}–{ci[1] * 100:.1f}%)"
 
 
-def verdict_text(v: Verdict, summary: dict) -> str:
-    """The verdict sentence for console, report and ``summary.json`` (English)."""
+def verdict_text(v: Verdict, summary: dict, lang: str = "en") -> str:
+    """The verdict sentence for console, report and ``summary.json``, in ``lang`` (zh or en)."""
+    from .i18n import catalog
+
+    T = catalog(lang)
+    sep = "; " if lang == "en" else "；"
     ot = summary["on_time"]
-    target_min = ot.get("target_min")
-    district = f"district {_pct(ot.get('rate'))}{_ci(ot.get('ci95'))} on site within {target_min:g} min"
+    district = T("verdict.district", rate=_pct(ot.get("rate")), ci=_ci(ot.get("ci95")), target=f"{ot.get('target_min'):g}")
+
+    def names_of(keys):
+        return ", ".join(T(f"target.{k}") for k in keys) if lang == "en" else "、".join(T(f"target.{k}") for k in keys)
+
     n_town = len(v.townships)
     if v.status == "NO REPORTS":
-        return "NO REPORTS: no promise-bearing report was drawn in this run; nothing to judge"
+        return T("verdict.no_reports")
+    if v.status == "NO TARGETS":
+        return T("verdict.no_targets", district=district)
     if v.status == "UNDECIDED":
         und = [r for r in v.rows if r.area == DISTRICT and r.status == UNDECIDED]
-        return (f"UNDECIDED: too few reports to judge even the district ({und[0].reports}; at least "
-                f"{v.min_reports} needed): {district}; run more replications or days")
-    if v.status == "NO TARGETS":
-        return f"NO TARGETS SET: {district}"
+        return T("verdict.undecided", n=und[0].reports, need=v.min_reports, district=district)
     parts = []
     fail = v.failing_townships()
+    dmiss = [r.target for r in v.rows if r.area == DISTRICT and r.status == MISSED]
     if v.status == "BREAKS":
         if fail:
             names = []
@@ -259,32 +266,38 @@ def verdict_text(v: Verdict, summary: dict) -> str:
                 tw = v.townships[t]
                 missed = [k for k, x in tw["targets"].items() if x["status"] == MISSED]
                 shown = [k for k in missed if tw["targets"][k]["reason"] != NOT_SHOWN]
-                extra = ("" if missed == ["on_time_rate"] else f" [missed: {', '.join(missed)}]") if shown else \
-                    f" [not shown on the interval: {', '.join(missed)}]"
+                if not shown:
+                    extra = " [" + T("verdict.not_shown", what=names_of(missed)) + "]"
+                else:
+                    extra = "" if missed == ["on_time_rate"] else " [" + T("verdict.missed", what=names_of(missed)) + "]"
                 names.append(f"{t} {_pct(tw['rate'])}{_ci(tw['ci95'])}{extra}")
-            parts.append(f"BREAKS in {len(fail)} of {n_town} townships: " + "; ".join(names))
-            dmiss = [r.target for r in v.rows if r.area == DISTRICT and r.status == MISSED]
-            parts.append(district + (f" (district misses {', '.join(dmiss)})" if dmiss else ""))
+            parts.append(T("verdict.breaks_in", k=len(fail), n=n_town) + (": " if lang == "en" else "：")
+                         + sep.join(names))
+            parts.append(district + (T("verdict.district_misses", what=names_of(dmiss)) if dmiss else ""))
         else:
-            dmiss = [r.target for r in v.rows if r.area == DISTRICT and r.status == MISSED]
-            parts.append(f"BREAKS for the district as a whole ({', '.join(dmiss)}): {district}")
+            parts.append(T("verdict.breaks_district", what=names_of(dmiss)) + (": " if lang == "en" else "：") + district)
     else:
         met = sum(1 for x in v.townships.values() if x["status"] == MET)
-        where = (f"in all {n_town} townships" if met == n_town else f"in {met} of {n_town} townships")
         if v.scope == "district":
-            where = "for the district (targets judged district-wide only)"
-        parts.append(f"HOLDS {where}: {district}")
+            head = T("verdict.holds_district")
+        elif met == n_town:
+            head = T("verdict.holds_all", n=n_town)
+        else:
+            head = T("verdict.holds_some", met=met, n=n_town)
+        parts.append(head + (": " if lang == "en" else "：") + district)
     und = v.undecided_townships()
     if und:
-        parts.append(f"{len(und)} undecided, not enough reports: "
-                     + ", ".join(f"{t} ({v.townships[t]['reports']})" for t in und))
-    return "; ".join(parts)
+        parts.append(T("verdict.undecided_list", k=len(und),
+                       names=(", " if lang == "en" else "、").join(f"{t} ({v.townships[t]['reports']})" for t in und)))
+    return sep.join(parts)
 
 
-def verdict_json(v: Verdict, summary: dict) -> dict:
-    """The ``verdict`` object of ``summary.json``."""
+def verdict_json(v: Verdict, summary: dict, lang: str = "en") -> dict:
+    """The ``verdict`` object of ``summary.json``: ``text`` in the report's language, ``text_en``
+    always in English."""
     return {
-        "holds": v.holds, "status": v.status, "text": verdict_text(v, summary), "scope": v.scope,
+        "holds": v.holds, "status": v.status, "text": verdict_text(v, summary, lang),
+        "text_en": verdict_text(v, summary, "en"), "lang": lang, "scope": v.scope,
         "min_reports": v.min_reports,
         "failing_townships": v.failing_townships(), "undecided_townships": v.undecided_townships(),
         "townships": v.townships,
