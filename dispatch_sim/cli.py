@@ -119,7 +119,8 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
         workers: Optional[int] = typer.Option(None, min=1, help="local processes (default: all cores)"),
         scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
         resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial"),
-        cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)")):
+        cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)"),
+        lang: Optional[str] = typer.Option(None, "--lang", help="report language: zh or en (default: the scenario's report.lang)")):
     """Simulate a scenario and write summary.json, incidents.csv, cells.geojson, report.html and figures/.
 
     Example: dispatch-sim run scenarios/nanhu_baseline.yaml --out out/baseline
@@ -127,11 +128,13 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
     from .experiments import run_scenario
     from .report import write_outputs
 
+    if lang is not None and lang not in ("zh", "en"):
+        raise DispatchSimError(f"--lang: {lang!r} is not one of zh, en")
     w = _world(scenario, replications=replications, seed=seed, load=load)
     with _Progress("replications") as prog:
         result = run_scenario(w, workers=workers, scheduler=scheduler, progress=prog,
                               resume_dir=(out_dir / "partial") if resume else None)
-    paths = write_outputs(result, out_dir, cell_m=cell_m)
+    paths = write_outputs(result, out_dir, cell_m=cell_m, lang=lang)
     s = json.loads(paths["summary"].read_text(encoding="utf-8"))
     _print_verdict(s["verdict"])
     rep = s["reports"]

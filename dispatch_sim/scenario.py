@@ -288,12 +288,37 @@ class RunConfig(_Strict):
     seed: int = Field(default=20220810, ge=0)
     target_min: float = Field(default=30, gt=0, description="the on-site promise: minutes from report to arrival")
     load: float = Field(default=1.0, gt=0, description="multiplier on reports_per_day")
+    start_date: str = Field(default="2022-08-01", description=(
+        "calendar date of day 0 of the run (a Monday, YYYY-MM-DD), for the clock times in incidents.csv "
+        "(Asia/Shanghai); the weekly profile starts on Monday"))
+
+    @field_validator("start_date")
+    @classmethod
+    def _monday(cls, v):
+        import datetime as _dt
+
+        try:
+            d = _dt.date.fromisoformat(str(v))
+        except ValueError:
+            raise ValueError("start_date must be a date written YYYY-MM-DD, e.g. 2022-08-01") from None
+        if d.weekday() != 0:
+            raise ValueError(f"start_date must be a Monday (day 0 of the weekly profile); {v} is a "
+                             f"{d.strftime('%A')}")
+        return str(d)
 
     @model_validator(mode="after")
     def _warm(self):
         if self.warmup_days >= self.horizon_days:
             raise ValueError("warmup_days must be shorter than horizon_days")
         return self
+
+
+class ReportConfig(_Strict):
+    """How the report is written."""
+
+    lang: Literal["zh", "en"] = Field(default="en", description=(
+        "language of report.html, the verdict text and the figures: zh (Chinese) or en (English); "
+        "`dispatch-sim run --lang` overrides it"))
 
 
 class Scenario(_Strict):
@@ -308,6 +333,7 @@ class Scenario(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     demand: Demand
     targets: Targets = Field(default_factory=Targets)
+    report: ReportConfig = Field(default_factory=ReportConfig, description="report language")
     assumptions: list[str] = Field(default_factory=list, description="shown in the report")
     source_file: str | None = Field(default=None, exclude=True)
 

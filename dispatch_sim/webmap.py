@@ -127,10 +127,11 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
     for i, t in enumerate(sc.teams):
         st = towns.get(t.name, {}).get("status")
         mark = {"missed": " ✗", "undecided": " ?", "met": " ✓"}.get(st, "")
-        name = t.name + (f" ({labels['unverified']})" if t.unverified else "")
-        bases.append(f'<g transform="translate({bx[i]},{by[i]})"><rect x="-90" y="-90" width="180" height="180" '
-                     f'fill="{"#fff" if t.unverified else "#000"}" stroke="#000" stroke-width="30"/>'
-                     f'<text x="140" y="-60">{e(name + mark)}</text></g>')
+        tip = t.name + (f" ({labels['unverified']})" if t.unverified else "")
+        bases.append(f'<g transform="translate({bx[i]},{by[i]})"><title>{e(tip)}</title>'
+                     f'<rect x="-60" y="-60" width="120" height="120" '
+                     f'fill="{"#fff" if t.unverified else "#000"}" stroke="#000" stroke-width="24"/>'
+                     f'<text x="90" y="-40">{e(t.name + mark)}</text></g>')
     legend = "".join(f'<span><i style="background:{TEAM_COLORS[i % len(TEAM_COLORS)]}"></i>{e(t.name)}</span>'
                      for i, t in enumerate(sc.teams) if not t.backup)
     attribution = e(labels["attribution"])
@@ -146,11 +147,10 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
 <g data-layer="jurisdictions" fill="none" stroke-width="22" style="display:none">{''.join(juris)}</g>
 <g data-layer="cells" fill-opacity="0.55">{''.join(cell_svg)}</g>
 <g data-layer="late" fill="#e63946" fill-opacity="0.85" stroke="#fff" stroke-width="8">{''.join(dots)}</g>
-<g data-layer="bases" font-size="260" font-family="sans-serif" paint-order="stroke" stroke="#fff"
- stroke-width="0">{''.join(bases)}</g>
+<g data-layer="bases" font-size="150" font-family="sans-serif">{''.join(bases)}</g>
 </svg>
 <div class="wmap-pop" hidden></div>
-<div class="wmap-legend">{legend}</div>
+<div class="wmap-legend">{legend}<span>■ {e(labels['bases'])} □ {e(labels['unverified'])} ✓ ✗ ?</span></div>
 <div class="wmap-attr">{attribution}</div>
 </div>
 <script>
