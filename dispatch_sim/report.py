@@ -107,6 +107,7 @@ def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, la
                "map.sampled", "map.id", "map.time", "map.township", "map.crew", "map.response", "map.cause",
                "map.reports", "map.on_time", "map.unverified")}
     labels.update({f"cause_{c}": T(f"cause.{c}") for c in LATE_CAUSES})
+    labels.update({f"status_{k}": T(f"status.{k}") for k in ("met", "missed", "undecided")})
     labels["attribution"] = settings.standin_label if run.world.standin else settings.osm_attribution
     webmap = interactive_map(run.world, incidents, cells, summary, labels, lang)
     paths["report"] = write_text_atomic(out / "report.html",

@@ -150,7 +150,7 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
 <g data-layer="bases" font-size="150" font-family="sans-serif">{''.join(bases)}</g>
 </svg>
 <div class="wmap-pop" hidden></div>
-<div class="wmap-legend">{legend}<span>■ {e(labels['bases'])} □ {e(labels['unverified'])} ✓ ✗ ?</span></div>
+<div class="wmap-legend">{legend}<span>■ {e(labels['bases'])} □ {e(labels['unverified'])} ✓ {e(labels.get('status_met', 'meets'))} ✗ {e(labels.get('status_missed', 'misses'))} ? {e(labels.get('status_undecided', 'undecided'))}</span></div>
 <div class="wmap-attr">{attribution}</div>
 </div>
 <script>
