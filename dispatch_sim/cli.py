@@ -397,6 +397,56 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
     out.print(f"wrote {out_dir}/placement.json, placement_variant.yaml, figures/placement.png", highlight=False)
 
 
+@app.command()
+@_guard
+def staff(scenario: Path = typer.Argument(..., help="scenario YAML"),
+          out_dir: Path = typer.Option(Path("out"), "--out", help="output folder"),
+          load: Optional[float] = typer.Option(None, min=0.001, help="load (× reports_per_day); default run.load"),
+          night_cost: float = typer.Option(1.0, "--night-cost", help="cost of a crew-hour 20:00-08:00 relative to a day hour"),
+          max_per_shift: int = typer.Option(12, "--max-per-shift", help="cap on crews in one shift of one team"),
+          replications: Optional[int] = typer.Option(None, min=1),
+          workers: Optional[int] = typer.Option(1, min=1, help="local processes per evaluation (default 1)"),
+          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+    """The fewest crews per team and shift that keep every township on target (staffing.json,
+    staffing_variant.yaml, figures/staffing.png), verified by simulation.
+
+    Example: dispatch-sim staff scenarios/nanhu_peak_load.yaml --out out/staff
+    """
+    import time
+
+    from . import staffing
+    from .output import write_staffing
+
+    staffing.check_inputs(night_cost, max_per_shift)
+    w = _world(scenario)
+    t0 = time.perf_counter()
+    with err.status("searching staffing…") as status:
+        def progress(n, verdict, counts):
+            status.update(f"searching staffing… {n} evaluations, last: {verdict}, {sum(counts)} crew-shifts")
+
+        res = staffing.propose(w, load=load, replications=replications, night_cost=night_cost,
+                               max_per_slot=max_per_shift, workers=workers, scheduler=scheduler, progress=progress)
+    secs = time.perf_counter() - t0
+    res["seconds"] = round(secs, 1)
+    written = write_staffing(res, w, out_dir)
+    out.print(f"{'team':<14}{'shift':<22}{'today':>6}{'bound':>7}{'proposed':>10}", highlight=False, markup=False)
+    for r in res["table"]:
+        mark = "" if r["today"] == r["proposed"] else ("  +" if r["proposed"] > r["today"] else "  -")
+        out.print(f"{r['team']:<14}{r['shift']:<22}{r['today']:>6}{r['lower_bound']:>7}{r['proposed']:>10}{mark}",
+                  highlight=False, markup=False)
+    ch = res["crew_hours_per_day"]
+    out.print(f"crew-hours a day: today {ch['today']:.0f}, proposed {ch['proposed']:.0f}", highlight=False)
+    if res["infeasible"]:
+        out.print(f"not found: {res['infeasible']}", style="bold red", highlight=False, markup=False)
+    _print_verdict(res["verdict"])
+    if res["minimal_wrt_single_removals"]:
+        out.print("minimal with respect to single-crew removals: removing any one proposed crew makes a township miss",
+                  highlight=False)
+    out.print(f"{res['evaluations']} evaluations ({res['simulated_years']:g} simulated years) in {secs:.0f} s",
+              highlight=False)
+    out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
+
+
 def _print_comparison(res: dict) -> None:
     def pct(x):
         return "–" if x is None else f"{x * 100:.1f}%"

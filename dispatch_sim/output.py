@@ -134,3 +134,21 @@ def write_coverage(world, minutes: float, out_dir, cell_m: float = 500.0) -> tup
     plt.close(fig)
     written.append("figures/coverage.png")
     return summ, written
+
+
+def write_staffing(res: dict, world, out_dir) -> list[str]:
+    """``staffing.json``, ``staffing_variant.yaml`` (extends the scenario) and ``figures/staffing.png``."""
+    import matplotlib.pyplot as plt
+
+    from . import plot
+    from .staffing import variant_yaml
+
+    out = Path(out_dir)
+    res = dict(res)
+    proposal = res.pop("scenario_obj")
+    write_json_atomic(out / "staffing.json", res)
+    write_text_atomic(out / "staffing_variant.yaml", variant_yaml(world.scenario, proposal, out, load=res["load"]))
+    fig = plot.staffing_figure(res)
+    savefig_atomic(fig, out / "figures" / "staffing.png")
+    plt.close(fig)
+    return ["staffing.json", "staffing_variant.yaml", "figures/staffing.png"]

@@ -349,7 +349,7 @@ def read_candidates(path) -> list[tuple[str, float, float, str, str]]:
     return out
 
 
-def variant_yaml(scenario: Scenario, variant: Scenario, out_dir) -> str:
+def variant_yaml(scenario: Scenario, variant: Scenario, out_dir, header: str | None = None) -> str:
     """YAML text of the variant: ``extends`` the original file and lists the new teams, so it runs
     with every other dispatch-sim command and stays reproducible."""
     import os
@@ -364,8 +364,8 @@ def variant_yaml(scenario: Scenario, variant: Scenario, out_dir) -> str:
             d["jurisdiction"] = os.path.relpath(d["jurisdiction"], Path(out_dir).resolve())
         teams.append(d)
     data = {"name": variant.name, "teams": teams}
-    head = (f"# Proposed by `dispatch-sim place` (maximal covering model, then simulated).\n"
-            f"# Sites marked unverified are proposals: check them on the ground before use.\n")
+    head = header or ("# Proposed by `dispatch-sim place` (maximal covering model, then simulated).\n"
+                      "# Sites marked unverified are proposals: check them on the ground before use.\n")
     if scenario.source_file:
         rel = os.path.relpath(Path(scenario.source_file).resolve(), Path(out_dir).resolve())
         data = {"extends": rel.replace(os.sep, "/"), **data}

@@ -325,3 +325,26 @@ def compare_figure(cmp: dict):
     if cmp.get("graph", {}).get("standin"):
         fig.text(0.01, 0.005, settings.standin_label, color="#e63946", fontsize=7)
     return fig
+
+
+def staffing_figure(res: dict):
+    """Crews per team and shift: today, the queueing lower bound and the proposal."""
+    rows = res["table"]
+    labels = [f"{r['team']} {r['shift']}" for r in rows]
+    y = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(8, 0.32 * max(len(rows), 4) + 1.6))
+    ax.barh(y - 0.25, [r["today"] for r in rows], height=0.25, color="#8d99ae", label="today")
+    ax.barh(y, [r["proposed"] for r in rows], height=0.25, color="#1d3557", label="proposed")
+    ax.scatter([r["lower_bound"] for r in rows], y + 0.25, marker="|", s=60, color="#e63946",
+               label="queueing lower bound")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("crews on duty")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ch = res["crew_hours_per_day"]
+    ax.set_title(f"Fewest crews keeping every township on target at load ×{res['load']:g}: "
+                 f"{ch['today']:.0f} → {ch['proposed']:.0f} crew-hours a day", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
