@@ -87,7 +87,11 @@ class World:
             base_snap.append(s.snap_m)
         self.base_nodes = base_nodes
         self.base_snap_m = base_snap
-        self.bands = sc.speeds.band_table()
+        from .disruptions import band_table
+
+        self.bands = band_table(sc, G, sc.run.horizon_days * 1440.0)
+        if router is not None and router.bands.key() != self.bands.key():
+            router = None  # built for other time bands (disruptions, horizon): not reusable
         self.router = router or Router(G, self.bands, base_nodes, use_disk_cache=use_disk_cache)
         self.base_idx = np.array([self.router.index[b] for b in base_nodes], dtype=np.int64)
         self.node_team = self._jurisdictions()

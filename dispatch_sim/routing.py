@@ -88,11 +88,13 @@ class Router:
         ev = np.empty(m, dtype=np.int64)
         tt = np.empty(m, dtype=float)
         cls = []
-        for i, (a, b, d) in enumerate(G.edges(data=True)):
+        keys = []
+        for i, (a, b, k, d) in enumerate(G.edges(keys=True, data=True)):
             eu[i] = self.index[a]
             ev[i] = self.index[b]
             tt[i] = float(d["travel_time"])
             cls.append(d.get("road_class", "road"))
+            keys.append((a, b, k))
         self._edges = (eu, ev, tt)
         self.fwd: list[csr_matrix] = []
         self.rev: list[csr_matrix] = []
@@ -100,8 +102,11 @@ class Router:
         for band in self.bands.bands:
             uniq = {c: band.factor(c) for c in set(cls)}
             factor = np.fromiter((uniq[c] for c in classes), dtype=float, count=m) if m else np.ones(0)
-            w = tt / factor
-            f = _collapse_min(eu, ev, w, self.n)
+            if band.edge_factors:  # disruptions: slowed edges, and closed ones (factor 0) left out
+                factor = factor * np.fromiter((band.edge_factors.get(key, 1.0) for key in keys), dtype=float, count=m)
+            open_ = factor > 0
+            w = tt[open_] / factor[open_]
+            f = _collapse_min(eu[open_], ev[open_], w, self.n)
             self.fwd.append(f)
             self.rev.append(f.T.tocsr())
         self.base_nodes = [int(b) for b in base_nodes]
@@ -428,7 +433,9 @@ class ReferenceRouter:
         b = self.bands.bands[band]
 
         def w(u, v, data):  # data: {key: attrs} for a MultiDiGraph; networkx wants the min
-            return min(d["travel_time"] / b.factor(d.get("road_class", "road")) for d in data.values())
+            times = [d["travel_time"] / (b.factor(d.get("road_class", "road")) * b.edge_factor(u, v, k))
+                     for k, d in data.items() if b.edge_factor(u, v, k) > 0]
+            return min(times) if times else None  # None: every parallel edge closed, no way through
 
         return w
 

@@ -313,6 +313,55 @@ class RunConfig(_Strict):
         return self
 
 
+class RoadSelection(_Strict):
+    """Roads a disruption applies to: any edge matching one of the ways of selecting."""
+
+    names: list[str] = Field(default_factory=list, description="road names as in OSM (name tag), e.g. 中环南路")
+    osm_ways: list[int] = Field(default_factory=list, description="OSM way ids")
+    line: list[tuple[float, float]] | None = Field(default=None, min_length=2, description=(
+        "a line [[lon, lat], ...] (a bridge, a stretch of road): edges within buffer_m of it"))
+    polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3, description=(
+        "a polygon [[lon, lat], ...] (a flooded area): edges crossing or inside it"))
+    buffer_m: float = Field(default=30.0, gt=0, le=5000, description="distance from the line that counts (m)")
+    crs: CRSName = Field(default="wgs84", description="coordinate system of line and polygon")
+
+    @model_validator(mode="after")
+    def _some(self):
+        if not (self.names or self.osm_ways or self.line or self.polygon):
+            raise ValueError("give at least one of names, osm_ways, line, polygon")
+        return self
+
+
+class Disruption(_Strict):
+    """Roads closed or slowed, or all speeds changed (weather), during a window of the run."""
+
+    name: str = Field(min_length=1, description="label shown in the report and in band names")
+    start_day: float = Field(ge=0, description="first day of the run it applies (may be fractional)")
+    end_day: float = Field(gt=0, description="day of the run it stops applying")
+    start: str = Field(default="00:00", description="daily start time HH:MM within those days")
+    end: str = Field(default="24:00", description="daily end time HH:MM (may wrap past midnight)")
+    roads: RoadSelection | None = Field(default=None, description="which roads; none = the whole district")
+    closed: bool = Field(default=False, description="the selected roads are closed")
+    speed_factor: float | None = Field(default=None, gt=0, le=1.5, description="speed multiplier on the selected roads")
+    weather_factor: float | None = Field(default=None, ge=0.05, le=1.5, description=(
+        "speed multiplier on every road of the district (e.g. 0.6 on a typhoon day)"))
+    source: str | None = Field(default=None, description="where the disruption comes from")
+    unverified: bool = Field(default=False, description="an estimate, labelled UNVERIFIED in the report")
+    _c1 = field_validator("start", "end")(_check_hhmm)
+
+    @model_validator(mode="after")
+    def _effect(self):
+        if self.end_day <= self.start_day:
+            raise ValueError("end_day must be after start_day")
+        if self.roads is not None and not self.closed and self.speed_factor is None:
+            raise ValueError("roads are given: set closed: true or a speed_factor")
+        if self.roads is None and (self.closed or self.speed_factor is not None):
+            raise ValueError("closed / speed_factor need roads; for the whole district use weather_factor")
+        if self.roads is None and self.weather_factor is None:
+            raise ValueError("give roads (closed or speed_factor) and/or a weather_factor")
+        return self
+
+
 class ReportConfig(_Strict):
     """How the report is written."""
 
@@ -333,6 +382,8 @@ class Scenario(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     demand: Demand
     targets: Targets = Field(default_factory=Targets)
+    disruptions: list[Disruption] = Field(default_factory=list, description=(
+        "road closures, slowed roads and weather in time windows (routing honours them exactly in their windows)"))
     report: ReportConfig = Field(default_factory=ReportConfig, description="report language")
     assumptions: list[str] = Field(default_factory=list, description="shown in the report")
     source_file: str | None = Field(default=None, exclude=True)
