@@ -290,6 +290,30 @@ def dispatch(st, rid, now):
 
 
 @njit(cache=True, nogil=True)
+def _wait_then_drive(st, src, dst, now, base):
+    """Seconds from ``now`` to arrival when ``dst`` cannot be reached now (a disruption): the first
+    band of the run in which it can, then the drive; ``base`` >= 0 reads the base matrix, else labels.
+    The twin of :meth:`dispatch_sim.routing.Router.wait_then_drive`."""
+    table, lptr = st.band_table, st.label_ptr
+    n = table.shape[0]
+    k0 = int(now // BAND_RES_MIN)
+    seen = np.zeros(256, dtype=np.bool_)
+    for k in range(k0, k0 + n):
+        band = table[k % n]
+        if seen[band]:
+            continue
+        seen[band] = True
+        if base >= 0:
+            d = st.from_base[band, dst, base]
+        else:
+            st.meta[M_LOOKUPS] += 1
+            d = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, src, dst)
+        if d < np.inf:
+            return max(0.0, (k * BAND_RES_MIN - now) * 60.0) + d
+    return np.inf
+
+
+@njit(cache=True, nogil=True)
 def _start_return(st, crew, now):
     crew_i, crew_f = st.crew_i, st.crew_f
     band = _band(st.band_table, now)
@@ -342,6 +366,8 @@ def clear(st, crew, now):
             lptr = st.label_ptr
             tt = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, crew_i[crew, C_NODE],
                                 rep_i[nxt, R_NODE])
+            if tt == np.inf:  # closed off for now: wait for the road to open, then drive
+                tt = _wait_then_drive(st, crew_i[crew, C_NODE], rep_i[nxt, R_NODE], now, -1)
             arrive_at = now + tt / 60.0
             rep_f[nxt, O_DISPATCHED] = now
             rep_f[nxt, O_ARRIVE_AT] = arrive_at
@@ -378,6 +404,8 @@ def shift_change(st, team, count, now):
             rid = _next_job(st, crew)
             if rid >= 0:
                 base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], crew_i[crew, C_BASE]]
+                if base_s == np.inf:  # closed off for now: wait for the road to open, then drive
+                    base_s = _wait_then_drive(st, -1, st.rep_i[rid, R_NODE], now, crew_i[crew, C_BASE])
                 st.woken[n_woken] = crew
                 st.waits[n_woken] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
                 n_woken += 1

@@ -518,6 +518,8 @@ class Simulation:
             if rid is not None:
                 band = self.router.band_at(now)
                 tt = self.router.tt(band, crew.node, self.r_node[rid])
+                if tt == INF:  # closed off for now (a disruption): wait for the road to open, then drive
+                    tt = self.router.wait_then_drive(crew.node, self.r_node[rid], now)
                 self.dispatched[rid] = now
                 self.arrive_at[rid] = now + tt / 60.0
                 self.travel[rid] = tt / 60.0
@@ -541,8 +543,10 @@ class Simulation:
         if rid is None:
             return
         band = self.router.band_at(self.env.now)
-        eta = self.r_turnout_s[rid] + self._fb[band][crew.base_i, self.r_node[rid]]
-        self.assign(crew, rid, eta)
+        drive = self._fb[band][crew.base_i, self.r_node[rid]]
+        if drive == INF:  # closed off for now (a disruption): wait for the road to open, then drive
+            drive = self.router.wait_then_drive(int(self.world.base_idx[crew.base_i]), self.r_node[rid], self.env.now)
+        self.assign(crew, rid, self.r_turnout_s[rid] + drive)
 
     def _start_return(self, crew: Crew, now: float) -> None:
         band = self.router.band_at(now)
