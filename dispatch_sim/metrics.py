@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 LATE_CAUSES = ("waited_for_crew", "served_by_far_team", "long_travel", "slow_dispatch", "open_at_horizon")
 
@@ -93,6 +92,8 @@ def mean_ci(values, conf: float = 0.95) -> tuple[float, float, float]:
     m = float(x.mean())
     if len(x) < 2:
         return (m, float("nan"), float("nan"))
+    from scipy import stats  # here, not at import: scipy.stats alone takes a second to import
+
     h = stats.t.ppf((1 + conf) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
     return (m, m - h, m + h)
 
