@@ -19,12 +19,14 @@ from .demand import Reports
 
 def can_compile(world, policy_name: str) -> bool:
     """Whether a run can use the compiled dispatcher: one of the built-in policies (not a class
-    registered in its place) and a graph with hub labels."""
+    registered in its place), a graph with hub labels, and no move-up (which only the readable
+    dispatcher implements; the World warns when it is chosen)."""
     from . import settings
     from .policies import BUILT_IN, POLICIES
 
     return (settings.compiled_dispatch and policy_name in K.POLICY_CODES
-            and POLICIES.get(policy_name) is BUILT_IN.get(policy_name) and world.router.has_labels)
+            and POLICIES.get(policy_name) is BUILT_IN.get(policy_name) and world.router.has_labels
+            and not getattr(world.scenario.dispatch, "move_up", False))  # move-up: readable dispatcher only
 
 
 def _entry_point(kernel, *example_args):

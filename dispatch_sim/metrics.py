@@ -255,5 +255,7 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
         "utilization_note": ("utilization = busy / on duty (busy: sent until clear, unavailable for dispatch); "
                              "committed = (busy + on-duty drives back to base) / on duty"),
         "wait_min": _tail(prom["wait_min"]),
+        "move_ups": (sum(int(r.extra.get("move_ups", 0)) for r in results)
+                     if any("move_ups" in r.extra for r in results) else None),
         "mutual_aid": mutual_aid(incidents, results[0].horizon_min, results[0].warmup_min) if results else None,
     }

@@ -247,6 +247,11 @@ class DispatchConfig(_Strict):
     queue: Literal["own_first", "fifo"] = Field(default="own_first", description=(
         "with home_then_mutual_aid: which waiting report a crew that frees up takes: own_first = its own "
         "township's first (neighbours' only when its own queue is empty), fifo = the most urgent, oldest of all"))
+    move_up: bool = Field(default=False, description=(
+        "when a township is left without a free crew, the nearest other township with at least move_up_min_free "
+        "free crews at base sends one to its base until one of its own crews is free again (readable dispatcher)"))
+    move_up_min_free: int = Field(default=2, ge=1, le=100, description=(
+        "free crews at base a township must have to send one on a move-up"))
     dispatch_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=3))
     turnout_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=2))
 
