@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -227,21 +225,16 @@ class Router:
 
     def _save_matrices(self) -> None:
         """Write the matrices as .npy files in a folder, renamed into place once complete."""
-        import shutil
+        from .io import atomic_dir  # readable by others (umask modes), removed if incomplete
 
-        tmp = None
         try:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=self.cache_file.parent, prefix=f".{self.cache_file.name}."))
-            for name in self._MATRICES:
-                np.save(tmp / f"{name}.npy", getattr(self, name))
-            for name in self._LABELS if self.label_ptr is not None else ():
-                np.save(tmp / f"{name}.npy", getattr(self, name))
-            os.replace(tmp, self.cache_file)
+            with atomic_dir(self.cache_file) as tmp:
+                for name in self._MATRICES:
+                    np.save(tmp / f"{name}.npy", getattr(self, name))
+                for name in self._LABELS if self.label_ptr is not None else ():
+                    np.save(tmp / f"{name}.npy", getattr(self, name))
         except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
             log.info("router cache not written (%s)", exc)
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ fast, index-level
     def dispatch_arrays(self) -> tuple:

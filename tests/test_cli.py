@@ -43,7 +43,7 @@ def test_run_writes_every_output(scenario_file, tmp_path):
     assert {"target_min", "rate", "ci95"} <= s["on_time"].keys()
     assert {"p50", "p90", "p95", "max"} <= s["response_min"].keys()
     assert "utilization" in s["by_team"]["A"]
-    with open(out / "incidents.csv") as fh:
+    with open(out / "incidents.csv", encoding="utf-8-sig") as fh:  # UTF-8 with BOM, as Excel reads it
         rows = list(csv.DictReader(fh))
     need = ("replication report_id created_min dispatched_min arrived_min cleared_min team crew home_team category "
             "priority on_time late_cause travel_min wait_min snap_m").split()
