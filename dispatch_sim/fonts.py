@@ -1,0 +1,168 @@
+"""Chinese text in figures on a fresh machine, without touching matplotlib's global state.
+
+Team names (解放街道, 凤桥镇 …) must render in every figure, on a planner's laptop, a CI runner or a
+server that has no CJK font installed. Matplotlib's default DejaVu Sans has no CJK glyphs and draws
+boxes ("tofu"), with one "Glyph … missing" warning per character.
+
+Choices and their trade-offs:
+
+* **Where the font comes from.** A dependency installed by ``pip install -e .``:
+  ``pylopdf-fonts-zh-cn`` ships Google's *Noto Sans SC* (the Simplified-Chinese subset of Noto Sans
+  CJK, SIL Open Font License 1.1, 8.3 MB OpenType) and nothing else; its wheel is 17 MB. Bigger
+  bundles were rejected: ``mplfonts`` (85 MB, and it ships SimHei, which is not freely licensed),
+  the full CJK collection (Japanese glyph forms in the first face). A system font (Noto Sans CJK SC,
+  Source Han Sans SC, WenQuanYi, SimHei, Microsoft YaHei, PingFang SC) is used when the package is
+  missing, e.g. in an environment installed without dependencies.
+* **When.** The font is registered with ``matplotlib.font_manager.fontManager.addfont`` the first
+  time a figure is made (:func:`cjk_family`), not at import: importing ``dispatch_sim`` stays fast and
+  does not read an 8 MB file for commands that draw nothing.
+* **How.** No global ``rcParams`` change. Plot functions draw inside :func:`style`, an
+  ``rc_context`` whose ``font.family`` is a *fallback list of concrete names*,
+  ``["DejaVu Sans", "Noto Sans SC"]`` (matplotlib ≥ 3.6): Latin text keeps DejaVu Sans and CJK
+  characters fall back to Noto Sans SC glyph by glyph. Concrete names (not the generic
+  ``sans-serif`` alias) are resolved when a text is created, so a figure drawn later, outside the
+  context (Jupyter's inline backend, ``savefig`` in the caller), still finds the CJK font.
+* **Without any CJK font.** :func:`label` returns the English name (``name_en``) for any text the
+  fonts cannot draw, and one notice is logged (:data:`NOTICE`), instead of boxes and warnings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+from pathlib import Path
+from typing import Iterator
+
+log = logging.getLogger(__name__)
+
+#: Latin text font (ships with matplotlib), first in the fallback list.
+LATIN_FAMILY = "DejaVu Sans"
+
+#: Installed CJK fonts tried, in order, when the packaged one is unavailable.
+SYSTEM_CJK_FAMILIES = ("Noto Sans SC", "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN",
+                       "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "SimHei",
+                       "Heiti SC", "Noto Sans CJK JP")
+
+#: Logged once when no CJK font is available.
+NOTICE = ("no Chinese font found (install the 'pylopdf-fonts-zh-cn' package, a dependency of dispatch_sim): "
+          "figures label teams with their English names (name_en)")
+
+_lock = threading.Lock()
+_family: str | None = None
+_resolved = False
+
+
+def _packaged_font() -> Path | None:
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    p = Path(pylopdf_fonts_zh_cn.sans_path())
+    return p if p.is_file() else None
+
+
+def cjk_family() -> str | None:
+    """The family name of a CJK font registered with matplotlib, or None if there is none.
+
+    The first call registers the packaged Noto Sans SC (or finds a system CJK font); later calls
+    return the cached answer. Thread-safe.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"Noto Sans SC"``.
+    """
+    global _family, _resolved
+    if _resolved:
+        return _family
+    with _lock:
+        if _resolved:
+            return _family
+        from matplotlib import font_manager as fm
+
+        path = _packaged_font()
+        if path is not None:
+            try:
+                fm.fontManager.addfont(str(path))
+                _family = fm.FontProperties(fname=str(path)).get_name()
+            except (OSError, RuntimeError, ValueError) as exc:  # unreadable file: try the system fonts
+                log.info("packaged CJK font %s not usable (%s)", path, exc)
+        if _family is None:
+            known = {f.name for f in fm.fontManager.ttflist}
+            _family = next((name for name in SYSTEM_CJK_FAMILIES if name in known), None)
+        if _family is None:
+            log.warning(NOTICE)
+        _resolved = True
+        return _family
+
+
+def font_family() -> list[str]:
+    """The ``font.family`` fallback list used by every figure: Latin first, then CJK if any."""
+    cjk = cjk_family()
+    return [LATIN_FAMILY, cjk] if cjk else [LATIN_FAMILY]
+
+
+@functools.lru_cache(maxsize=8)
+def _ft2fonts(families: tuple[str, ...]):
+    from matplotlib import font_manager as fm
+    from matplotlib.ft2font import FT2Font
+
+    return [FT2Font(fm.findfont(fm.FontProperties(family=f), fallback_to_default=False)) for f in families]
+
+
+def can_render(text: str) -> bool:
+    """Whether every character of ``text`` has a glyph in the figure fonts (no tofu)."""
+    fonts = _ft2fonts(tuple(font_family()))
+    return all(ch.isspace() or any(f.get_char_index(ord(ch)) for f in fonts) for ch in text)
+
+
+def label(name: str, name_en: str | None = None, lang: str = "zh") -> str:
+    """The label to draw for a named thing (team, township).
+
+    Parameters
+    ----------
+    name
+        The name as written in the scenario (often Chinese).
+    name_en
+        Its English name, if the scenario gives one.
+    lang
+        ``"en"`` prefers ``name_en``; anything else shows ``name`` as written.
+
+    Returns
+    -------
+    str
+        ``name`` unless English is asked for or the fonts cannot draw it; then ``name_en`` (or
+        ``name`` when there is no English name).
+    """
+    if lang == "en" and name_en:
+        return name_en
+    if name_en and not can_render(name):
+        return name_en
+    return name
+
+
+def rc() -> dict:
+    """The rcParams every figure is drawn with (applied through :func:`style`, never globally)."""
+    return {
+        "font.family": font_family(),
+        "axes.titlesize": 11,
+        "axes.labelsize": 9,
+        "xtick.labelsize": 8,
+        "ytick.labelsize": 8,
+        "legend.fontsize": 8,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+    }
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """Draw inside this context: dispatch_sim's figure style, restored on exit."""
+    import matplotlib
+
+    with matplotlib.rc_context(rc()):
+        yield
