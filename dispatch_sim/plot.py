@@ -85,6 +85,8 @@ TEXT: dict[str, dict[str, str]] = {
         "cells_target": " (target {r:.0%})",
         "cells_title": "On-time rate per {c:g} m cell (simulated; opacity = reports)",
         "expected_reports": "expected reports",
+        "compare_x": "on-time rate (95% interval); right margin: significant paired change B − A, points",
+        "compare_title": "B − A district: {d:+.1f} points — {decision}",
         "placement_title": ("Proposal ({mode}): demand within {budget:g} min drive of a base {c0:.1%} → {c1:.1%}\n"
                             "of two bases {t0:.1%} → {t1:.1%}; within {half:g} min {h0:.1%} → {h1:.1%}"),
     },
@@ -129,6 +131,8 @@ TEXT: dict[str, dict[str, str]] = {
         "cells_target": "（目标 {r:.0%}）",
         "cells_title": "每 {c:g} 米网格的按时到场率（模拟；不透明度 = 上报量）",
         "expected_reports": "预期上报量",
+        "compare_x": "按时到场率（95% 区间）；右侧：显著的配对差值 B − A（百分点）",
+        "compare_title": "B − A 全区：{d:+.1f} 个百分点 — {decision}",
         "placement_title": ("方案（{mode}）：驻地 {budget:g} 分钟车程内的需求 {c0:.1%} → {c1:.1%}\n"
                             "两个驻地可达 {t0:.1%} → {t1:.1%}；{half:g} 分钟内 {h0:.1%} → {h1:.1%}"),
     },
@@ -293,9 +297,11 @@ def cdf_figure(incidents, target_min: float, lang: str | None = None) -> Dispatc
 
 
 def _target_from_summary(summary: dict) -> float | None:
-    """The on-time-rate target from ``summary["targets"]`` (``required: ">= 0.9"``), if recorded."""
+    """The district on-time-rate target recorded in ``summary["targets"]``, if any."""
     for row in summary.get("targets") or []:
-        if row.get("target") == "on_time_rate":
+        if row.get("target") == "on_time_rate" and row.get("area", "district") == "district":
+            if row.get("threshold") is not None:
+                return float(row["threshold"])
             m = re.search(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", str(row.get("required", "")))
             if m:
                 return float(m.group())
@@ -524,46 +530,58 @@ def placement_figure(world, proposal: dict, weight=None, lang: str | None = None
     return fig
 
 
-def compare_figure(cmp: dict):
-    """Variant A and B per township: on-time rate with its 95% interval, the target, and whether
-    the paired difference is significant (a filled marker)."""
+def compare_figure(cmp: dict, team_labels: dict | None = None, lang: str | None = None) -> DispatchFigure:
+    """Variant A and B per township: on-time rate with its 95% interval, the target, and the paired
+    difference B − A in the right margin where it is significant.
+
+    Parameters
+    ----------
+    cmp
+        The result of :func:`dispatch_sim.compare`.
+    team_labels
+        Optional team name → label (e.g. ``name_en`` for English figures).
+    lang
+        ``"zh"`` or ``"en"``.
+    """
+    lang = _lang(None, lang)
     towns = list(cmp.get("by_township", {}))
-    fig, ax = plt.subplots(figsize=(8, 0.42 * max(len(towns), 3) + 1.6))
-    y = np.arange(len(towns))
-    for k, (key, color, dy) in enumerate((("a", "#8d99ae", -0.15), ("b", "#1d3557", 0.15))):
-        rates = [cmp["by_township"][t][key]["rate"] for t in towns]
-        cis = [cmp["by_township"][t][key]["ci95"] or [np.nan, np.nan] for t in towns]
-        r = np.array([np.nan if v is None else v for v in rates], dtype=float)
-        lo = np.array([c[0] if c[0] is not None else np.nan for c in cis], dtype=float)
-        hi = np.array([c[1] if c[1] is not None else np.nan for c in cis], dtype=float)
-        ax.errorbar(r, y + dy, xerr=[np.clip(r - lo, 0, None), np.clip(hi - r, 0, None)], fmt="o", color=color,
-                    ms=5, lw=1, label=f"{key.upper()}: {cmp[key]['scenario']}")
-    for i, t in enumerate(towns):
-        d = cmp["by_township"][t]["difference_b_minus_a"]
-        if d["significant"]:
-            ax.annotate(f"{d['mean'] * 100:+.1f}", (1.0, i), xycoords=("axes fraction", "data"), xytext=(4, 0),
-                        textcoords="offset points", va="center", fontsize=8,
-                        color="#2a9d8f" if d["mean"] > 0 else "#e63946")
+    labels = [(team_labels or {}).get(t, t) for t in towns]
+    labels = [lab if fonts.can_render(lab) else f"#{i + 1}" for i, lab in enumerate(labels)]
     goal = None
     for r in (cmp["a"].get("verdict") or {}).get("townships", {}).values():
-        goal = (r.get("targets", {}).get("on_time_rate") or {}).get("required")
+        req = (r.get("targets", {}).get("on_time_rate") or {}).get("required")
+        m = re.search(r"[-+]?\d*\.?\d+", str(req or ""))
+        goal = float(m.group()) if m else None
         break
-    if goal:
-        try:
-            g = float(goal.split()[-1])
-            ax.axvline(g, color="#e63946", ls="--", lw=1, label="target")
-        except ValueError:
-            pass
-    ax.set_yticks(y)
-    ax.set_yticklabels(towns)
-    ax.invert_yaxis()
-    ax.set_xlabel("on-time rate (95% interval); right margin: significant paired change B − A, points")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
     d = cmp["difference_b_minus_a"]["on_time_rate"]
-    ax.set_title(f"B − A district: {d['mean'] * 100:+.1f} points — {cmp['decision']['text']}", fontsize=9)
-    if cmp.get("graph", {}).get("standin"):
-        fig.text(0.01, 0.005, settings.standin_label, color="#e63946", fontsize=7)
+    with fonts.style():
+        fig, ax = _figure((8, 0.42 * max(len(towns), 3) + 1.8))
+        y = np.arange(len(towns))
+        for key, color, dy in (("a", "#8d99ae", -0.15), ("b", "#1d3557", 0.15)):
+            rates = [cmp["by_township"][t][key]["rate"] for t in towns]
+            cis = [cmp["by_township"][t][key]["ci95"] or [np.nan, np.nan] for t in towns]
+            r = np.array([np.nan if v is None else v for v in rates], dtype=float)
+            lo = np.array([c[0] if c[0] is not None else np.nan for c in cis], dtype=float)
+            hi = np.array([c[1] if c[1] is not None else np.nan for c in cis], dtype=float)
+            ax.errorbar(r, y + dy, xerr=[np.clip(r - lo, 0, None), np.clip(hi - r, 0, None)], fmt="o", color=color,
+                        ms=5, lw=1, label=f"{key.upper()}: {cmp[key]['scenario']}")
+        for i, t in enumerate(towns):
+            dt = cmp["by_township"][t]["difference_b_minus_a"]
+            if dt["significant"]:
+                ax.annotate(f"{dt['mean'] * 100:+.1f}", (1.0, i), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                            textcoords="offset points", va="center", fontsize=8,
+                            color="#2a9d8f" if dt["mean"] > 0 else "#e63946")
+        if goal is not None:
+            ax.axvline(goal, color="#e63946", ls="--", lw=1, label=_t("target", lang), gid="target-line")
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_xlabel(_t("compare_x", lang))
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+        ax.set_title(_t("compare_title", lang, d=d["mean"] * 100, decision=cmp["decision"]["text"]), fontsize=9)
+        if cmp.get("graph", {}).get("standin"):
+            fig.text(0.01, 0.005, _t("standin", lang), color="#e63946", fontsize=7)
     return fig
 
 
