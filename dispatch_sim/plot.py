@@ -581,7 +581,7 @@ def compare_figure(cmp: dict, team_labels: dict | None = None, lang: str | None 
         ax.legend(fontsize=8, loc="lower left")
         ax.set_title(_t("compare_title", lang, d=d["mean"] * 100, decision=cmp["decision"]["text"]), fontsize=9)
         if cmp.get("graph", {}).get("standin"):
-            fig.text(0.01, 0.005, _t("standin", lang), color="#e63946", fontsize=7)
+            fig.supxlabel(_t("standin", lang), color="#e63946", fontsize=7, x=0.01, ha="left")  # room kept by the layout
     return fig
 
 
