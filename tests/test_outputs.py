@@ -315,3 +315,26 @@ def test_version_is_the_package_version():
         assert dispatch_sim.__version__ == version("dispatch_sim")
     except PackageNotFoundError:  # running from a source tree that is not installed
         assert dispatch_sim.__version__.endswith("+unknown")
+
+
+def test_palette_png_looks_the_same_and_is_smaller(tmp_path, zh_world):
+    """Maps are stored as 256-colour PNGs (report.html embeds them); pixels stay what matplotlib drew."""
+    from PIL import Image
+
+    from dispatch_sim import plot
+    from dispatch_sim.io import savefig_atomic
+
+    fig = plot.map_figure(zh_world)
+    full = savefig_atomic(fig, tmp_path / "rgba.png", palette=False)
+    small = savefig_atomic(fig, tmp_path / "p.png")
+    with Image.open(full) as a, Image.open(small) as b:
+        assert b.mode == "P" and a.size == b.size
+        da = np.asarray(a.convert("RGB"), dtype=int)
+        db = np.asarray(b.convert("RGB"), dtype=int)
+    diff = np.abs(da - db)
+    assert diff.mean() < 1.0 and np.percentile(diff, 99.9) <= 24
+    assert small.stat().st_size < 0.7 * full.stat().st_size
+
+    fig.patch.set_alpha(0.0)  # a transparent figure keeps its alpha channel
+    with Image.open(savefig_atomic(fig, tmp_path / "t.png")) as t:
+        assert t.mode == "RGBA"
