@@ -338,3 +338,45 @@ def test_palette_png_looks_the_same_and_is_smaller(tmp_path, zh_world):
     fig.patch.set_alpha(0.0)  # a transparent figure keeps its alpha channel
     with Image.open(savefig_atomic(fig, tmp_path / "t.png")) as t:
         assert t.mode == "RGBA"
+
+
+def test_without_any_cjk_font_figures_use_english_names_with_one_notice(tmp_path):
+    """A machine where the font package is missing and no system CJK font exists: no boxes, no glyph
+    warnings, English names, one notice."""
+    code = r'''
+import logging, sys, warnings, io, json
+sys.modules["pylopdf_fonts_zh_cn"] = None  # the font package is not installed
+from matplotlib import font_manager as fm
+if any(n in {f.name for f in fm.fontManager.ttflist} for n in __import__("dispatch_sim.fonts").fonts.SYSTEM_CJK_FAMILIES):
+    print(json.dumps("skip")); raise SystemExit
+records = []
+logging.getLogger("dispatch_sim").addHandler(type("H", (logging.Handler,), {"emit": lambda self, r: records.append(r)})())
+from dispatch_sim import World, scenario_from_dict, plot
+from tests.test_outputs import _zh_scenario
+w = World(scenario_from_dict(_zh_scenario()))
+with warnings.catch_warnings(record=True) as rec:
+    warnings.simplefilter("always")
+    for make in (lambda: plot.map_figure(w), lambda: plot.cells_figure(w, {"features": []})):
+        fig = make()
+        fig.savefig(io.BytesIO(), format="png")
+legend = fig.axes[0].get_legend()
+print(json.dumps([[t.get_text() for t in legend.get_texts()], [str(r.message) for r in rec],
+                  [r.getMessage() for r in records if "Chinese font" in r.getMessage()], fig.axes[0].get_title()]))
+'''
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    if out == "skip":
+        pytest.skip("this machine has a system CJK font")
+    labels, warns, notices, title = out
+    assert [lab.split(" (")[0] for lab in labels] == [t["name_en"] for t in ZH_TEAMS]
+    assert _glyph_warnings_text(warns) == []
+    assert len(notices) == 1
+    assert title.isascii()  # the figure text fell back to English too
+
+
+def _glyph_warnings_text(messages) -> list[str]:
+    return [m for m in messages if "missing from font" in m or "Glyph" in m]
