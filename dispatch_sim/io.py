@@ -36,9 +36,6 @@ from typing import Iterator
 
 import numpy as np
 
-#: Resolution of every PNG written by :func:`savefig_atomic` (print needs ≥ 150 dpi).
-FIGURE_DPI = 150
-
 _umask_lock = threading.Lock()
 _umask_cached: int | None = None
 
@@ -207,7 +204,7 @@ def write_csv_atomic(path, df) -> Path:
 
 
 def savefig_atomic(fig, path, dpi: int | None = None, palette: bool = True) -> Path:
-    """Save ``fig`` as PNG atomically at :data:`FIGURE_DPI` (150) unless ``dpi`` says otherwise.
+    """Save ``fig`` as PNG atomically at ``settings.figure_dpi`` (150) unless ``dpi`` says otherwise.
 
     Parameters
     ----------
@@ -216,13 +213,15 @@ def savefig_atomic(fig, path, dpi: int | None = None, palette: bool = True) -> P
     path
         The PNG file.
     dpi
-        Resolution; default :data:`FIGURE_DPI`.
+        Resolution; default ``dispatch_sim.settings.figure_dpi``.
     palette
         Store an opaque figure as 256-colour palette PNG (no dithering): charts and road maps have few
         colours, so this looks the same and takes a third of the bytes, which keeps ``report.html``
         (figures embedded) small enough to send by message. Figures with transparency stay RGBA.
     """
-    dpi = dpi or FIGURE_DPI
+    from . import settings
+
+    dpi = dpi or settings.figure_dpi
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     data = buf.getvalue()
