@@ -19,8 +19,10 @@ Design choices:
   (number → name) instead: deterministic, no extra dependency, and legible at print size, unlike
   label-repelling (adjustText), whose leader lines tangle in a cluster of five and whose result
   depends on the iteration.
-* **Language.** Figure text comes from one table, :data:`TEXT` (``en`` and ``zh``). The language is
-  the ``lang`` argument, else the scenario's ``report.lang`` if it has one, else :data:`DEFAULT_LANG`.
+* **Language.** Figure text comes from one table, :data:`FIGURE_MESSAGES` (English, Chinese), in the
+  format of the message catalogue :mod:`dispatch_sim.i18n`, whose entries win for the same key. The
+  language is the ``lang`` argument, else the scenario's ``report.lang`` if it has one, else
+  :data:`DEFAULT_LANG`.
   Team names are shown as written in the scenario (``name``); English figures use ``name_en`` when
   given.
 """
@@ -42,100 +44,69 @@ from . import fonts, settings
 #: Figure language when neither the call nor the scenario says.
 DEFAULT_LANG = "zh"
 
-#: Every text drawn in a figure, in English and Chinese (``str.format`` fields in braces).
-TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "map_title": "Bases, jurisdictions and reports",
-        "on_time_n": "on time ({n})",
-        "late_n": "late ({n})",
-        "unverified": " (unverified)",
-        "bases": "Bases",
-        "new_post": "proposed post",
-        "lon": "longitude",
-        "lat": "latitude",
-        "standin": settings.standin_label,
-        "osm": settings.osm_attribution,
-        "cdf_all": "all replications",
-        "cdf_range": "range across replications (2.5–97.5%)",
-        "promise": "{m:g}-minute promise",
-        "cdf_x": "minutes from report to crew on site",
-        "share_reports": "share of reports",
-        "cdf_title": "Response time distribution",
-        "hour_x": "hour of day (report time)",
-        "on_time_rate": "on-time rate",
-        "hour_title": "On-time rate by hour (95% Wilson intervals)",
-        "target_rate": "target {r:.0%}",
-        "util_x": "share of on-duty time",
-        "util_busy": "busy (travel to scene + on scene)",
-        "util_committed": "committed (busy + drive back to base)",
-        "util_title": "Crew utilization by team",
-        "stress_rate": "district on-time rate",
-        "ci95": "95% interval",
-        "target": "target",
-        "breaking_point": "breaking point ≈ {bp:g}× load",
-        "load_x": "load (× baseline reports per day)",
-        "stress_district": "District (common random numbers)",
-        "stress_holds": "{label}: holds to ×{b:g}",
-        "stress_none": "{label}: not demonstrated",
-        "stress_teams": "Each township team's own reports",
-        "reach_cb": "minutes from report to arrival, 90% of cases (target {m:g}: black line)",
-        "reach_beyond": "{share:.0%} of cells beyond {m:g} min (red outline)",
-        "reach_title": "Promise reach: report to arrival ({band}; dispatch delay + turnout + drive)",
-        "cells_cb": "share of reports on site in time",
-        "cells_target": " (target {r:.0%})",
-        "cells_title": "On-time rate per {c:g} m cell (simulated; opacity = reports)",
-        "expected_reports": "expected reports",
-        "compare_x": "on-time rate (95% interval); right margin: significant paired change B − A, points",
-        "compare_title": "B − A district: {d:+.1f} points — {decision}",
-        "placement_title": ("Proposal ({mode}): demand within {budget:g} min drive of a base {c0:.1%} → {c1:.1%}\n"
-                            "of two bases {t0:.1%} → {t1:.1%}; within {half:g} min {h0:.1%} → {h1:.1%}"),
-    },
-    "zh": {
-        "map_title": "执法队驻地、辖区与上报事件",
-        "on_time_n": "按时到场（{n}）",
-        "late_n": "超时（{n}）",
-        "unverified": "（位置未核实）",
-        "bases": "执法队驻地",
-        "new_post": "拟设执法点",
-        "lon": "经度",
-        "lat": "纬度",
-        "standin": "替代路网（程序生成，并非真实道路）：结果不能作为规划依据",
-        "osm": "道路数据 © OpenStreetMap 贡献者（ODbL）",
-        "cdf_all": "全部重复运行",
-        "cdf_range": "各次重复运行的范围（2.5–97.5%）",
-        "promise": "{m:g} 分钟到场承诺",
-        "cdf_x": "从上报到执法人员到场（分钟）",
-        "share_reports": "上报事件占比",
-        "cdf_title": "响应时间分布",
-        "hour_x": "上报时刻（时）",
-        "on_time_rate": "按时到场率",
-        "hour_title": "各时段按时到场率（95% Wilson 区间）",
-        "target_rate": "目标 {r:.0%}",
-        "util_x": "占在岗时间的比例",
-        "util_busy": "忙碌（赶赴现场 + 现场处置）",
-        "util_committed": "占用（忙碌 + 返回驻地）",
-        "util_title": "各执法队车组利用率",
-        "stress_rate": "全区按时到场率",
-        "ci95": "95% 区间",
-        "target": "目标",
-        "breaking_point": "临界负荷 ≈ 基准的 {bp:g} 倍",
-        "load_x": "负荷（基准日均上报量的倍数）",
-        "stress_district": "全区（共同随机数）",
-        "stress_holds": "{label}：{b:g} 倍负荷内达标",
-        "stress_none": "{label}：未能证明达标",
-        "stress_teams": "各镇（街道）执法队辖区内的上报",
-        "reach_cb": "从上报到到场的分钟数（90% 的情况；目标 {m:g} 分钟：黑线）",
-        "reach_beyond": "{share:.0%} 的网格超过 {m:g} 分钟（红框）",
-        "reach_title": "承诺可达范围：从上报到到场（{band}；派单 + 出发准备 + 行车）",
-        "cells_cb": "按时到场的上报占比",
-        "cells_target": "（目标 {r:.0%}）",
-        "cells_title": "每 {c:g} 米网格的按时到场率（模拟；不透明度 = 上报量）",
-        "expected_reports": "预期上报量",
-        "compare_x": "按时到场率（95% 区间）；右侧：显著的配对差值 B − A（百分点）",
-        "compare_title": "B − A 全区：{d:+.1f} 个百分点 — {decision}",
-        "placement_title": ("方案（{mode}）：驻地 {budget:g} 分钟车程内的需求 {c0:.1%} → {c1:.1%}\n"
-                            "两个驻地可达 {t0:.1%} → {t1:.1%}；{half:g} 分钟内 {h0:.1%} → {h1:.1%}"),
-    },
+#: Every text drawn in a figure: key -> (English, Chinese), the format of :data:`dispatch_sim.i18n.MESSAGES`
+#: (``str.format`` fields in braces). A key also present in ``i18n.MESSAGES`` is taken from there, so
+#: these entries can move into the one catalogue unchanged.
+FIGURE_MESSAGES: dict[str, tuple[str, str]] = {
+    "fig.map_title": ("Bases, jurisdictions and reports", "执法队驻地、辖区与上报事件"),
+    "fig.on_time_n": ("on time ({n})", "按时到场（{n}）"),
+    "fig.late_n": ("late ({n})", "超时（{n}）"),
+    "fig.late_np_n": ("late, no 30-min promise ({n})", "超时但不适用 30 分钟承诺（{n}）"),
+    "fig.unverified": (" (unverified)", "（位置未核实）"),
+    "fig.bases": ("Bases", "执法队驻地"),
+    "fig.new_post": ("proposed post", "拟设执法点"),
+    "fig.lon": ("longitude", "经度"),
+    "fig.lat": ("latitude", "纬度"),
+    "fig.standin": (settings.standin_label, "替代路网（程序生成，并非真实道路）：结果不能作为规划依据"),
+    "fig.osm": (settings.osm_attribution, "道路数据 © OpenStreetMap 贡献者（ODbL）"),
+    "fig.cdf_all": ("all replications", "全部重复运行"),
+    "fig.cdf_range": ("range across replications (2.5–97.5%)", "各次重复运行的范围（2.5–97.5%）"),
+    "fig.promise": ("{m:g}-minute promise", "{m:g} 分钟到场承诺"),
+    "fig.cdf_x": ("minutes from report to crew on site", "从上报到执法人员到场（分钟）"),
+    "fig.share_reports": ("share of reports", "上报事件占比"),
+    "fig.cdf_title": ("Response time distribution", "响应时间分布"),
+    "fig.hour_x": ("hour of day (report time)", "上报时刻（时）"),
+    "fig.on_time_rate": ("on-time rate", "按时到场率"),
+    "fig.hour_title": ("On-time rate by hour (95% Wilson intervals)", "各时段按时到场率（95% Wilson 区间）"),
+    "fig.target_rate": ("target {r:.0%}", "目标 {r:.0%}"),
+    "fig.util_x": ("share of on-duty time", "占在岗时间的比例"),
+    "fig.util_busy": ("busy (travel to scene + on scene)", "忙碌（赶赴现场 + 现场处置）"),
+    "fig.util_committed": ("committed (busy + drive back to base)", "占用（忙碌 + 返回驻地）"),
+    "fig.util_title": ("Crew utilization by team", "各执法队车组利用率"),
+    "fig.stress_rate": ("district on-time rate", "全区按时到场率"),
+    "fig.ci95": ("95% interval", "95% 区间"),
+    "fig.target": ("target", "目标"),
+    "fig.breaking_point": ("promise breaks (first township) above ×{bp:g}", "负荷超过 {bp:g} 倍时承诺被打破（首个镇街）"),
+    "fig.load_x": ("load (× baseline reports per day)", "负荷（基准日均上报量的倍数）"),
+    "fig.stress_district": ("District (common random numbers)", "全区（共同随机数）"),
+    "fig.stress_holds": ("{label}: holds to ×{b:g}", "{label}：{b:g} 倍负荷内达标"),
+    "fig.stress_none": ("{label}: not demonstrated", "{label}：未能证明达标"),
+    "fig.stress_teams": ("Each township team's own reports", "各镇（街道）执法队辖区内的上报"),
+    "fig.stress_judged": (
+        "Each township: judged on-time rate (lower 95% bound); × = first miss",
+        "各镇街：评判用按时到场率（95% 区间下限）；× = 首次未达标"),
+    "fig.reach_cb": (
+        "minutes from report to arrival, 90% of cases (target {m:g}: black line)",
+        "从上报到到场的分钟数（90% 的情况；目标 {m:g} 分钟：黑线）"),
+    "fig.reach_beyond": ("{share:.0%} of cells beyond {m:g} min (red outline)", "{share:.0%} 的网格超过 {m:g} 分钟（红框）"),
+    "fig.reach_title": (
+        "Promise reach: report to arrival ({band}; dispatch delay + turnout + drive)",
+        "承诺可达范围：从上报到到场（{band}；派单 + 出发准备 + 行车）"),
+    "fig.cells_cb": ("share of reports on site in time", "按时到场的上报占比"),
+    "fig.cells_target": (" (target {r:.0%})", "（目标 {r:.0%}）"),
+    "fig.cells_title": (
+        "On-time rate per {c:g} m cell (simulated; opacity = reports)",
+        "每 {c:g} 米网格的按时到场率（模拟；不透明度 = 上报量）"),
+    "fig.expected_reports": ("expected reports", "预期上报量"),
+    "fig.compare_x": (
+        "on-time rate (95% interval); right margin: significant paired change B − A, points",
+        "按时到场率（95% 区间）；右侧：显著的配对差值 B − A（百分点）"),
+    "fig.compare_title": ("B − A district: {d:+.1f} points — {decision}", "B − A 全区：{d:+.1f} 个百分点 — {decision}"),
+    "fig.placement_title": (
+        "Proposal ({mode}): demand within {budget:g} min drive of a base {c0:.1%} → {c1:.1%}\n"
+        "of two bases {t0:.1%} → {t1:.1%}; within {half:g} min {h0:.1%} → {h1:.1%}",
+        "方案（{mode}）：驻地 {budget:g} 分钟车程内的需求 {c0:.1%} → {c1:.1%}\n"
+        "两个驻地可达 {t0:.1%} → {t1:.1%}；{half:g} 分钟内 {h0:.1%} → {h1:.1%}"),
 }
 
 
@@ -163,11 +134,13 @@ def _lang(sc=None, lang: str | None = None) -> str:
 
 
 def _t(key: str, lang: str, **kw) -> str:
-    """Text ``key`` in ``lang``; English when the fonts cannot draw the Chinese."""
-    table = TEXT.get(lang, TEXT["en"])
-    text = table.get(key, TEXT["en"][key]).format(**kw)
+    """Figure text ``fig.<key>`` in ``lang``; English when the fonts cannot draw the Chinese."""
+    from .i18n import MESSAGES
+
+    en, zh = MESSAGES.get(f"fig.{key}") or FIGURE_MESSAGES[f"fig.{key}"]
+    text = (en if lang == "en" else zh).format(**kw)
     if lang != "en" and not fonts.can_render(text):
-        text = TEXT["en"][key].format(**kw)
+        text = en.format(**kw)
     return text
 
 
@@ -252,11 +225,16 @@ def map_figure(world, incidents=None, title: str | None = None, lang: str | None
                    linewidths=0)
         if incidents is not None and len(incidents):
             sub = incidents[incidents["on_time"].notna()]
-            late = sub[sub["on_time"] == False]  # noqa: E712
-            ok = sub[sub["on_time"] == True]  # noqa: E712
+            prom = sub["promise"].astype(bool) if "promise" in sub else np.ones(len(sub), dtype=bool)
+            late = sub[prom & (sub["on_time"] == False)]  # noqa: E712
+            ok = sub[prom & (sub["on_time"] == True)]  # noqa: E712
+            late_np = sub[~prom & (sub["on_time"] == False)]  # noqa: E712
             ax.scatter(ok["lon"], ok["lat"], s=5, c="#2a9d8f", alpha=0.5, label=_t("on_time_n", lang, n=len(ok)), zorder=3)
             ax.scatter(late["lon"], late["lat"], s=9, c="#e63946", alpha=0.8, label=_t("late_n", lang, n=len(late)),
                        zorder=4)
+            if len(late_np):
+                ax.scatter(late_np["lon"], late_np["lat"], s=9, c="#8d99ae", marker="x", alpha=0.8, zorder=4,
+                           label=_t("late_np_n", lang, n=len(late_np)))
         _bases(ax, world, lang)
         if incidents is not None:
             _inner_legend(ax, loc="upper right", fontsize=8)
@@ -384,8 +362,8 @@ def utilization_figure(summary: dict, sc, lang: str | None = None) -> DispatchFi
 
 
 def stress_figure(stress: dict, team_labels: dict | None = None, lang: str | None = None) -> DispatchFigure:
-    """District on-time rate against load with its interval (left) and each team's own rate (right):
-    which township breaks first."""
+    """District on-time rate against load with its interval (left) and each township's judged rate
+    (right; × marks its first miss): which township breaks first."""
     import matplotlib
 
     lang = _lang(None, lang)
@@ -396,6 +374,9 @@ def stress_figure(stress: dict, team_labels: dict | None = None, lang: str | Non
     hi = [r["ci95"][1] for r in rows]
     goal = stress["target_on_time_rate"]
     bp = stress["breaking_point"]["max_load_meeting_target"]
+    towns = stress.get("townships") or {t: {"max_load_met": b}
+                                        for t, b in stress.get("team_max_load_meeting_target", {}).items()}
+    judged_key = "judged_value" if rows and "judged_value" in next(iter(rows[0]["by_team"].values()), {}) else "rate"
     with fonts.style():
         fig, (ax, axt) = _figure((12, 4.6), ncols=2, sharey=True)
         ax.plot(loads, rate, "o-", color="#1d3557", label=_t("stress_rate", lang))
@@ -407,24 +388,30 @@ def stress_figure(stress: dict, team_labels: dict | None = None, lang: str | Non
             a.set_xlabel(_t("load_x", lang))
             a.grid(alpha=0.3)
         ax.set_ylabel(_t("on_time_rate", lang))
-        team_rates = [b["rate"] for row in rows for b in row["by_team"].values() if b["rate"] is not None]
+        team_rates = [b.get("judged_value") or b["rate"] for row in rows for b in row["by_team"].values()
+                      if (b.get("judged_value") or b["rate"]) is not None]
         low = min([x for x in lo if x is not None] + team_rates + [goal])
         ax.set_ylim(max(0.0, low - 0.05), 1.01)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.legend(fontsize=8, loc="lower left")
         ax.set_title(_t("stress_district", lang))
         cmap = matplotlib.colormaps["tab20"]
-        breaks = stress.get("team_max_load_meeting_target", {})
-        for i, team in enumerate(breaks):
-            r = [row["by_team"][team]["rate"] for row in rows]
+        for i, team in enumerate(towns):
+            r = [row["by_team"][team].get(judged_key) for row in rows]
+            r = [np.nan if v is None else v for v in r]
             label = (team_labels or {}).get(team, team)
             if not fonts.can_render(label):
                 label = f"#{i + 1}"
-            b = breaks[team]
-            axt.plot(loads, r, "-", color=cmap(i % 20), lw=1.3,
-                     label=_t("stress_holds", lang, label=label, b=b) if b is not None else _t("stress_none", lang, label=label))
+            b = towns[team].get("max_load_met")
+            line, = axt.plot(loads, r, "-", color=cmap(i % 20), lw=1.3,
+                             label=_t("stress_holds", lang, label=label, b=b) if b is not None
+                             else _t("stress_none", lang, label=label))
+            miss = [ld for ld, row in zip(loads, rows) if row["by_team"][team].get("status") == "missed"]
+            if miss:  # the first load where it misses, on the same curve
+                j = loads.index(miss[0])
+                axt.plot([loads[j]], [r[j]], "x", color=line.get_color(), ms=7, mew=2, gid="first-miss")
         axt.legend(fontsize=7, ncol=2, loc="lower left")
-        axt.set_title(_t("stress_teams", lang))
+        axt.set_title(_t("stress_judged" if judged_key == "judged_value" else "stress_teams", lang))
     return fig
 
 
@@ -578,7 +565,7 @@ def compare_figure(cmp: dict, team_labels: dict | None = None, lang: str | None 
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_xlabel(_t("compare_x", lang))
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.09), ncol=1, frameon=False)
         ax.set_title(_t("compare_title", lang, d=d["mean"] * 100, decision=cmp["decision"]["text"]), fontsize=9)
         if cmp.get("graph", {}).get("standin"):
             fig.supxlabel(_t("standin", lang), color="#e63946", fontsize=7, x=0.01, ha="left")  # room kept by the layout

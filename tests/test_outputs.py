@@ -380,3 +380,16 @@ print(json.dumps([[t.get_text() for t in legend.get_texts()], [str(r.message) fo
 
 def _glyph_warnings_text(messages) -> list[str]:
     return [m for m in messages if "missing from font" in m or "Glyph" in m]
+
+
+def test_every_figure_text_exists_in_both_languages_with_the_same_fields():
+    import string
+
+    from dispatch_sim.plot import FIGURE_MESSAGES
+
+    def fields(text):
+        return sorted(f for _, f, _, _ in string.Formatter().parse(text) if f)
+
+    for key, (en, zh) in FIGURE_MESSAGES.items():
+        assert key.startswith("fig.") and en.strip() and zh.strip(), key
+        assert fields(en) == fields(zh), key
