@@ -80,7 +80,7 @@ FIGURE_MESSAGES: dict[str, tuple[str, str]] = {
     "fig.load_x": ("load (× baseline reports per day)", "负荷（基准日均上报量的倍数）"),
     "fig.stress_district": ("District (common random numbers)", "全区（共同随机数）"),
     "fig.stress_holds": ("{label}: holds to ×{b:g}", "{label}：{b:g} 倍负荷内达标"),
-    "fig.stress_none": ("{label}: not demonstrated", "{label}：未能证明达标"),
+    "fig.stress_none": ("{label}: not demonstrated", "{label}：未证实达标"),
     "fig.stress_teams": ("Each township team's own reports", "各镇（街道）执法队辖区内的上报"),
     "fig.stress_judged": (
         "Each township: judged on-time rate (lower 95% bound); × = first miss",
