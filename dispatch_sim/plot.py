@@ -107,6 +107,13 @@ FIGURE_MESSAGES: dict[str, tuple[str, str]] = {
         "of two bases {t0:.1%} → {t1:.1%}; within {half:g} min {h0:.1%} → {h1:.1%}",
         "方案（{mode}）：驻地 {budget:g} 分钟车程内的需求 {c0:.1%} → {c1:.1%}\n"
         "两个驻地可达 {t0:.1%} → {t1:.1%}；{half:g} 分钟内 {h0:.1%} → {h1:.1%}"),
+    "fig.staff_today": ("today", "现状"),
+    "fig.staff_proposed": ("proposed", "建议"),
+    "fig.staff_bound": ("queueing lower bound", "排队论下限"),
+    "fig.staff_x": ("crews on duty", "在岗队组数"),
+    "fig.staff_title": (
+        "Fewest crews keeping every township on target at load ×{load:g}: {today:.0f} → {proposed:.0f} crew-hours a day",
+        "负荷 ×{load:g} 下使每个镇街达标的最少队组：每日 {today:.0f} → {proposed:.0f} 队组工时"),
 }
 
 
@@ -572,24 +579,26 @@ def compare_figure(cmp: dict, team_labels: dict | None = None, lang: str | None 
     return fig
 
 
-def staffing_figure(res: dict):
+def staffing_figure(res: dict, team_labels: dict | None = None, lang: str | None = None) -> DispatchFigure:
     """Crews per team and shift: today, the queueing lower bound and the proposal."""
+    lang = _lang(None, lang)
     rows = res["table"]
-    labels = [f"{r['team']} {r['shift']}" for r in rows]
+    names = [(team_labels or {}).get(r["team"], r["team"]) for r in rows]
+    labels = [f"{n} {r['shift']}" if fonts.can_render(n) else f"#{i + 1} {r['shift']}"
+              for i, (n, r) in enumerate(zip(names, rows))]
     y = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(8, 0.32 * max(len(rows), 4) + 1.6))
-    ax.barh(y - 0.25, [r["today"] for r in rows], height=0.25, color="#8d99ae", label="today")
-    ax.barh(y, [r["proposed"] for r in rows], height=0.25, color="#1d3557", label="proposed")
-    ax.scatter([r["lower_bound"] for r in rows], y + 0.25, marker="|", s=60, color="#e63946",
-               label="queueing lower bound")
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("crews on duty")
-    ax.xaxis.get_major_locator().set_params(integer=True)
     ch = res["crew_hours_per_day"]
-    ax.set_title(f"Fewest crews keeping every township on target at load ×{res['load']:g}: "
-                 f"{ch['today']:.0f} → {ch['proposed']:.0f} crew-hours a day", fontsize=9)
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    with fonts.style():
+        fig, ax = _figure((8, 0.32 * max(len(rows), 4) + 1.6))
+        ax.barh(y - 0.25, [r["today"] for r in rows], height=0.25, color="#8d99ae", label=_t("staff_today", lang))
+        ax.barh(y, [r["proposed"] for r in rows], height=0.25, color="#1d3557", label=_t("staff_proposed", lang))
+        ax.scatter([r["lower_bound"] for r in rows], y + 0.25, marker="|", s=60, color="#e63946",
+                   label=_t("staff_bound", lang))
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(_t("staff_x", lang))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(_t("staff_title", lang, load=res["load"], today=ch["today"], proposed=ch["proposed"]), fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
     return fig
