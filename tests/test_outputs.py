@@ -34,7 +34,7 @@ def _zh_scenario(**over) -> dict:
     """A small stand-in over the whole district, so the old-town bases are as close on paper as on the
     Nanhu maps."""
     graph = {"source": "stand-in", "bbox": [120.68, 30.58, 120.97, 30.87], "standin_nodes": 1500, "standin_seed": 2}
-    return small_scenario(teams=ZH_TEAMS, graph=graph, **over)
+    return small_scenario(teams=ZH_TEAMS, graph=graph, report={"lang": "zh"}, **over)
 
 
 def _mode(p: Path) -> int:
@@ -393,3 +393,17 @@ def test_every_figure_text_exists_in_both_languages_with_the_same_fields():
     for key, (en, zh) in FIGURE_MESSAGES.items():
         assert key.startswith("fig.") and en.strip() and zh.strip(), key
         assert fields(en) == fields(zh), key
+
+
+def test_figure_language_follows_the_scenario_unless_asked(zh_world):
+    from dispatch_sim import plot
+
+    def legend_and_title(fig):
+        ax = fig.axes[0]
+        return [t.get_text() for t in ax.get_legend().get_texts()], ax.get_title()
+
+    labels, title = legend_and_title(plot.map_figure(zh_world))  # report.lang: zh
+    assert labels[0] == "解放街道" and title == plot.FIGURE_MESSAGES["fig.map_title"][1]
+    labels, title = legend_and_title(plot.map_figure(zh_world, lang="en"))
+    assert labels[0] == "Jiefang" and labels[1] == "Jianshe (unverified)"
+    assert title == plot.FIGURE_MESSAGES["fig.map_title"][0]
