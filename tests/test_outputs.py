@@ -407,3 +407,28 @@ def test_figure_language_follows_the_scenario_unless_asked(zh_world):
     labels, title = legend_and_title(plot.map_figure(zh_world, lang="en"))
     assert labels[0] == "Jiefang" and labels[1] == "Jianshe (unverified)"
     assert title == plot.FIGURE_MESSAGES["fig.map_title"][0]
+
+
+def test_web_font_css_embeds_exactly_the_page_characters():
+    """report.html can carry its own Chinese font (browsers on machines without one draw boxes)."""
+    import base64
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    from dispatch_sim import fonts
+
+    page = "<h2>分镇街结果（按事发地所属镇街）</h2><td>南湖街道 96.3%</td>"
+    css = fonts.web_font_css(page)
+    data = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)\)", css).group(1))
+    font = TTFont(io.BytesIO(data))
+    wanted = {ord(c) for c in page if ord(c) > 0x7F}
+    assert font.flavor == "woff" and set(font.getBestCmap()) == wanted  # every character, nothing more
+    ranges = re.search(r"unicode-range:([^;}]+)", css).group(1).split(",")
+    covered = set()
+    for r in ranges:
+        a, _, b = r.removeprefix("U+").partition("-")
+        covered |= set(range(int(a, 16), int(b or a, 16) + 1))
+    assert covered == wanted
+    assert len(css) < 20_000  # ~1 kB a character
+    assert fonts.web_font_css("<p>only ASCII</p>") == ""
