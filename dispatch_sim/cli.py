@@ -325,7 +325,7 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
     with _Progress("replications (A, then B)") as prog:
         res = do_compare(wa, wb, replications=replications, workers=workers, scheduler=scheduler, progress=prog)
     res.pop("runs")
-    written = write_compare(res, out_dir)
+    written = write_compare(res, out_dir, lang=wa.scenario.report.lang)
     _print_comparison(res)
     out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
@@ -389,11 +389,8 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
     out.print(prop["recommendation"]["text"], highlight=False, markup=False,
               style="bold green" if prop["recommendation"]["recommended"] else "bold yellow")
     write_json_atomic(out_dir / "placement.json", prop)
-    import matplotlib.pyplot as plt
-
     fig = plot.placement_figure(w, prop, res["weight"])
     savefig_atomic(fig, out_dir / "figures" / "placement.png")
-    plt.close(fig)
     out.print(f"wrote {out_dir}/placement.json, placement_variant.yaml, figures/placement.png", highlight=False)
 
 

@@ -61,11 +61,9 @@ def _own_folder(out_dir: Path, patterns: tuple[str, ...]) -> list[Path]:
     return removed
 
 
-def write_stress(res: dict, world, out_dir, cell_m: float) -> list[str]:
+def write_stress(res: dict, world, out_dir, cell_m: float, lang: str | None = None) -> list[str]:
     """``stress.json``, ``figures/stress.png`` and the cell maps at the last load that holds and
     the first that fails. Cell files of an earlier sweep in the same folder are removed first."""
-    import matplotlib.pyplot as plt
-
     from . import plot
 
     out = Path(out_dir)
@@ -73,43 +71,39 @@ def write_stress(res: dict, world, out_dir, cell_m: float) -> list[str]:
     cells = res.pop("cells")
     _own_folder(out, ("cells_load_*.geojson", "figures/cells_load_*.png"))
     write_json_atomic(out / "stress.json", res)
-    fig = plot.stress_figure(res, {t.name: t.name_en or t.name for t in world.scenario.teams})
+    lang = lang or world.scenario.report.lang
+    labels = {t.name: t.name_en or t.name for t in world.scenario.teams} if lang == "en" else None
+    fig = plot.stress_figure(res, labels, lang=lang)
     savefig_atomic(fig, out / "figures" / "stress.png")
-    plt.close(fig)
     written = ["stress.json", "figures/stress.png"]
     for ld, fc in cells.items():
         write_json_atomic(out / f"cells_load_{ld:g}.geojson", fc)
-        fig = plot.cells_figure(world, fc, res["target_on_time_rate"],
-                                title=f"On-time rate per {cell_m:g} m cell at load ×{ld:g}")
+        title = (f"On-time rate per {cell_m:g} m cell at load ×{ld:g}" if lang == "en"
+                 else f"负荷 ×{ld:g} 时每 {cell_m:g} 米网格的按时到场率")
+        fig = plot.cells_figure(world, fc, res["target_on_time_rate"], title=title, lang=lang)
         savefig_atomic(fig, out / "figures" / f"cells_load_{ld:g}.png")
-        plt.close(fig)
         written += [f"cells_load_{ld:g}.geojson", f"figures/cells_load_{ld:g}.png"]
     return written
 
 
-def write_compare(res: dict, out_dir) -> list[str]:
+def write_compare(res: dict, out_dir, lang: str | None = None) -> list[str]:
     """``compare.json`` and ``figures/compare.png`` (levels of A and B per township with intervals)."""
-    import matplotlib.pyplot as plt
-
     from . import plot
 
     out = Path(out_dir)
     write_json_atomic(out / "compare.json", res)
     written = ["compare.json"]
-    fig = plot.compare_figure(res)
+    fig = plot.compare_figure(res, lang=lang)
     savefig_atomic(fig, out / "figures" / "compare.png")
-    plt.close(fig)
     written.append("figures/compare.png")
     return written
 
 
-def write_coverage(world, minutes: float, out_dir, cell_m: float = 500.0) -> tuple[dict, list[str]]:
+def write_coverage(world, minutes: float, out_dir, cell_m: float = 500.0, lang: str | None = None) -> tuple[dict, list[str]]:
     """``coverage.json``, one ``coverage_<band>.geojson`` grid per time band and
     ``figures/coverage.png`` (minutes to arrival in 90% of cases, in the band where fewest cells are
     reached). GeoJSON files of an
     earlier run in the same folder are removed first."""
-    import matplotlib.pyplot as plt
-
     from . import plot
     from .coverage import coverage_summary, pre_drive_minutes, promise_cells_geojson
 
@@ -129,17 +123,14 @@ def write_coverage(world, minutes: float, out_dir, cell_m: float = 500.0) -> tup
             worst, worst_beyond = fc, beyond
         write_geojson(out / f"coverage_{band.name}.geojson", fc)
         written.append(f"coverage_{band.name}.geojson")
-    fig = plot.coverage_figure(world, worst, minutes)  # the band where the circle is smallest
+    fig = plot.coverage_figure(world, worst, minutes, lang=lang)  # the band where the circle is smallest
     savefig_atomic(fig, out / "figures" / "coverage.png")
-    plt.close(fig)
     written.append("figures/coverage.png")
     return summ, written
 
 
-def write_staffing(res: dict, world, out_dir) -> list[str]:
+def write_staffing(res: dict, world, out_dir, lang: str | None = None) -> list[str]:
     """``staffing.json``, ``staffing_variant.yaml`` (extends the scenario) and ``figures/staffing.png``."""
-    import matplotlib.pyplot as plt
-
     from . import plot
     from .staffing import variant_yaml
 
@@ -148,7 +139,6 @@ def write_staffing(res: dict, world, out_dir) -> list[str]:
     proposal = res.pop("scenario_obj")
     write_json_atomic(out / "staffing.json", res)
     write_text_atomic(out / "staffing_variant.yaml", variant_yaml(world.scenario, proposal, out, load=res["load"]))
-    fig = plot.staffing_figure(res)
+    fig = plot.staffing_figure(res, lang=lang or world.scenario.report.lang)
     savefig_atomic(fig, out / "figures" / "staffing.png")
-    plt.close(fig)
     return ["staffing.json", "staffing_variant.yaml", "figures/staffing.png"]

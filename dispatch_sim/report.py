@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import plot, settings
+from . import fonts, plot, settings
 from .experiments import RunResult
 from .i18n import catalog
 from .io import savefig_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
@@ -89,18 +89,15 @@ def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, la
     paths["summary"] = write_json_atomic(out / "summary.json", summary)
     columns = INCIDENT_COLUMNS + list(CLOCK_COLUMNS.values())
     paths["incidents"] = write_csv_atomic(out / "incidents.csv", incidents[columns])
-    import matplotlib.pyplot as plt
-
     figures = {
-        "map.png": plot.map_figure(run.world, run.incidents[~run.incidents["warmup"]]),
-        "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min),
-        "on_time_by_hour.png": plot.hourly_figure(summary),
-        "utilization.png": plot.utilization_figure(summary, sc),
-        "cells.png": plot.cells_figure(run.world, cells, sc.targets.on_time_rate_min),
+        "map.png": plot.map_figure(run.world, run.incidents[~run.incidents["warmup"]], lang=lang),
+        "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min, lang=lang),
+        "on_time_by_hour.png": plot.hourly_figure(summary, sc.targets.on_time_rate_min, lang=lang),
+        "utilization.png": plot.utilization_figure(summary, sc, lang=lang),
+        "cells.png": plot.cells_figure(run.world, cells, sc.targets.on_time_rate_min, lang=lang),
     }
     for name, fig in figures.items():
         paths[name] = savefig_atomic(fig, figs / name)
-        plt.close(fig)
     T = catalog(lang)
     labels = {k[4:]: T(k) for k in
               ("map.roads", "map.jurisdictions", "map.cells", "map.late", "map.bases", "map.reset", "map.hint",
@@ -108,7 +105,7 @@ def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, la
                "map.reports", "map.on_time", "map.unverified")}
     labels.update({f"cause_{c}": T(f"cause.{c}") for c in LATE_CAUSES})
     labels.update({f"status_{k}": T(f"status.{k}") for k in ("met", "missed", "undecided")})
-    labels["attribution"] = settings.standin_label if run.world.standin else settings.osm_attribution
+    labels["attribution"] = T("map.attr_standin") if run.world.standin else T("map.attr_osm")
     webmap = interactive_map(run.world, incidents, cells, summary, labels, lang)
     paths["report"] = write_text_atomic(out / "report.html",
                                         render_html(summary, sc, {n: paths[n] for n in figures}, lang, webmap))
@@ -163,7 +160,7 @@ def _township_status(tw: dict, T) -> tuple[str, str]:
     return (st or "none"), T(f"status.{st or 'none'}")
 
 
-CSS = """body{font-family:system-ui,"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Noto Sans SC",sans-serif;
+CSS = """body{font-family:"dispatch_sim CJK",system-ui,"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Noto Sans SC",sans-serif;
 max-width:1060px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}.banner{padding:.6em 1em;margin:.5em 0;border-radius:4px}
@@ -173,7 +170,7 @@ td:first-child,th:first-child{text-align:left}.banner{padding:.6em 1em;margin:.5
 .ok{color:#2a9d8f}.bad{color:#e63946;font-weight:600}.und{color:#9a6700}
 tr.met td:nth-child(2){background:#d8f3dc}tr.missed td:nth-child(2){background:#fde2e4;font-weight:600}
 tr.undecided td:nth-child(2){background:#fff3cd}
-img{max-width:100%}small{color:#666}section{margin-bottom:1.2em}
+img{max-width:100%}small{color:#666}section{margin-bottom:1.2em}button,input,svg text{font-family:inherit}
 @media print{body{max-width:none;margin:0}h2,h3{break-after:avoid;page-break-after:avoid}
 table,tr,img,figure{break-inside:avoid;page-break-inside:avoid}section.fig{break-inside:avoid;page-break-inside:avoid}
 .banner,.verdict{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
@@ -249,7 +246,7 @@ def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str 
                  p90hi=_num(r["p90_ci95"][1]), p95=_num(r["p95"]), max=_num(r["max"]))
     prov = T("p.provenance", version=e(str(summary.get("version"))), date=e(str(summary.get("run_date"))),
              file=e(str(summary.get("scenario_file") or "–")), hash=e(str(summary.get("scenario_sha256", ""))[:12]))
-    return f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+    page = f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(T('page.title', name=sc.name))}</title>
 <style>{CSS}{MAP_CSS}</style></head><body>
@@ -285,6 +282,8 @@ def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str 
 <p><small>{prov} {e(settings.osm_attribution)}. {e(T('p.sources'))}</small></p>
 </body></html>
 """
+    # the page carries the CJK glyphs it uses, so it reads on a machine without a Chinese font
+    return page.replace("<style>", "<style>" + fonts.web_font_css(page), 1)
 
 
 _KINDS = {"graph.stand-in", "graph.osm", "graph.file"}

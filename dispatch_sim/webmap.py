@@ -127,13 +127,16 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
     for i, t in enumerate(sc.teams):
         st = towns.get(t.name, {}).get("status")
         mark = {"missed": " ✗", "undecided": " ?", "met": " ✓"}.get(st, "")
-        tip = t.name + (f" ({labels['unverified']})" if t.unverified else "")
+        tip = f"{i + 1} {t.name}" + (f" ({labels['unverified']})" if t.unverified else "") + mark
+        # numbered markers (the old-town bases are too close for names), named in the legend below
         bases.append(f'<g transform="translate({bx[i]},{by[i]})"><title>{e(tip)}</title>'
-                     f'<rect x="-60" y="-60" width="120" height="120" '
-                     f'fill="{"#fff" if t.unverified else "#000"}" stroke="#000" stroke-width="24"/>'
-                     f'<text x="90" y="-40">{e(t.name + mark)}</text></g>')
-    legend = "".join(f'<span><i style="background:{TEAM_COLORS[i % len(TEAM_COLORS)]}"></i>{e(t.name)}</span>'
-                     for i, t in enumerate(sc.teams) if not t.backup)
+                     f'<rect x="-110" y="-110" width="220" height="220" rx="30" '
+                     f'fill="{"#fff" if t.unverified else "#1d3557"}" stroke="#1d3557" stroke-width="24"/>'
+                     f'<text text-anchor="middle" y="55" fill="{"#1d3557" if t.unverified else "#fff"}">{i + 1}</text>'
+                     f'<text x="130" y="-90" font-size="150">{e(mark.strip())}</text></g>')
+    legend = "".join(f'<span><i style="background:{TEAM_COLORS[i % len(TEAM_COLORS)]}"></i>{i + 1} {e(t.name)}'
+                     f'{" (" + e(labels["unverified"]) + ")" if t.unverified else ""}</span>'
+                     for i, t in enumerate(sc.teams))
     attribution = e(labels["attribution"])
     w_, h_ = int(proj.w) + 1, int(proj.h) + 1
     layer_boxes = "".join(
@@ -147,7 +150,7 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
 <g data-layer="jurisdictions" fill="none" stroke-width="22" style="display:none">{''.join(juris)}</g>
 <g data-layer="cells" fill-opacity="0.55">{''.join(cell_svg)}</g>
 <g data-layer="late" fill="#e63946" fill-opacity="0.85" stroke="#fff" stroke-width="8">{''.join(dots)}</g>
-<g data-layer="bases" font-size="150" font-family="sans-serif">{''.join(bases)}</g>
+<g data-layer="bases" font-size="160" font-weight="bold" font-family="sans-serif">{''.join(bases)}</g>
 </svg>
 <div class="wmap-pop" hidden></div>
 <div class="wmap-legend">{legend}<span>■ {e(labels['bases'])} □ {e(labels['unverified'])} ✓ {e(labels.get('status_met', 'meets'))} ✗ {e(labels.get('status_missed', 'misses'))} ? {e(labels.get('status_undecided', 'undecided'))}</span></div>
@@ -205,7 +208,7 @@ MAP_CSS = """.wmap{position:relative;border:1px solid #ccc;margin:1em 0;backgrou
 .wmap-bar{display:flex;flex-wrap:wrap;gap:.3em 1em;align-items:center;padding:.4em .6em;border-bottom:1px solid #ddd;font-size:.9em}
 .wmap-bar button{min-width:2em}.wmap-legend{display:flex;flex-wrap:wrap;gap:.2em .8em;padding:.3em .6em;font-size:.8em}
 .wmap-legend i{display:inline-block;width:.9em;height:.9em;margin-right:.25em;vertical-align:-.1em}
-.wmap-attr{position:absolute;right:.4em;bottom:2.2em;font-size:.75em;background:rgba(255,255,255,.85);padding:0 .3em}
+.wmap-attr{font-size:.75em;color:#555;padding:0 .6em .4em}
 .wmap-pop{position:absolute;background:#fff;border:1px solid #888;box-shadow:0 2px 6px rgba(0,0,0,.2);padding:.3em;font-size:.85em;z-index:2}
 .wmap-pop table{margin:0}.wmap-pop th,.wmap-pop td{border:none;padding:1px 6px;text-align:left}
 @media print{.wmap-bar,.wmap-pop{display:none}.wmap svg{height:auto}}
