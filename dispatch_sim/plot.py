@@ -19,7 +19,7 @@ Design choices:
   (number → name) instead: deterministic, no extra dependency, and legible at print size, unlike
   label-repelling (adjustText), whose leader lines tangle in a cluster of five and whose result
   depends on the iteration.
-* **Language.** Figure text comes from one table, :data:`FIGURE_MESSAGES` (English, Chinese), in the
+* **Language.** Figure text comes from the one catalogue, :data:`dispatch_sim.i18n.MESSAGES` (``fig.*`` keys), in the
   format of the message catalogue :mod:`dispatch_sim.i18n`, whose entries win for the same key. The
   language is the ``lang`` argument, else the scenario's ``report.lang`` if it has one, else
   :data:`DEFAULT_LANG`.
@@ -39,82 +39,14 @@ from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
-from . import fonts, settings
+from . import fonts
+from .i18n import MESSAGES
 
 #: Figure language when neither the call nor the scenario says.
 DEFAULT_LANG = "zh"
 
-#: Every text drawn in a figure: key -> (English, Chinese), the format of :data:`dispatch_sim.i18n.MESSAGES`
-#: (``str.format`` fields in braces). A key also present in ``i18n.MESSAGES`` is taken from there, so
-#: these entries can move into the one catalogue unchanged.
-FIGURE_MESSAGES: dict[str, tuple[str, str]] = {
-    "fig.map_title": ("Bases, jurisdictions and reports", "执法队驻地、辖区与上报事件"),
-    "fig.on_time_n": ("on time ({n})", "按时到场（{n}）"),
-    "fig.late_n": ("late ({n})", "超时（{n}）"),
-    "fig.late_np_n": ("late, no 30-min promise ({n})", "超时但不适用 30 分钟承诺（{n}）"),
-    "fig.unverified": (" (unverified)", "（位置未核实）"),
-    "fig.bases": ("Bases", "执法队驻地"),
-    "fig.new_post": ("proposed post", "拟设执法点"),
-    "fig.lon": ("longitude", "经度"),
-    "fig.lat": ("latitude", "纬度"),
-    "fig.standin": (settings.standin_label, "替代路网（程序生成，并非真实道路）：结果不能作为规划依据"),
-    "fig.osm": (settings.osm_attribution, "道路数据 © OpenStreetMap 贡献者（ODbL）"),
-    "fig.cdf_all": ("all replications", "全部重复运行"),
-    "fig.cdf_range": ("range across replications (2.5–97.5%)", "各次重复运行的范围（2.5–97.5%）"),
-    "fig.promise": ("{m:g}-minute promise", "{m:g} 分钟到场承诺"),
-    "fig.cdf_x": ("minutes from report to crew on site", "从上报到执法人员到场（分钟）"),
-    "fig.share_reports": ("share of reports", "上报事件占比"),
-    "fig.cdf_title": ("Response time distribution", "响应时间分布"),
-    "fig.hour_x": ("hour of day (report time)", "上报时刻（时）"),
-    "fig.on_time_rate": ("on-time rate", "按时到场率"),
-    "fig.hour_title": ("On-time rate by hour (95% Wilson intervals)", "各时段按时到场率（95% Wilson 区间）"),
-    "fig.target_rate": ("target {r:.0%}", "目标 {r:.0%}"),
-    "fig.util_x": ("share of on-duty time", "占在岗时间的比例"),
-    "fig.util_busy": ("busy (travel to scene + on scene)", "忙碌（赶赴现场 + 现场处置）"),
-    "fig.util_committed": ("committed (busy + drive back to base)", "占用（忙碌 + 返回驻地）"),
-    "fig.util_title": ("Crew utilization by team", "各执法队车组利用率"),
-    "fig.stress_rate": ("district on-time rate", "全区按时到场率"),
-    "fig.ci95": ("95% interval", "95% 区间"),
-    "fig.target": ("target", "目标"),
-    "fig.breaking_point": ("promise breaks (first township) above ×{bp:g}", "负荷超过 {bp:g} 倍时承诺被打破（首个镇街）"),
-    "fig.load_x": ("load (× baseline reports per day)", "负荷（基准日均上报量的倍数）"),
-    "fig.stress_district": ("District (common random numbers)", "全区（共同随机数）"),
-    "fig.stress_holds": ("{label}: holds to ×{b:g}", "{label}：{b:g} 倍负荷内达标"),
-    "fig.stress_none": ("{label}: not demonstrated", "{label}：未证实达标"),
-    "fig.stress_teams": ("Each township team's own reports", "各镇（街道）执法队辖区内的上报"),
-    "fig.stress_judged": (
-        "Each township: judged on-time rate (lower 95% bound); × = first miss",
-        "各镇街：评判用按时到场率（95% 区间下限）；× = 首次未达标"),
-    "fig.reach_cb": (
-        "minutes from report to arrival, 90% of cases (target {m:g}: black line)",
-        "从上报到到场的分钟数（90% 的情况；目标 {m:g} 分钟：黑线）"),
-    "fig.reach_beyond": ("{share:.0%} of cells beyond {m:g} min (red outline)", "{share:.0%} 的网格超过 {m:g} 分钟（红框）"),
-    "fig.reach_title": (
-        "Promise reach: report to arrival ({band}; dispatch delay + turnout + drive)",
-        "承诺可达范围：从上报到到场（{band}；派单 + 出发准备 + 行车）"),
-    "fig.cells_cb": ("share of reports on site in time", "按时到场的上报占比"),
-    "fig.cells_target": (" (target {r:.0%})", "（目标 {r:.0%}）"),
-    "fig.cells_title": (
-        "On-time rate per {c:g} m cell (simulated; opacity = reports)",
-        "每 {c:g} 米网格的按时到场率（模拟；不透明度 = 上报量）"),
-    "fig.expected_reports": ("expected reports", "预期上报量"),
-    "fig.compare_x": (
-        "on-time rate (95% interval); right margin: significant paired change B − A, points",
-        "按时到场率（95% 区间）；右侧：显著的配对差值 B − A（百分点）"),
-    "fig.compare_title": ("B − A district: {d:+.1f} points — {decision}", "B − A 全区：{d:+.1f} 个百分点 — {decision}"),
-    "fig.placement_title": (
-        "Proposal ({mode}): demand within {budget:g} min drive of a base {c0:.1%} → {c1:.1%}\n"
-        "of two bases {t0:.1%} → {t1:.1%}; within {half:g} min {h0:.1%} → {h1:.1%}",
-        "方案（{mode}）：驻地 {budget:g} 分钟车程内的需求 {c0:.1%} → {c1:.1%}\n"
-        "两个驻地可达 {t0:.1%} → {t1:.1%}；{half:g} 分钟内 {h0:.1%} → {h1:.1%}"),
-    "fig.staff_today": ("today", "现状"),
-    "fig.staff_proposed": ("proposed", "建议"),
-    "fig.staff_bound": ("queueing lower bound", "排队论下限"),
-    "fig.staff_x": ("crews on duty", "在岗队组数"),
-    "fig.staff_title": (
-        "Fewest crews keeping every township on target at load ×{load:g}: {today:.0f} → {proposed:.0f} crew-hours a day",
-        "负荷 ×{load:g} 下使每个镇街达标的最少队组：每日 {today:.0f} → {proposed:.0f} 队组工时"),
-}
+#: Every text drawn in a figure: the ``fig.*`` keys of the one catalogue, :data:`dispatch_sim.i18n.MESSAGES`.
+FIGURE_MESSAGES = {k: v for k, v in MESSAGES.items() if k.startswith("fig.")}
 
 
 class DispatchFigure(Figure):
@@ -144,7 +76,7 @@ def _t(key: str, lang: str, **kw) -> str:
     """Figure text ``fig.<key>`` in ``lang``; English when the fonts cannot draw the Chinese."""
     from .i18n import MESSAGES
 
-    en, zh = MESSAGES.get(f"fig.{key}") or FIGURE_MESSAGES[f"fig.{key}"]
+    en, zh = MESSAGES[f"fig.{key}"]
     text = (en if lang == "en" else zh).format(**kw)
     if lang != "en" and not fonts.can_render(text):
         text = en.format(**kw)
