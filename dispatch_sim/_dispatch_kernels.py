@@ -35,9 +35,9 @@ REPORT_INT_COLS = 6
 # report float columns: in (ready, turnout s, work), out (dispatched, arrival, travel, arrived, cleared)
 R_READY, R_TURNOUT_S, R_WORK, O_DISPATCHED, O_ARRIVE_AT, O_TRAVEL, O_ARRIVED, O_CLEARED = range(8)
 REPORT_FLOAT_COLS = 8
-# meta: next free-list sequence number, label lookups, policy, queue discipline
-M_SEQ, M_LOOKUPS, M_POLICY, M_QUEUE = range(4)
-META_COLS = 4
+# meta: next free-list sequence number, label lookups, policy, queue discipline, closures in the run
+M_SEQ, M_LOOKUPS, M_POLICY, M_QUEUE, M_CLOSED = range(5)
+META_COLS = 5
 POLICY_CODES = {"home_team": 0, "nearest": 1, "home_then_mutual_aid": 2}
 QUEUE_CODES = {"own_first": 0, "fifo": 1}
 IDLE, BUSY, OFF = 0, 1, 2
@@ -153,19 +153,53 @@ def _pop_best(teams, queue, rep_i, rep_f, only):
 
 
 @njit(cache=True, nogil=True)
-def _next_job(st, crew):
-    """The policy's ``next_job``: own team's queue first (all queues for squads and ``nearest``),
-    then, for mutual aid, any team's."""
+def _pop(st, only, src, base, now):
+    """:func:`_pop_best`, skipping (and keeping, in order) reports the crew cannot reach now while a
+    closure exists in the run: from node ``src`` by labels, or from base ``base`` by the base matrix.
+    The twin of :func:`dispatch_sim.policies.pop_best` with ``sim.reachable_from(crew)``."""
     teams, queue, rep_i, rep_f = st.teams, st.queue, st.rep_i, st.rep_f
+    if st.meta[M_CLOSED] == 0:
+        return _pop_best(teams, queue, rep_i, rep_f, only)
+    band = _band(st.band_table, now)
+    lptr = st.label_ptr
+    held = np.empty(rep_i.shape[0], dtype=np.int64)
+    nh = 0
+    found = -1
+    while True:
+        rid = _pop_best(teams, queue, rep_i, rep_f, only)
+        if rid < 0:
+            break
+        r = rep_i[rid, R_NODE]
+        if base >= 0:
+            d = st.from_base[band, r, base]
+        else:
+            st.meta[M_LOOKUPS] += 1
+            d = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, src, r)
+        if d < np.inf:
+            found = rid
+            break
+        held[nh] = rid
+        nh += 1
+    for i in range(nh):
+        h = held[i]
+        _enqueue(teams, queue, rep_i[h, R_HOME], h, rep_i, rep_f)
+    return found
+
+
+@njit(cache=True, nogil=True)
+def _next_job(st, crew, src, base, now):
+    """The policy's ``next_job``: own team's queue first (all queues for squads and ``nearest``),
+    then, for mutual aid, any team's; only reports the crew can reach now (see :func:`_pop`)."""
+    teams = st.teams
     t = st.crew_i[crew, C_TEAM]
     policy = st.meta[M_POLICY]
     if policy == 1 or teams[t, T_BACKUP]:
-        return _pop_best(teams, queue, rep_i, rep_f, -1)
+        return _pop(st, -1, src, base, now)
     if policy == 2 and st.meta[M_QUEUE] == 1:  # mutual aid, one first-come queue for everyone
-        return _pop_best(teams, queue, rep_i, rep_f, -1)
-    job = _pop_best(teams, queue, rep_i, rep_f, t)
+        return _pop(st, -1, src, base, now)
+    job = _pop(st, t, src, base, now)
     if job < 0 and policy == 2:
-        job = _pop_best(teams, queue, rep_i, rep_f, -1)
+        job = _pop(st, -1, src, base, now)
     return job
 
 
@@ -290,34 +324,24 @@ def dispatch(st, rid, now):
 
 
 @njit(cache=True, nogil=True)
-def _wait_then_drive(st, src, dst, now, base):
-    """Seconds from ``now`` to arrival when ``dst`` cannot be reached now (a disruption): the first
-    band of the run in which it can, then the drive; ``base`` >= 0 reads the base matrix, else labels.
-    The twin of :meth:`dispatch_sim.routing.Router.wait_then_drive`."""
-    table, lptr = st.band_table, st.label_ptr
-    n = table.shape[0]
-    k0 = int(now // BAND_RES_MIN)
-    seen = np.zeros(256, dtype=np.bool_)
-    for k in range(k0, k0 + n):
-        band = table[k % n]
-        if seen[band]:
-            continue
-        seen[band] = True
-        if base >= 0:
-            d = st.from_base[band, dst, base]
-        else:
-            st.meta[M_LOOKUPS] += 1
-            d = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, src, dst)
-        if d < np.inf:
-            return max(0.0, (k * BAND_RES_MIN - now) * 60.0) + d
-    return np.inf
-
-
-@njit(cache=True, nogil=True)
 def _start_return(st, crew, now):
     crew_i, crew_f = st.crew_i, st.crew_f
     band = _band(st.band_table, now)
     tt = st.route[band, crew_i[crew, C_BASE], crew_i[crew, C_NODE], 0]
+    if tt == np.inf:  # cut off by a closure: it stays until the first band with a way back
+        table = st.band_table
+        n = table.shape[0]
+        k0 = int(now // BAND_RES_MIN)
+        seen = np.zeros(256, dtype=np.bool_)
+        for k in range(k0, k0 + n):
+            b = table[k % n]
+            if seen[b]:
+                continue
+            seen[b] = True
+            d = st.route[b, crew_i[crew, C_BASE], crew_i[crew, C_NODE], 0]
+            if d < np.inf:
+                now, band, tt = max(now, k * BAND_RES_MIN * 1.0), b, d
+                break
     crew_f[crew, F_RET_START] = now
     crew_f[crew, F_RET_END] = now + tt / 60.0
     crew_i[crew, C_RET_BAND] = band if tt > 0 else -1
@@ -359,15 +383,13 @@ def clear(st, crew, now):
     crew_i[crew, C_NODE] = rep_i[rid, R_NODE]
     crew_i[crew, C_JOB] = -1
     if not crew_i[crew, C_OFF_AFTER]:
-        nxt = _next_job(st, crew)
+        nxt = _next_job(st, crew, crew_i[crew, C_NODE], -1, now)
         if nxt >= 0:
             band = _band(st.band_table, now)
             st.meta[M_LOOKUPS] += 1
             lptr = st.label_ptr
             tt = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, crew_i[crew, C_NODE],
                                 rep_i[nxt, R_NODE])
-            if tt == np.inf:  # closed off for now: wait for the road to open, then drive
-                tt = _wait_then_drive(st, crew_i[crew, C_NODE], rep_i[nxt, R_NODE], now, -1)
             arrive_at = now + tt / 60.0
             rep_f[nxt, O_DISPATCHED] = now
             rep_f[nxt, O_ARRIVE_AT] = arrive_at
@@ -401,11 +423,9 @@ def shift_change(st, team, count, now):
         if should and state == OFF and not crew_i[crew, C_OFF_AFTER]:
             _make_free(st, crew)
             crew_f[crew, F_DUTY_SINCE] = now
-            rid = _next_job(st, crew)
+            rid = _next_job(st, crew, -1, crew_i[crew, C_BASE], now)
             if rid >= 0:
                 base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], crew_i[crew, C_BASE]]
-                if base_s == np.inf:  # closed off for now: wait for the road to open, then drive
-                    base_s = _wait_then_drive(st, -1, st.rep_i[rid, R_NODE], now, crew_i[crew, C_BASE])
                 st.woken[n_woken] = crew
                 st.waits[n_woken] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
                 n_woken += 1
@@ -416,4 +436,23 @@ def shift_change(st, team, count, now):
             _end_duty(crew, now, crew_i, crew_f)
         elif not should and state == BUSY:
             crew_i[crew, C_OFF_AFTER] = 1
+    return n_woken
+
+
+@njit(cache=True, nogil=True)
+def retry_idle(st, now):
+    """A closure has ended: every idle crew at base, team by team, takes a waiting report it can now
+    reach (the twin of :meth:`dispatch_sim.model.Simulation.retry_idle`); ``st.woken``/``st.waits``
+    get the crews sent out; returns how many."""
+    crew_i, crew_f = st.crew_i, st.crew_f
+    n_woken = 0
+    for crew in range(crew_i.shape[0]):
+        if crew_i[crew, C_STATE] != IDLE or crew_f[crew, F_RET_END] > now:
+            continue
+        rid = _next_job(st, crew, -1, crew_i[crew, C_BASE], now)
+        if rid >= 0:
+            base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], crew_i[crew, C_BASE]]
+            st.woken[n_woken] = crew
+            st.waits[n_woken] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
+            n_woken += 1
     return n_woken

@@ -257,19 +257,25 @@ def stress(scenario: Path = typer.Argument(...),
                   f"{c['on_time']} of {c['reports']} on time "
                   f"(95% CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)", highlight=False, markup=False)
     goal = res["target_on_time_rate"]
-    if bp["first_load_failing"] is None:
-        out.print(f"does not break within ×{lo:g}–×{hi:g}: every township meets {goal:.0%} on time at every swept load",
+    verdicts = {r["verdict"] for r in res["sweep"]}
+    if bp["first_load_failing"] is None and verdicts <= {"UNDECIDED", "NO REPORTS"}:
+        out.print(f"undecided at every swept load ×{lo:g}–×{hi:g}: too few reports to judge; add replications or days",
+                  highlight=False)
+    elif bp["first_load_failing"] is None:
+        out.print(f"does not break within ×{lo:g}–×{hi:g}: no township misses {goal:.0%} on time at any swept load",
                   highlight=False)
     elif bp["max_load_meeting_target"] is None:
-        out.print(f"breaks already at ×{bp['first_load_failing']:g} (the lowest load swept): "
+        out.print(f"breaks at ×{bp['first_load_failing']:g}, and it is not shown to hold at any lower swept load: "
                   f"{', '.join(bp['failing_townships_at_first_failing_load']) or 'the district'} miss {goal:.0%}",
                   highlight=False)
     else:
         out.print(f"target holds up to load ×{bp['max_load_meeting_target']:g} "
-                  f"(~{bp['reports_per_day_at_max']:.0f} reports/day) in every township; fails at "
+                  f"(~{bp['reports_per_day_at_max']:.0f} reports/day), no township missing it; fails at "
                   f"×{bp['first_load_failing']:g} in {', '.join(bp['failing_townships_at_first_failing_load']) or 'the district'}",
                   highlight=False)
     for t, b in res["townships"].items():
+        if res.get("scope") == "district" and b["max_load_met"] is None and b["first_load_missed"] is None:
+            continue  # no per-township target to judge
         held = "not shown at any swept load" if b["max_load_met"] is None else f"holds to ×{b['max_load_met']:g}"
         broke = (f", misses from ×{b['first_load_missed']:g}" if b["first_load_missed"] is not None
                  else f", does not break within ×{hi:g}")

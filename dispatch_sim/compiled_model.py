@@ -104,6 +104,10 @@ class CompiledSimulation:
         self.meta = np.zeros(K.META_COLS, dtype=np.int64)
         self.meta[K.M_POLICY] = K.POLICY_CODES[sc.dispatch.policy]
         self.meta[K.M_QUEUE] = K.QUEUE_CODES[sc.dispatch.queue]
+        bands = world.bands
+        closures = any(b.edge_factors and 0.0 in b.edge_factors.values() for b in bands.bands)
+        self.meta[K.M_CLOSED] = int(closures)
+        self.reopen_at = sorted({w[1] for w in bands.windows if w[1] < self.horizon}) if closures else []
         params = np.array([sc.dispatch.mutual_aid_threshold_min * 60.0, sc.dispatch.mutual_aid_max_eta_min * 60.0])
         self.woken = np.zeros(max(nc, 1), dtype=np.int64)
         self.waits = np.zeros(max(nc, 1))
@@ -135,8 +139,13 @@ class CompiledSimulation:
         for j in range(n):
             self.wake[int(self.woken[j])].succeed_in(float(self.waits[j]))
 
+    def retry_idle(self) -> None:
+        n = K.retry_idle(self.state, float(self.env.now))
+        for j in range(n):
+            self.wake[int(self.woken[j])].succeed_in(float(self.waits[j]))
+
     def run(self, replication: int = 0):
-        from .model import ReplicationResult, report_source, shift_manager
+        from .model import ReplicationResult, reopenings, report_source, shift_manager
 
         env = self.env
         sc = self.world.scenario
@@ -145,6 +154,8 @@ class CompiledSimulation:
         for i, changes in enumerate(self._changes):
             env.process(shift_manager(env, self, i, changes))
         env.process(report_source(env, self))
+        if self.reopen_at:
+            env.process(reopenings(env, self, self.reopen_at))
         env.run(until=self.horizon)
         events = next(env._eid)  # SimPy's event counter: how many events were scheduled
         self._close_books(self.horizon)

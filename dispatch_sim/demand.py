@@ -270,6 +270,14 @@ class DemandModel:
             team_restricted.append((s, (h2 + streams["arrivals"].random(h2.size)) * 60.0))
         k = created.size
         node, snap = self._sample_places(streams["components"], streams["places"], k)
+        for s in self.dem.surges:  # factor < 1 for some teams: keep their own reports in the window w.p. factor
+            if s.teams and s.factor < 1:
+                ids = [self.team_names.index(n) for n in s.teams]
+                hour = np.floor(created / 60.0).astype(np.int64)
+                inside = _surge_mask(s, hour) > 0
+                thin_rng = np.random.default_rng(seed_seq.spawn(1)[0])
+                drop = inside & np.isin(self.node_team[node], ids) & (thin_rng.random(created.size) >= s.factor)
+                created, node, snap = created[~drop], node[~drop], snap[~drop]
         for s, t2 in team_restricted:
             # extra reports drawn like every report (district rate, same places), kept only where the
             # surge's teams are the home team: by Poisson thinning, exactly (factor - 1) times those

@@ -86,16 +86,24 @@ def select_edges(G, roads, label: str) -> list[tuple]:
 
 
 def windows(dis, horizon_min: float) -> list[tuple[float, float]]:
-    """Absolute ``(start_min, end_min)`` intervals in which a disruption is in force."""
-    a_day, b_day = dis.start_day * 1440.0, min(dis.end_day * 1440.0, horizon_min)
+    """Absolute ``(start_min, end_min)`` intervals in which a disruption is in force.
+
+    A daily window that wraps past midnight belongs to the day it starts (as a shift does): with
+    ``start_day: 8, end_day: 9, start: "22:00", end: "06:00"`` it runs from day 8 22:00 to day 9
+    06:00. Windows are cut to the run (0 to the horizon); a window starting on a day in
+    ``[start_day, end_day)`` is kept whole, except that it cannot start before ``start_day``."""
+    a_day, b_day = dis.start_day * 1440.0, dis.end_day * 1440.0
     s, e = parse_hhmm(dis.start), parse_hhmm(dis.end)
     if s == 0 and e == 1440:
-        return [(a_day, b_day)] if b_day > a_day else []
+        lo, hi = a_day, min(b_day, horizon_min)
+        return [(lo, hi)] if hi > lo else []
     out = []
-    for day in range(int(math.floor(dis.start_day)) - 1, int(math.ceil(dis.end_day)) + 1):
+    for day in range(int(math.floor(dis.start_day)), int(math.ceil(dis.end_day))):
         base = day * 1440.0
         lo, hi = (base + s, base + e) if s < e else (base + s, base + 1440.0 + e)
-        lo, hi = max(lo, a_day), min(hi, b_day)
+        if s < e:
+            hi = min(hi, b_day)
+        lo, hi = max(lo, a_day, 0.0), min(hi, horizon_min)
         if hi > lo:
             out.append((lo, hi))
     return out

@@ -272,7 +272,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
                 break
             if st == "met":
                 last_met = r["load"]
-            else:
+            elif st == "undecided":
                 undecided.append(r["load"])
         townships[t] = {"max_load_met": last_met, "first_load_missed": first_missed, "undecided_loads": undecided}
     district_ok = [r["load"] for r in rows if r["district_status"] == "met"]
@@ -368,7 +368,9 @@ def compare(world_a: World, world_b: World, *, replications: int | None = None, 
 
     better = [t for t, x in by_town.items() if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] > 0]
     worse = [t for t, x in by_town.items() if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] < 0]
-    if not d_rate["significant"]:
+    if d_rate["replications_used"] < 2:
+        decision = "cannot be judged: paired differences need at least 2 replications"
+    elif not d_rate["significant"]:
         decision = "no significant difference in the district on-time rate (the 95% interval covers zero)"
     else:
         decision = f"B is {'better' if d_rate['mean'] > 0 else 'worse'} than A on the district on-time rate"

@@ -129,7 +129,8 @@ def _block(df: pd.DataFrame, target: float, reps: list[int]) -> dict:
         "on_time": k,
         "rate": (k / n) if n else None,
         "ci95": list(wilson(k, n)) if n else None,
-        "ci95_between_replications": [max(0.0, lo), min(1.0, hi)] if len(reps) > 1 and n else None,
+        "ci95_between_replications": ([max(0.0, lo), min(1.0, hi)] if len(reps) > 1 and n and lo == lo and hi == hi
+                                      else None),
         "response_min": {
             "mean": float(resp.mean()) if len(resp) else None,
             "p50": p50[0], "p50_ci95": [p50[1], p50[2]],

@@ -268,6 +268,14 @@ def crew_cycle(env: simpy.Environment, sim: "Simulation", crew: Crew):
             yield timeout(sim.arrive_at[crew.job] - env.now + sim.r_work[crew.job])
 
 
+def reopenings(env: simpy.Environment, sim, times):
+    """When a closure window ends, idle crews at base take waiting reports they can now reach."""
+    for t in times:
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        sim.retry_idle()
+
+
 def shift_manager(env: simpy.Environment, sim: "Simulation", team, changes):
     """Put crews on and off duty at shift changes."""
     for t, count in changes:
@@ -359,6 +367,10 @@ class Simulation:
                 ts.crews.append(c)
                 self.crews.append(c)
         self.backup_teams = [t for t in self.teams if t.backup]
+        # closures: a crew is never given a waiting report it cannot reach; when a closure ends, idle
+        # crews at base look at the queues again
+        self.closures = any(b.edge_factors and 0.0 in b.edge_factors.values() for b in world.bands.bands)
+        self.reopen_at = sorted({w[1] for w in world.bands.windows if w[1] < self.horizon}) if self.closures else []
         self.move_up = bool(getattr(sc.dispatch, "move_up", False))
         self.move_up_min_free = int(getattr(sc.dispatch, "move_up_min_free", 2))
         self.moves = 0
@@ -379,6 +391,8 @@ class Simulation:
         for ts, tcfg in zip(self.teams, sc.teams):
             env.process(shift_manager(env, self, ts, duty_changes(tcfg, self.horizon)))
         env.process(report_source(env, self))
+        if self.reopen_at:
+            env.process(reopenings(env, self, self.reopen_at))
         env.run(until=self.horizon)
         events = next(env._eid)  # SimPy's event counter: how many events were scheduled
         now = self.horizon
@@ -441,6 +455,27 @@ class Simulation:
             elif not should and c.state == BUSY:
                 c.off_after_job = True
         return None if old == count else None
+
+    # ------------------------------------------------------------------ closures
+    def reachable_from(self, crew: Crew):
+        """While closures exist: a test ``rid -> bool`` that the crew can reach report ``rid`` now (from
+        its base when it is there, else from where it stands); None without closures."""
+        if not self.closures:
+            return None
+        band = self.router.band_at(self.env.now)
+        if crew.state != BUSY:  # coming on duty or a closure ending: it leaves from its base
+            row = self._fb[band][crew.base_i]
+            return lambda rid: row[self.r_node[rid]] < INF
+        src = crew.node
+        return lambda rid: self.router.tt(band, src, self.r_node[rid]) < INF
+
+    def retry_idle(self) -> None:
+        """A closure has ended: every idle crew at base, team by team, takes a waiting report."""
+        now = self.env.now
+        for team in self.teams:
+            for c in team.crews:
+                if c.state == IDLE and c.ret_end <= now and c.team is team:
+                    self._pull_next(c)
 
     # ------------------------------------------------------------------ move-up (readable dispatcher only)
     def _cover(self, team: TeamState) -> None:
@@ -612,11 +647,12 @@ class Simulation:
                 crew.jobs += 1
                 return
         crew.busy_total += now - crew.busy_start
+        if crew.off_after_job:
+            self._end_cover(crew)  # a covering crew whose shift ends drives to its own base
         self._start_return(crew, now)
         if crew.off_after_job:
             crew.off_after_job = False
             crew.state = OFF
-            self._end_cover(crew)
             self._end_duty(crew, now)
         else:
             crew.state = IDLE
@@ -638,6 +674,8 @@ class Simulation:
         band = self.router.band_at(now)
         b = crew.base_i
         tt = float(self._tb[band][b, crew.node])
+        if tt == INF:  # cut off by a closure: it stays where it is until the first band with a way back
+            now, band, tt = self.router.first_open(now, lambda k: float(self._tb[k][b, crew.node]))
         crew.ret_start = now
         crew.ret_end = now + tt / 60.0
         # the route itself is only worked out if a dispatch decision asks where the crew is

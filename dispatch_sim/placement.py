@@ -304,6 +304,9 @@ def recommend(proposal: dict, verification: dict | None) -> dict:
     worse = verification["decision"]["townships_worse"]
     lo, hi = d["ci95"]
     gain = f"{d['mean'] * 100:+.1f} points" + ("" if lo is None or lo != lo else f" (95% CI {lo * 100:+.1f} to {hi * 100:+.1f})")
+    if d.get("replications_used", 2) < 2:
+        return {"recommended": False, "best_candidate": best,
+                "text": f"no change recommended: best candidate {best}; one replication cannot show a significant gain"}
     if d["significant"] and d["mean"] > 0 and not worse:
         return {"recommended": True, "best_candidate": best,
                 "text": f"recommended: {best}: on-time rate {gain}, no township significantly worse"}

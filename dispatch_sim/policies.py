@@ -6,7 +6,9 @@ on the Python model; the built-in three also have a compiled twin that makes the
 - ``choose(sim, rid)`` returns ``(crew, eta_s)`` or ``(None, inf)`` to queue the report. Use
   ``sim.best_crew(rid, crews, limit_s)``: exact ETAs from base matrices for crews at base and one
   bounded reversed search for crews on the road.
-- ``next_job(sim, crew)`` returns a waiting report id for a crew that just cleared, or None.
+- ``next_job(sim, crew)`` returns a waiting report id for a crew that just cleared, or None; pass
+  ``sim.reachable_from(crew)`` to :func:`pop_best` so that, while a road closure is in force, a crew
+  is not given a report it cannot reach.
 
 Waiting reports sit in one queue per home team, ordered by priority, then time.
 """
@@ -33,22 +35,37 @@ class Policy(ABC):
         """Return ``(crew, eta_s)`` for report ``rid``, or ``(None, inf)`` to queue it."""
 
     def next_job(self, sim, crew):
+        ok = sim.reachable_from(crew)
         if crew.team.backup:
-            return pop_best(sim, range(len(sim.queues)))
-        return pop_best(sim, (crew.team.idx,))
+            return pop_best(sim, range(len(sim.queues)), ok)
+        return pop_best(sim, (crew.team.idx,), ok)
 
 
-def pop_best(sim, team_indices):
-    """Pop the most urgent, oldest waiting report among the given teams' queues."""
-    best_q = None
-    best = None
-    for t in team_indices:
-        q = sim.queues[t]
-        if q and (best is None or q[0] < best):
-            best, best_q = q[0], q
-    if best_q is None:
-        return None
-    return heapq.heappop(best_q)[2]
+def pop_best(sim, team_indices, reachable=None):
+    """Pop the most urgent, oldest waiting report among the given teams' queues.
+
+    ``reachable(rid)`` (when closures are in force: ``sim.reachable_from(crew)``) skips reports the
+    crew cannot reach now; they stay in their queues, in order."""
+    team_indices = list(team_indices)
+    held = []
+    found = None
+    while True:
+        best_q = None
+        best = None
+        for t in team_indices:
+            q = sim.queues[t]
+            if q and (best is None or q[0] < best):
+                best, best_q = q[0], q
+        if best_q is None:
+            break
+        item = heapq.heappop(best_q)
+        if reachable is None or reachable(item[2]):
+            found = item[2]
+            break
+        held.append((best_q, item))
+    for q, item in held:
+        heapq.heappush(q, item)
+    return found
 
 
 class HomeTeam(Policy):
@@ -73,7 +90,7 @@ class Nearest(Policy):
         return sim.best_crew(rid, sim.all_free(), INF)
 
     def next_job(self, sim, crew):
-        return pop_best(sim, range(len(sim.queues)))
+        return pop_best(sim, range(len(sim.queues)), sim.reachable_from(crew))
 
 
 class HomeThenMutualAid(Policy):
@@ -97,12 +114,13 @@ class HomeThenMutualAid(Policy):
         return crew, eta
 
     def next_job(self, sim, crew):
+        ok = sim.reachable_from(crew)
         if self.cfg.queue == "fifo":  # one first-come queue for every team's waiting reports
-            return pop_best(sim, range(len(sim.queues)))
+            return pop_best(sim, range(len(sim.queues)), ok)
         own = () if crew.team.backup else (crew.team.idx,)
-        job = pop_best(sim, own) if own else None
+        job = pop_best(sim, own, ok) if own else None
         if job is None:  # help a neighbour whose reports wait (their crews are all busy)
-            job = pop_best(sim, range(len(sim.queues)))
+            job = pop_best(sim, range(len(sim.queues)), ok)
         return job
 
 

@@ -289,6 +289,24 @@ class Router:
                                         self.label_s, int(src), int(dst)))
         return float(self.etas_bounded(band, dst, np.array([src], dtype=np.int64), np.zeros(1), INF)[0])
 
+    def first_open(self, now: float, seconds) -> tuple[float, int, float]:
+        """The first moment from ``now`` (minutes) at which ``seconds(band)`` is finite: ``(minute,
+        band, seconds)``; ``(now, band now, inf)`` when no band of the run has a way. Used when a
+        closure cuts a crew off from its base."""
+        table = self.bands.table
+        res = self.bands.RES_MIN
+        k0 = int(now // res)
+        seen = set()
+        for k in range(k0, k0 + len(table)):
+            band = int(table[k % len(table)])
+            if band in seen:
+                continue
+            seen.add(band)
+            d = float(seconds(band))
+            if d < INF:
+                return max(now, k * res), band, d
+        return now, self.band_at(now), INF
+
     def wait_then_drive(self, src: int, dst: int, now: float) -> float:
         """Seconds from ``now`` until arrival at ``dst`` when the road is closed now: wait for the
         first time band (disruption window ending) in which a route exists, then drive. Used only when

@@ -65,7 +65,8 @@ class Slot:
 
 
 def slots(sc) -> list[Slot]:
-    """The staffing decisions of a scenario: every shift of every team (district squads included)."""
+    """The staffing decisions of a scenario: every shift of every team (district squads are listed
+    but keep today's crews)."""
     out = []
     for i, t in enumerate(sc.teams):
         if not t.shifts:
@@ -212,7 +213,9 @@ def propose(world, *, load: float | None = None, replications: int | None = None
     base_run = run_scenario(world, replications=reps, seed=sc.run.seed, load=load, workers=workers, scheduler=scheduler)
     days = sc.run.horizon_days - sc.run.warmup_days
     lb, offered = lower_bound(base_run, sl, days)
-    counts = [min(max_per_slot, c) for c in lb]
+    squad = [sc.teams[s.team].backup for s in sl]  # district squads keep today's crews: not decided here
+    lb = [t if q else c for c, t, q in zip(lb, today, squad)]
+    counts = [t if q else min(max_per_slot, c) for c, t, q in zip(lb, today, squad)]
     steps = []
     v, _ = ev(counts)
     infeasible = None
@@ -221,6 +224,10 @@ def propose(world, *, load: float | None = None, replications: int | None = None
             infeasible = f"the verdict is {v.status} whatever the crews: run more replications or days"
             break
         m = margins(v)
+        if not m:
+            infeasible = ("no township can be judged (too few reports) while the verdict is " + v.status
+                          + ": run more replications or days, or set per-township targets")
+            break
         failing = [t for t in v.failing_townships() if t in m]
         if not failing:  # only the district misses: help the township with the lowest margin
             failing = sorted(m, key=m.get)[:1]
@@ -253,7 +260,7 @@ def propose(world, *, load: float | None = None, replications: int | None = None
             changed = False
             order = sorted(range(len(sl)), key=lambda j: -slot_cost(sl[j], night_cost))
             for j in order:
-                if counts[j] <= 0:
+                if counts[j] <= 0 or squad[j]:
                     continue
                 trial = list(counts)
                 trial[j] -= 1
@@ -267,7 +274,8 @@ def propose(world, *, load: float | None = None, replications: int | None = None
     proposal = proposal.model_copy(update={"name": f"{sc.name} + staffing at load ×{load:g}"})
     proposal.source_file = sc.source_file
     minimal_checked = final_v.status == "HOLDS" and all(
-        counts[j] == 0 or ev(counts[:j] + [counts[j] - 1] + counts[j + 1:])[0].status != "HOLDS" for j in range(len(sl)))
+        counts[j] == 0 or squad[j] or ev(counts[:j] + [counts[j] - 1] + counts[j + 1:])[0].status != "HOLDS"
+        for j in range(len(sl)))
     from .verdict import verdict_json
 
     table = [{"team": s.team_name, "shift": s.label, "today": int(a), "lower_bound": int(b), "proposed": int(c),

@@ -11,9 +11,11 @@ For one area (a township or the district) and one target:
 
 1. **Evidence.** The area needs at least ``min_reports`` promise-bearing reports with a known
    outcome. Fewer, and the target is **undecided** ("not enough reports", with the count): never a
-   silent pass. By default ``min_reports`` is the smallest count for which a perfect record could
-   meet the target under the judging rule (35 reports for a 90% target judged on the lower bound
-   of the 95% Wilson interval), so "undecided" means the reports could not have shown it.
+   silent pass. By default the count depends on the target: for an on-time rate, the smallest count
+   for which a perfect record could meet that area's goal under the judging rule (35 reports for
+   90% judged on the lower bound of the 95% Wilson interval, 73 for 95%); for a response quantile
+   q, the smallest n with 1 − qⁿ ≥ 0.975 (36 for p90, 72 for p95), so that its interval has an
+   upper end. "Undecided" means the reports could not have shown it.
 2. **Judged value.** With ``judge: lower_bound`` (the default), the on-time rate is judged on the
    lower end of its 95% interval (the pooled Wilson interval; from 5 replications on, also the
    between-replication interval, whichever is lower) and a response-time quantile on the upper end
@@ -119,6 +121,16 @@ def default_min_reports(goal: float | None, judge: str) -> int:
     return n
 
 
+def min_reports_quantile(q: float, judge: str) -> int:
+    """Fewest reports whose largest value bounds the q-quantile with 97.5% confidence
+    (1 − qⁿ ≥ 0.975: 36 for p90, 72 for p95), so an upper interval end exists to judge on."""
+    if judge != "lower_bound":
+        return MIN_REPORTS_POINT
+    import math
+
+    return int(math.ceil(math.log(0.025) / math.log(q)))
+
+
 def _rate_row(area: str, block: dict, goal: float, judge: str, use_between: bool, min_n: int) -> TargetResult:
     n = int(block.get("known_outcome") or 0)
     rate = block.get("rate")
@@ -174,18 +186,26 @@ def judge(summary: dict, scenario) -> Verdict:
     """
     t = scenario.targets
     scope = getattr(t, "scope", "township")
-    min_n = t.min_reports if getattr(t, "min_reports", None) is not None else default_min_reports(t.on_time_rate_min, t.judge)
+    fixed = getattr(t, "min_reports", None)
+    min_n = fixed if fixed is not None else default_min_reports(t.on_time_rate_min, t.judge)
+
+    def need_rate(goal):  # per area: its own goal decides how many reports can show it
+        return fixed if fixed is not None else default_min_reports(goal, t.judge)
+
+    def need_q(q):
+        return fixed if fixed is not None else min_reports_quantile(q, t.judge)
+
     use_between = len(summary.get("reports", {}).get("per_replication", {})) >= MIN_REPS_FOR_BETWEEN_CI
     district_block = {**summary["on_time"], "response_min": summary["response_min"]}
 
     def rows_for(area, block, rate_goal, p90, p95):
         out = []
         if rate_goal is not None:
-            out.append(_rate_row(area, block, rate_goal, t.judge, use_between, min_n))
+            out.append(_rate_row(area, block, rate_goal, t.judge, use_between, need_rate(rate_goal)))
         if p90 is not None:
-            out.append(_quantile_row(area, block, "p90", p90, t.judge, min_n))
+            out.append(_quantile_row(area, block, "p90", p90, t.judge, need_q(0.9)))
         if p95 is not None:
-            out.append(_quantile_row(area, block, "p95", p95, t.judge, min_n))
+            out.append(_quantile_row(area, block, "p95", p95, t.judge, need_q(0.95)))
         return out
 
     rows: list[TargetResult] = rows_for(DISTRICT, district_block, t.on_time_rate_min, t.p90_response_max_min,

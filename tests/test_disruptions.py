@@ -95,3 +95,14 @@ def test_a_selection_that_matches_no_road_is_one_clear_error():
                                         "roads": {"names": ["No Such Road"]}, "closed": True}])
     with pytest.raises(DispatchSimError, match=r"disruptions\[0\] \(typo\): selects no road"):
         World(scenario_from_dict(data))
+
+
+def test_an_overnight_window_belongs_to_the_day_it_starts():
+    from types import SimpleNamespace
+
+    from dispatch_sim.disruptions import windows
+
+    d = SimpleNamespace(start_day=8, end_day=9, start="22:00", end="06:00")
+    assert windows(d, 20 * 1440) == [(8 * 1440 + 22 * 60, 9 * 1440 + 6 * 60)]
+    d2 = SimpleNamespace(start_day=8, end_day=10, start="07:00", end="19:00")
+    assert windows(d2, 9.5 * 1440) == [(8 * 1440 + 420, 8 * 1440 + 1140), (9 * 1440 + 420, 9 * 1440 + 720)]

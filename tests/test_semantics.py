@@ -123,3 +123,18 @@ def test_promise_reach_adds_dispatch_delay_and_turnout_to_the_drive(small_world)
     assert 0 < band["promise_reach90_share_own_base"] < 1
     assert band["promise_reach90_share_own_base"] == pytest.approx(float(weight[drive <= minutes - 5.0].sum()), abs=1e-4)
     assert band["demand_share_own_base"] == pytest.approx(float(weight[drive <= minutes].sum()), abs=1e-4)
+
+
+def test_a_team_surge_below_one_thins_that_teams_own_reports(small_world):
+    days = 60
+    base = small_scenario(run={"horizon_days": days, "warmup_days": 1, "replications": 1})
+    calm = small_scenario(run={"horizon_days": days, "warmup_days": 1, "replications": 1},
+                          demand={"reports_per_day": 30,
+                                  "surges": [{"name": "calm", "start_day": 5, "end_day": 55, "factor": 0.5, "teams": ["A"]}]})
+    w0 = World(scenario_from_dict(base), G=small_world.G, router=small_world.router)
+    w1 = World(scenario_from_dict(calm), G=small_world.G, router=small_world.router)
+    c0, c1 = _counts(w0, days, (5, 55)), _counts(w1, days, (5, 55))
+    for i in (1, 2):
+        assert c1[i] == c0[i]
+    n0, n1 = c0[0][0], c1[0][0]
+    assert n0 > 300 and abs(n1 - 0.5 * n0) < 4.5 * math.sqrt(0.25 * n0)

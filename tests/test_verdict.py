@@ -163,3 +163,26 @@ def test_zero_reports_is_a_clean_summary_not_a_crash(tmp_path):
     with open(out / "incidents.csv", encoding="utf-8-sig") as fh:
         assert len(list(csv.DictReader(fh))) == 0
     assert (out / "report.html").exists()
+
+
+def test_min_reports_follow_each_area_goal_and_quantile():
+    from dispatch_sim.verdict import min_reports_quantile
+
+    assert min_reports_quantile(0.9, "lower_bound") == 36 and min_reports_quantile(0.95, "lower_bound") == 72
+    assert 1 - 0.9 ** 36 >= 0.975 > 1 - 0.9 ** 35
+    # a township held to 95%: a perfect record of 50 reports cannot show it: undecided, not missed
+    sc = _scenario(per_team={"A": {"on_time_rate_min": 0.95}})
+    s = _summary({"A": _block(50, 50), "B": _block(398, 400), "C": _block(199, 200)})
+    assert judge(s, sc).townships["A"]["status"] == "undecided"
+    # a p90 target with only 20 reports: undecided, not met on the largest of them
+    sc2 = _scenario(on_time_rate_min=None, p90_response_max_min=30)
+    s2 = _summary({"A": _block(20, 20, p90=12.0), "B": _block(398, 400), "C": _block(199, 200)})
+    assert judge(s2, sc2).townships["A"]["targets"]["p90_response"]["status"] == "undecided"
+
+
+def test_one_replication_leaves_no_between_replication_interval():
+    from dispatch_sim.metrics import _block as block
+
+    df = pd.DataFrame({"on_time": pd.array([True] * 40, dtype="boolean"), "replication": [0] * 40,
+                       "response_min": [10.0] * 40})
+    assert block(df, 30, [0, 1, 2, 3, 4])["ci95_between_replications"] is None
