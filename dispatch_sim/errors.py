@@ -33,3 +33,9 @@ class GraphSourceError(DispatchSimError):
 
 class OutsideGraphError(DispatchSimError):
     """A point lies outside the extent of the road graph."""
+
+
+class InputWarning(UserWarning):
+    """Something in the input that is allowed but probably not meant (an uncovered hour in a shift
+    plan, shares that do not sum to 1). The CLI prints it as ``warning: file: field: message``."""
+

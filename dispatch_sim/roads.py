@@ -213,27 +213,43 @@ def load_graphml_file(path: str | Path) -> nx.MultiDiGraph:
     return G
 
 
-def load_polygon(path: str | Path):
-    """Read a GeoJSON file (Feature, FeatureCollection or geometry) into one shapely geometry."""
+def load_polygon(path: str | Path, label: str | None = None):
+    """Read a GeoJSON file (Feature, FeatureCollection or geometry) into one shapely geometry.
+
+    Parameters
+    ----------
+    path
+        The file (UTF-8 or GBK; at most :data:`~dispatch_sim.readers.MAX_DATA_BYTES`).
+    label
+        Field or option that named it, put before the path in errors.
+    """
     import shapely
     from shapely.geometry import shape
 
+    from .readers import MAX_DATA_BYTES, read_text
+
     path = Path(path)
-    if not path.exists():
-        raise GraphSourceError(f"{path}: no such GeoJSON file")
+    pre = f"{label}: " if label else ""
+    if not path.exists() and not path.is_symlink():
+        raise GraphSourceError(f"{pre}{path}: no such GeoJSON file")
+    text = read_text(path, label or "polygon", max_bytes=MAX_DATA_BYTES, what="GeoJSON polygon file").text
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         if data.get("type") == "FeatureCollection":
             geoms = [shape(f["geometry"]) for f in data["features"]]
         elif data.get("type") == "Feature":
             geoms = [shape(data["geometry"])]
         else:
             geoms = [shape(data)]
-    except Exception as exc:
-        raise GraphSourceError(f"{path}: not a GeoJSON polygon ({exc})") from None
-    geom = shapely.union_all(geoms)
+        geom = shapely.union_all(geoms)
+    except Exception:  # noqa: BLE001 - JSON, key and geometry errors all mean "not a polygon file"
+        raise GraphSourceError(f"{pre}{path}: not a GeoJSON polygon (expected a Polygon or MultiPolygon Feature, "
+                               "FeatureCollection or geometry)") from None
     if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise GraphSourceError(f"{path}: expected a Polygon or MultiPolygon, got {geom.geom_type}")
+        raise GraphSourceError(f"{pre}{path}: expected a Polygon or MultiPolygon, got {geom.geom_type}")
+    xmin, ymin, xmax, ymax = geom.bounds
+    if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+        raise GraphSourceError(f"{pre}{path}: coordinates are not longitude/latitude in degrees (WGS-84)")
     return geom
 
 
