@@ -71,8 +71,8 @@ def _check_hhmm(v: str) -> str:
         raise ValueError(f"expected a time of day HH:MM in quotes, e.g. \"08:00\" (got {_short(v)})")
     if isinstance(v, int):
         h, m = divmod(v, 60)
-        hint = f' (did you write {h}:{m:02d} unquoted? {_SEXAGESIMAL_NOTE})' if 0 <= v <= 1440 else ""
-        raise ValueError(f"expected a time of day HH:MM in quotes, got the number {v}{hint}")
+        hint = f": was it {h}:{m:02d} unquoted?" if 0 <= v <= 1440 else ""
+        raise ValueError(f"expected a time of day HH:MM in quotes (got {v}{hint})")
     parse_hhmm(v)
     return v
 
@@ -413,12 +413,12 @@ class Scenario(_Strict):
         if self.graph.source == "graphml" and not self.graph.graphml:
             raise ValueError("graph.graphml is required when graph.source is 'graphml'")
         if all(t.max_crews() == 0 for t in self.teams):
-            raise ValueError("no team has a crew at any time (every crews and shift crews is 0): nothing would ever be "
+            raise ValueError("teams: no team has a crew at any time (every crews and shift crews is 0): nothing would ever be "
                              "served; allowed: crews >= 1 for at least one team")
         n_rep, total = self.expected_reports()
         if n_rep > MAX_REPORTS_PER_REPLICATION or total > MAX_REPORTS_TOTAL:
             raise ValueError(
-                f"run too large: about {n_rep:.3g} reports per replication, {total:.3g} in all "
+                f"run: too large: about {n_rep:.3g} reports per replication, {total:.3g} in all "
                 f"(reports_per_day × load × horizon_days × replications, with surges); allowed: at most "
                 f"{MAX_REPORTS_PER_REPLICATION:.0e} per replication and {MAX_REPORTS_TOTAL:.0e} in all, which keep the "
                 "incident tables within a workstation's memory")
@@ -776,10 +776,15 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _uncovered(team: Team) -> list[str]:
-    """Times of the week when a team with a shift plan has no crew on duty, e.g. ``Mon-Fri 12:00-13:00``."""
+    """Times of the week when a team with a shift plan has no crew on duty, e.g. ``Mon-Fri 12:00-13:00``.
+
+    The week starts on Monday 00:00 like a run; gaps wrap around midnight and the week
+    (``Mon-Sun 23:00-08:00``).
+    """
     import numpy as np
 
-    week = np.zeros(7 * 1440, dtype=np.int64)
+    W = 7 * 1440
+    week = np.zeros(W, dtype=np.int64)
     for sh in team.shifts:
         if sh.crews <= 0:
             continue
@@ -789,24 +794,36 @@ def _uncovered(team: Team) -> list[str]:
                 continue
             lo = d * 1440 + a
             hi = d * 1440 + (b if b > a else b + 1440)
-            idx = np.arange(lo, hi) % (7 * 1440)
-            week[idx] += sh.crews
-    gaps = {}
-    for d in range(7):
-        day = week[d * 1440:(d + 1) * 1440] == 0
-        if not day.any():
-            continue
-        edges = np.flatnonzero(np.diff(np.r_[0, day.astype(np.int8), 0]))
-        for lo, hi in zip(edges[::2], edges[1::2]):
-            gaps.setdefault((int(lo), int(hi)), []).append(d)
+            week[np.arange(lo, hi) % W] += sh.crews
+    zero = week == 0
+    if not zero.any():
+        return []
+    if zero.all():
+        return ["at any time"]
+    # rotate so the array starts on a covered minute, then runs of zeros never wrap
+    shift = int(np.flatnonzero(~zero)[0])
+    z = np.roll(zero, -shift).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.r_[0, z, 0]))
+    groups: dict = {}
+    for lo, hi in zip(edges[::2], edges[1::2]):
+        start = (int(lo) + shift) % W
+        groups.setdefault((start % 1440, int(hi - lo)), []).append(start // 1440)
     out = []
-    for (lo, hi), days in sorted(gaps.items(), key=lambda kv: (kv[1][0], kv[0])):
-        runs, start = [], days[0]
+
+    def hhmm(m):
+        return f"{m // 60:02d}:{m % 60:02d}"
+
+    for (tod, length), days in sorted(groups.items(), key=lambda kv: (min(kv[1]), kv[0])):
+        days = sorted(days)
+        runs, first = [], days[0]
         for x, y in zip(days, days[1:] + [None]):
             if y != x + 1:
-                runs.append(_DAYS[start] if start == x else f"{_DAYS[start]}-{_DAYS[x]}")
-                start = y
-        out.append(f"{','.join(runs)} {lo // 60:02d}:{lo % 60:02d}-{hi // 60:02d}:{hi % 60:02d}")
+                runs.append(_DAYS[first] if first == x else f"{_DAYS[first]}-{_DAYS[x]}")
+                first = y
+        end = tod + length
+        span = f"{hhmm(tod)}-{hhmm(end % 1440) if end != 1440 else '24:00'}" if length < 1440 else \
+            f"{hhmm(tod)} for {length / 60:g} h"
+        out.append(f"{','.join(runs)} {span}")
     return out
 
 
@@ -931,6 +948,9 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
         groups.setdefault(key, []).append(loc)
     out = []
     for (_, msg), locs in groups.items():
+        if len(locs) == 1 and not locs[0] and re.match(r"^[a-z_]+(\.[a-z_]+)*: ", msg):
+            out.append(f"{label}: {msg}")  # a cross-field check that names its own field
+            continue
         if len(locs) == 1:
             out.append(f"{label}: {_loc_str(locs[0])}: {msg}")
             continue
@@ -945,6 +965,8 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
             out.append(f"{label}: {text}: {msg}")
         else:
             out.extend(f"{label}: {_loc_str(l)}: {msg}" for l in locs)
+    if any("unquoted?)" in ln for ln in out):
+        out.append(f"{label}: note: {_SEXAGESIMAL_NOTE}")
     return out
 
 
