@@ -27,12 +27,30 @@ import warnings
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 from rich.console import Console
 
 from . import settings
 from .errors import DispatchSimError, InputWarning, ScenarioError
+
+
+def _exc_classes(name: str) -> tuple:
+    """``name`` from click and from the copy of click that recent typer versions vendor (``typer._click``)."""
+    found = []
+    for mod in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            m = __import__(mod, fromlist=[name])
+        except ImportError:
+            continue
+        if hasattr(m, name):
+            found.append(getattr(m, name))
+    return tuple(found)
+
+
+_CLICK_ERROR = _exc_classes("ClickException")
+_CLICK_EXIT = _exc_classes("Exit") + (typer.Exit,)
+_CLICK_ABORT = _exc_classes("Abort") + (typer.Abort,)
+_NO_ARGS_HELP = _exc_classes("NoArgsIsHelpError")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
                   help="Does a 30-minute on-site response promise hold on real roads, under real load?")
@@ -223,7 +241,7 @@ def _guard(fn):
             res = fn(*a, **k)
             ok = True
             return res
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException) as exc:
+        except _CLICK_EXIT + _CLICK_ABORT + _CLICK_ERROR as exc:
             ok = getattr(exc, "exit_code", 1) == 0
             raise
         except DispatchSimError as exc:
@@ -737,15 +755,15 @@ def run_cli(argv: list[str] | None = None, prog_name: str = "dispatch-sim") -> i
     try:
         rc = app(args=argv, prog_name=prog_name, standalone_mode=False)
         return rc if isinstance(rc, int) else 0
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except _NO_ARGS_HELP as exc:
         _write_line(sys.stdout, exc.ctx.get_help() if exc.ctx else str(exc))
         return 0
-    except (click.exceptions.Exit, typer.Exit) as exc:
+    except _CLICK_EXIT as exc:
         return exc.exit_code
-    except (click.exceptions.Abort, typer.Abort):
+    except _CLICK_ABORT:
         _eprint("interrupted")
         return 130
-    except click.ClickException as exc:
+    except _CLICK_ERROR as exc:
         cmd = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else prog_name
         msg = " ".join(exc.format_message().split())
         _eprint(f"error: {msg} (see: {cmd} --help)")

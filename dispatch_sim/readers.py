@@ -93,23 +93,27 @@ def check_input_file(path, label: str, *, max_bytes: int | None = None, what: st
     try:
         st = os.stat(p)
     except FileNotFoundError:
-        raise DispatchSimError(f"{label}: {p}: file not found (expected a {what})") from None
+        raise DispatchSimError(f"{label}: {p}: file not found (expected {_a(what)})") from None
     except NotADirectoryError:
         raise DispatchSimError(f"{label}: {p}: file not found (a part of the path is not a folder)") from None
     except PermissionError:
-        raise DispatchSimError(f"{label}: {p}: permission denied (expected a readable {what})") from None
+        raise DispatchSimError(f"{label}: {p}: permission denied (expected a readable file ({what}))") from None
     except (OSError, ValueError) as exc:
         raise DispatchSimError(f"{label}: {p}: cannot be read ({_oserr(exc)})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise DispatchSimError(f"{label}: {p}: is a folder, expected a {what}")
+        raise DispatchSimError(f"{label}: {p}: is a folder, expected {_a(what)}")
     if not stat.S_ISREG(st.st_mode):
-        raise DispatchSimError(f"{label}: {p}: is not a regular file (a device, pipe or socket), expected a {what}")
+        raise DispatchSimError(f"{label}: {p}: is not a regular file (a device, pipe or socket), expected {_a(what)}")
     if max_bytes is not None and st.st_size > max_bytes:
-        raise DispatchSimError(f"{label}: {p}: {st.st_size / 1e6:.1f} MB is larger than the limit for a {what} "
+        raise DispatchSimError(f"{label}: {p}: {st.st_size / 1e6:.1f} MB is larger than the limit for {_a(what)} "
                                f"({max_bytes / 1e6:.0f} MB)")
     if not os.access(p, os.R_OK):
-        raise DispatchSimError(f"{label}: {p}: permission denied (expected a readable {what})")
+        raise DispatchSimError(f"{label}: {p}: permission denied (expected a readable file ({what}))")
     return p
+
+
+def _a(what: str) -> str:
+    return ("an " if what[:1].lower() in "aeiou" or what.startswith(("OSM", "SVG")) else "a ") + what
 
 
 def _oserr(exc: BaseException) -> str:
@@ -125,7 +129,7 @@ def read_bytes(path, label: str, *, max_bytes: int, what: str = "file") -> bytes
     except OSError as exc:
         raise DispatchSimError(f"{label}: {p}: cannot be read ({_oserr(exc)})") from None
     if len(data) > max_bytes:
-        raise DispatchSimError(f"{label}: {p}: larger than the limit for a {what} ({max_bytes / 1e6:.0f} MB)")
+        raise DispatchSimError(f"{label}: {p}: larger than the limit for {_a(what)} ({max_bytes / 1e6:.0f} MB)")
     return data
 
 
@@ -182,10 +186,10 @@ def decode_text(data: bytes, path, label: str, *, what: str = "text file") -> tu
                 raise DispatchSimError(f"{label}: {path}: starts like {enc.upper()} but is not valid {enc.upper()}; "
                                        "save it as UTF-8") from None
     if data.startswith(_ZIP) or data.startswith(_OLE):
-        raise DispatchSimError(f"{label}: {path}: looks like an Excel/WPS workbook or other binary file, expected a {what}; "
+        raise DispatchSimError(f"{label}: {path}: looks like an Excel/WPS workbook or other binary file, expected {_a(what)}; "
                                "in Excel use 'Save as' → 'CSV UTF-8 (comma delimited)'")
     if looks_binary(data):
-        raise DispatchSimError(f"{label}: {path}: not a {what} (binary content)")
+        raise DispatchSimError(f"{label}: {path}: not {_a(what)} (binary content)")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -265,7 +269,7 @@ def read_csv(path, label: str, *, required: list[str], optional: list[str] = (),
         header = None
     aliases = {_norm_header(k): v for k, v in (aliases or {}).items()}
     if not header:
-        raise DispatchSimError(f"{label}: {path}: empty file, expected a {what}")
+        raise DispatchSimError(f"{label}: {path}: empty file, expected {_a(what)}")
     cols = [aliases.get(_norm_header(h), _norm_header(h)) for h in header]
     missing = [c for c in required if c not in cols]
     if missing:
@@ -275,7 +279,7 @@ def read_csv(path, label: str, *, required: list[str], optional: list[str] = (),
             got = ", ".join(h.strip() for h in header)
             raise DispatchSimError(f"{label}: {path}: missing column(s) {', '.join(missing)}; the file has {got} "
                                    f"(needs {', '.join(required)}{'; optional ' + ', '.join(optional) if optional else ''})")
-        raise DispatchSimError(f"{label}: {path}: not a {what} (first line is not a header with "
+        raise DispatchSimError(f"{label}: {path}: not {_a(what)} (first line is not a header with "
                                f"{', '.join(required)})")
     rows = []
     try:
