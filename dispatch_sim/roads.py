@@ -506,7 +506,7 @@ def load_graph(
         p = resolve_data_path(p)
         return p if p.is_absolute() else base / p
 
-    polygon = load_polygon(rel(spec.polygon)) if spec.polygon else None
+    polygon = load_polygon(rel(spec.polygon), label="graph.polygon") if spec.polygon else None
     src = spec.source
     G = None
     if src == "graphml":

