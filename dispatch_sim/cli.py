@@ -63,8 +63,18 @@ _state = {"verbose": False, "quiet": False, "warned": set()}
 ISSUES_HINT = "please report it to the dispatch-sim maintainers with that file and the command you ran"
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in list(range(0x20)) + [0x7F] if c != 0x09}
+_CONTROL.update({c: f"\\u{c:04x}" for c in (0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
+                                             0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029)})
+
+
 def _write_line(stream, line: str) -> None:
-    """Write one line as is (no markup), never failing on characters the terminal cannot show."""
+    """Write one line as is (no markup), never failing on characters the terminal cannot show.
+
+    Control characters (newlines, terminal escape sequences, bidi overrides) inside user values are
+    written escaped (``\\x1b``), so one problem stays one line and a file name cannot drive the terminal.
+    """
+    line = line.translate(_CONTROL)
     enc = getattr(stream, "encoding", None) or "utf-8"
     try:
         stream.write(line.encode(enc, "backslashreplace").decode(enc, "replace") + "\n")
@@ -756,7 +766,7 @@ def run_cli(argv: list[str] | None = None, prog_name: str = "dispatch-sim") -> i
         rc = app(args=argv, prog_name=prog_name, standalone_mode=False)
         return rc if isinstance(rc, int) else 0
     except _NO_ARGS_HELP as exc:
-        _write_line(sys.stdout, exc.ctx.get_help() if exc.ctx else str(exc))
+        sys.stdout.write((exc.ctx.get_help() if exc.ctx else str(exc)) + "\n")
         return 0
     except _CLICK_EXIT as exc:
         return exc.exit_code

