@@ -211,6 +211,36 @@ def _report_bug(exc: BaseException, kwargs) -> None:
             f"input; {loc}; {ISSUES_HINT}{'' if _state['verbose'] else ' (rerun with -v to print the traceback)'}")
 
 
+#: Upper limits on integer options (beyond them a command would exhaust the machine, not answer better).
+_INT_LIMITS = {"workers": 1024, "add": 1000, "sample": 1_000_000, "post_crews": 1000, "max_moves": 100_000,
+               "replications": 10_000}
+
+
+def _check_options(kwargs) -> None:
+    """Validate option values before a command body runs: finite numbers, sane sizes, parsable lists."""
+    import math
+
+    for name, v in kwargs.items():
+        opt = "--" + name.rstrip("_").replace("_", "-")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise DispatchSimError(f"{opt}: {v} is not a finite number")
+        if isinstance(v, int) and not isinstance(v, bool) and name in _INT_LIMITS and v > _INT_LIMITS[name]:
+            raise DispatchSimError(f"{opt}: {v} is too large (allowed: at most {_INT_LIMITS[name]})")
+    m = kwargs.get("minutes")
+    if isinstance(m, float) and not 0 < m <= 24 * 60:
+        raise DispatchSimError(f"--minutes: {m:g} is outside the allowed range (0, 1440]")
+    loads = kwargs.get("loads")
+    if isinstance(loads, str):
+        try:
+            vals = [float(x) for x in loads.split(",") if x.strip()]
+            ok = bool(vals) and len(vals) <= 100 and all(math.isfinite(x) and 0 < x <= 1000 for x in vals)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise DispatchSimError(f"--loads: expected up to 100 positive numbers (each at most 1000) separated by "
+                                   f"commas, got {loads[:80]!r}")
+
+
 def _check_outputs(kwargs) -> list[Path]:
     """Check --out folders and output files before the command runs; returns folders created for it."""
     from .io import prepare_out_dir
@@ -247,6 +277,7 @@ def _guard(fn):
         created: list[Path] = []
         ok = False
         try:
+            _check_options(k)
             created = _check_outputs(k)
             res = fn(*a, **k)
             ok = True

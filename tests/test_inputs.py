@@ -406,3 +406,31 @@ def test_offline_fails_fast_naming_the_service(tmp_path):
     assert r.returncode == 2 and "cannot reach Overpass" in r.stderr
     r = _cli("graph", "fetch", "--bbox", "120.7,30.7,120.8,30.8", "--overpass-url", "not a url", env=env)
     assert r.returncode == 2 and "--overpass-url" in r.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["stress", "{s}", "--loads", "1e300", "--out", "{o}"], "--loads"),
+    (["coverage", "{s}", "--minutes", "nan", "--out", "{o}"], "--minutes: nan is not a finite number"),
+    (["run", "{s}", "--load", "inf", "--out", "{o}"], "--load: inf is not a finite number"),
+    (["run", "{s}", "--load", "1e9", "--out", "{o}"], "run: too large"),
+    (["run", "{s}", "--workers", "99999", "--out", "{o}"], "--workers: 99999 is too large"),
+    (["run", "{s}", "--seed", "9" * 40, "--out", "{o}"], "run.seed"),
+])
+def test_option_values_are_validated_before_running(tmp_path, args, needle):
+    scen = _write(tmp_path, small_scenario())
+    r = _cli(*[a.format(s=scen, o=tmp_path / "o") for a in args])
+    assert r.returncode == 2 and needle in r.stderr and len(_one_line_errors(r.stderr)) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_mapping_that_is_not_a_scenario_is_not_listed(tmp_path):
+    r = _cli("validate", _write(tmp_path, "PASSWORD: hunter2\nTOKEN: abc\n"))
+    assert r.returncode == 2 and "not a dispatch-sim scenario" in r.stderr
+    assert "PASSWORD" not in r.stderr and "hunter2" not in r.stderr
+
+
+def test_control_characters_in_values_stay_on_one_line(tmp_path):
+    data = small_scenario()
+    data["demand"]["trace"] = "evil\n\x1b[2Jname.csv"
+    r = _cli("validate", _write(tmp_path, data))
+    assert r.returncode == 2 and len(_one_line_errors(r.stderr)) == 1 and "\x1b" not in r.stderr
