@@ -116,8 +116,13 @@ def _install_warning_hook() -> None:
     warnings.filterwarnings("always", category=InputWarning)
 
 
+def _problems(exc: DispatchSimError) -> list[str]:
+    """The problem lines of an error (a value with a newline in it stays in its line)."""
+    return list(getattr(exc, "problems", None) or [str(exc)])
+
+
 def _fail(exc: DispatchSimError) -> None:
-    for line in str(exc).splitlines():
+    for line in _problems(exc):
         _eprint(f"error: {line}")
     raise typer.Exit(exc.exit_code)
 
@@ -330,7 +335,7 @@ def validate(scenario: List[Path] = typer.Argument(..., help="scenario YAML file
         except ScenarioError as exc:
             problems.extend(exc.problems)
         except DispatchSimError as exc:
-            problems.extend(str(exc).splitlines())
+            problems.extend(_problems(exc))
     if problems:
         for line in problems:
             _eprint(line)
@@ -810,7 +815,7 @@ def run_cli(argv: list[str] | None = None, prog_name: str = "dispatch-sim") -> i
         _eprint(f"error: {msg} (see: {cmd} --help)")
         return 2
     except DispatchSimError as exc:  # errors raised outside a command body
-        for line in str(exc).splitlines():
+        for line in _problems(exc):
             _eprint(f"error: {line}")
         return exc.exit_code
     except KeyboardInterrupt:

@@ -731,7 +731,7 @@ def _check_files(sc: Scenario, label: str) -> list[str]:
         try:
             fn()
         except DispatchSimError as exc:
-            for ln in str(exc).splitlines():
+            for ln in getattr(exc, "problems", None) or [str(exc)]:
                 problems.append(f"{label}: {field}: {_strip_label(ln, field)}")
 
     g = sc.graph
