@@ -99,8 +99,8 @@ class Distribution(_Strict):
 
     dist: Literal["fixed", "exponential", "lognormal", "gamma", "uniform", "empirical"] = "fixed"
     value_min: float | None = Field(default=None, ge=0, le=MAX_MIN)
-    mean_min: float | None = Field(default=None, gt=0, le=MAX_MIN)
-    sd_min: float | None = Field(default=None, gt=0, le=MAX_MIN)
+    mean_min: float | None = Field(default=None, ge=0.001, le=MAX_MIN)
+    sd_min: float | None = Field(default=None, ge=0.001, le=MAX_MIN)
     low_min: float | None = Field(default=None, ge=0, le=MAX_MIN)
     high_min: float | None = Field(default=None, ge=0, le=MAX_MIN)
     values_min: list[Annotated[float, Field(ge=0, le=MAX_MIN)]] | None = None
@@ -112,6 +112,9 @@ class Distribution(_Strict):
         missing = [n for n in need if getattr(self, n) is None]
         if missing:
             raise ValueError(f"dist '{self.dist}' needs {', '.join(missing)}")
+        if self.dist in ("lognormal", "gamma") and self.sd_min > 100 * self.mean_min:
+            raise ValueError(f"sd_min {self.sd_min:g} is more than 100 times mean_min {self.mean_min:g}; allowed: "
+                             "sd_min <= 100 × mean_min")
         if self.dist == "uniform" and self.high_min < self.low_min:
             raise ValueError("high_min must be >= low_min")
         if self.dist == "empirical" and not self.values_min:
@@ -747,9 +750,19 @@ def _check_files(sc: Scenario, label: str) -> list[str]:
             guard("graph.file", lambda: check_input_file(g.file, "graph.file", what=osm_what))
     if g.polygon:  # read for every source (load_graph reads it first)
         guard("graph.polygon", lambda: load_polygon(g.polygon, label="graph.polygon"))
+    def jurisdiction(t, i):
+        geom = load_polygon(t.jurisdiction, label=f"teams[{i}].jurisdiction")
+        if g.bbox is not None:
+            import shapely
+
+            w, s_, e, n = g.bbox
+            if not geom.intersects(shapely.box(w, s_, e, n)):
+                raise DispatchSimError(f"teams[{i}].jurisdiction: the polygon does not overlap graph.bbox "
+                                       f"[{w}, {s_}, {e}, {n}]; allowed: a polygon in the district (lon, lat degrees)")
+
     for i, t in enumerate(sc.teams):
         if t.jurisdiction:
-            guard(f"teams[{i}].jurisdiction", lambda t=t, i=i: load_polygon(t.jurisdiction, label=f"teams[{i}].jurisdiction"))
+            guard(f"teams[{i}].jurisdiction", lambda t=t, i=i: jurisdiction(t, i))
     if sc.demand.trace:
         from .demand import read_trace_file
 
