@@ -234,6 +234,9 @@ def _check_options(kwargs) -> None:
     m = kwargs.get("minutes")
     if isinstance(m, float) and not 0 < m <= 24 * 60:
         raise DispatchSimError(f"--minutes: {m:g} is outside the allowed range (0, 1440]")
+    cand = kwargs.get("candidates")
+    if isinstance(cand, Path):
+        _check_candidates(cand)
     loads = kwargs.get("loads")
     if isinstance(loads, str):
         try:
@@ -244,6 +247,22 @@ def _check_options(kwargs) -> None:
         if not ok:
             raise DispatchSimError(f"--loads: expected up to 100 positive numbers (each at most 1000) separated by "
                                    f"commas, got {loads[:80]!r}")
+
+
+def _check_candidates(path: Path) -> None:
+    """``place --candidates``: a regular, readable CSV with name, lon, lat, checked before the body reads it.
+
+    The reader in :mod:`dispatch_sim.placement` reads UTF-8 only, so a GBK file (Excel on Chinese
+    Windows) is named here with "save it as UTF-8" rather than failing later.
+    """
+    from .readers import read_csv, read_text
+
+    what = "CSV of candidate sites with columns name, lon, lat"
+    tf = read_text(path, "--candidates", what=what)
+    read_csv(path, "--candidates", required=["name", "lon", "lat"], optional=["crs"], what=what)
+    if tf.encoding not in ("utf-8", "utf-8-sig"):
+        raise DispatchSimError(f"--candidates: {path}: saved as {tf.encoding.upper()}; save it as UTF-8 (in Excel: "
+                               "'CSV UTF-8')")
 
 
 def _check_outputs(kwargs) -> list[Path]:

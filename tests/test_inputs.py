@@ -434,3 +434,17 @@ def test_control_characters_in_values_stay_on_one_line(tmp_path):
     data["demand"]["trace"] = "evil\n\x1b[2Jname.csv"
     r = _cli("validate", _write(tmp_path, data))
     assert r.returncode == 2 and len(_one_line_errors(r.stderr)) == 1 and "\x1b" not in r.stderr
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "is a folder"), ("name,lon,lat\n镇政府,120.75,30.74\n".encode("gbk"), "save it as UTF-8"),
+    (b"\x00\x01" * 100, "binary"), (b"x,y\n1,2\n", "not a CSV of candidate sites"),
+])
+def test_place_candidates_are_checked_before_the_command_runs(tmp_path, content, needle):
+    cands = tmp_path / "c.csv"
+    if content is None:
+        cands.mkdir()
+    else:
+        cands.write_bytes(content)
+    r = _cli("place", _write(tmp_path, small_scenario()), "--add", "1", "--candidates", cands, "--out", tmp_path / "p")
+    assert r.returncode == 2 and needle in r.stderr and len(_one_line_errors(r.stderr)) == 1
