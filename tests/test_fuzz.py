@@ -261,3 +261,46 @@ def test_fuzz_validate_and_run(tmp_path, restore_warnings):
     print(f"\nfuzz: {FUZZ_N} cases, {dict(sorted(counts.items()))}")
     assert counts["validate exit 2"] > FUZZ_N // 3  # the mutations do hit problems
     assert counts["run exit 0"] + counts["run exit 2"] >= min(RUNS, len(runnable))
+
+
+HOSTILE_OPTS = ["nan", "inf", "-inf", "-1", "0", "1e300", "", "x", "9" * 400, ":x:", "[red]", "/dev/zero", "/tmp",
+                "1,2,3", "nan,nan", "200,100", "25:00", "8:00", "120.75,30.74", "-0", "1e-320"]
+
+
+def test_fuzz_command_options(tmp_path, restore_warnings):
+    """Hostile option values on every command; an unusable --out makes a valid value end cheaply (exit 2)."""
+    scen = tmp_path / "s.yaml"
+    data = small_scenario()
+    data["graph"]["standin_nodes"] = 300
+    scen.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    bad_out = "/dev/null/out"
+    commands = {
+        "run": ["--replications", "--seed", "--load", "--workers", "--cell-m", "--scheduler"],
+        "stress": ["--loads", "--replications", "--cell-m"],
+        "coverage": ["--minutes"],
+        "place": ["--add", "--max-moves", "--sample", "--band", "--post-crews", "--load", "--candidates"],
+        "check": ["--replications", "--workers"],
+        "route": ["--from", "--to", "--at", "--crs"],
+    }
+    rng = random.Random(7)
+    n = max(40, FUZZ_N // 2)
+    counts = Counter()
+    for case in range(n):
+        cmd = rng.choice(sorted(commands))
+        opt = rng.choice(commands[cmd])
+        val = rng.choice(HOSTILE_OPTS)
+        argv = [cmd, str(scen), opt, val]
+        if cmd == "route":
+            args = {"--from": "120.72,30.72", "--to": "120.77,30.74"}
+            args[opt] = val
+            argv = [cmd, str(scen)] + [x for kv in args.items() for x in kv]
+        elif cmd == "check":
+            argv += ["--junit", bad_out + "/j.xml"]
+        else:
+            argv += ["--out", bad_out]
+        if cmd == "place" and opt != "--add":
+            argv += ["--add", "1"]
+        rc, out, err = _in_process(argv)
+        _check_output(f"options case {case}: {argv}", rc, out, err)
+        counts[f"{cmd} exit {rc}"] += 1
+    print(f"\noption fuzz: {n} cases, {dict(sorted(counts.items()))}")
