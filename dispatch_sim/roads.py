@@ -79,6 +79,9 @@ def _osm_cache_path(kind: str, value, network_type: str = "drive", servers: tupl
 #: Environment variables naming an Overpass / Nominatim mirror (the CLI options override them).
 OVERPASS_ENV = "DISPATCH_SIM_OVERPASS_URL"
 NOMINATIM_ENV = "DISPATCH_SIM_NOMINATIM_URL"
+#: OSMnx's own defaults (used when OSMnx has not been imported and configured by the caller).
+DEFAULT_OVERPASS = "https://overpass-api.de/api"
+DEFAULT_NOMINATIM = "https://nominatim.openstreetmap.org/"
 #: Seconds allowed for resolving a service's host name and for connecting to it, each; together they
 #: keep an offline failure under 5 s.
 PROBE_TIMEOUT_S = 2.0
@@ -86,10 +89,11 @@ PROBE_TIMEOUT_S = 2.0
 
 def service_urls(overpass_url: str | None = None, nominatim_url: str | None = None) -> tuple[str, str]:
     """The Overpass and Nominatim endpoints to use: argument, else environment variable, else OSMnx's setting."""
-    import osmnx as ox
+    import sys
 
-    ov = overpass_url or os.environ.get(OVERPASS_ENV) or ox.settings.overpass_url
-    nm = nominatim_url or os.environ.get(NOMINATIM_ENV) or ox.settings.nominatim_url
+    ox = sys.modules.get("osmnx")  # not imported just for its defaults: an offline failure stays fast
+    ov = overpass_url or os.environ.get(OVERPASS_ENV) or (ox.settings.overpass_url if ox else DEFAULT_OVERPASS)
+    nm = nominatim_url or os.environ.get(NOMINATIM_ENV) or (ox.settings.nominatim_url if ox else DEFAULT_NOMINATIM)
     return ov.rstrip("/"), nm
 
 
@@ -139,6 +143,18 @@ def _probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
         except OSError as exc:
             last = exc
     return f"cannot connect to {host}:{port} ({getattr(last, 'strerror', None) or last})"
+
+
+def _status_usable(overpass_url: str, timeout_s: float = 3.0) -> bool:
+    """Whether the Overpass server's ``/status`` answers in the form OSMnx's rate limiter parses."""
+    try:
+        import requests
+
+        text = requests.get(overpass_url.rstrip("/") + "/status", timeout=timeout_s).text
+        first = text.split("\n")[4].split(" ")[0]
+        return first == "Slot" or first.isdigit()
+    except Exception:  # noqa: BLE001 - any failure means "not usable", and only turns rate limiting off
+        return False
 
 
 def overpass_reachable(timeout_s: float = PROBE_TIMEOUT_S, overpass_url: str | None = None) -> bool:
@@ -207,8 +223,6 @@ def fetch_osm(
     networkx.MultiDiGraph
         The raw OSMnx graph with ``kind = "osm"`` (not yet cleaned; see :func:`prepare_graph`).
     """
-    import osmnx as ox
-
     if sum(x is not None for x in (place, bbox, polygon)) != 1:
         raise GraphSourceError("give exactly one of --place, --bbox or a polygon to download")
     ov, nm = service_urls(overpass_url, nominatim_url)
@@ -243,7 +257,12 @@ def fetch_osm(
         raise GraphSourceError(f"cannot reach Overpass at {ov}: {why}. Use a mirror with --overpass-url or "
                                f"{OVERPASS_ENV}, or import an OSM extract offline: dispatch-sim graph import FILE "
                                "--bbox W,S,E,N (see README, 'Getting the Nanhu road graph')")
+    import osmnx as ox
+
     local = urlparse(ov).hostname in ("127.0.0.1", "localhost", "::1")
+    if not local and ox.settings.overpass_rate_limit and not _status_usable(ov):
+        # OSMnx would sleep 60 s before every query to a server whose /status it cannot read (many mirrors)
+        local = True
     with _osmnx_settings(overpass_url=ov, nominatim_url=nm, use_cache=not refresh,
                          cache_folder=str(Path(settings.cache_folder) / "http"), log_console=False,
                          requests_timeout=min(ox.settings.requests_timeout, 180),
