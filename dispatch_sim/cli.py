@@ -63,7 +63,7 @@ _state = {"verbose": False, "quiet": False, "warned": set()}
 ISSUES_HINT = "please report it to the dispatch-sim maintainers with that file and the command you ran"
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in list(range(0x20)) + [0x7F] if c != 0x09}
+_CONTROL = {c: f"\\u{c:04x}" for c in list(range(0x20)) + [0x7F] if c != 0x09}  # \\u form: also valid in JSON
 _CONTROL.update({c: f"\\u{c:04x}" for c in (0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
                                              0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029)})
 
@@ -72,7 +72,7 @@ def _write_line(stream, line: str) -> None:
     """Write one line as is (no markup), never failing on characters the terminal cannot show.
 
     Control characters (newlines, terminal escape sequences, bidi overrides) inside user values are
-    written escaped (``\\x1b``), so one problem stays one line and a file name cannot drive the terminal.
+    written escaped (``\\u001b``), so one problem stays one line and a file name cannot drive the terminal.
     """
     line = line.translate(_CONTROL)
     enc = getattr(stream, "encoding", None) or "utf-8"
