@@ -15,7 +15,19 @@ from .roads import GraphSpec, fetch_osm, graph_info, import_osm_file, load_graph
 from .routing import ReferenceRouter, Router
 from .scenario import Scenario, load_scenario, scenario_from_dict
 
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), so ``--version`` never disagrees with pip."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dispatch_sim")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "DispatchSimError", "ScenarioError", "RunResult", "check_targets", "compare", "run_scenario", "stress_sweep",

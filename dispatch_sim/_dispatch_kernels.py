@@ -24,8 +24,8 @@ from .hub_labels import label_distance
 C_BASE, C_TEAM, C_NODE, C_RET_BAND, C_RET_CUR, C_STATE, C_SEQ, C_JOB, C_OFF_AFTER, C_JOBS, C_K = range(11)
 CREW_INT_COLS = 11
 # crew float columns
-F_RET_START, F_RET_END, F_BUSY_START, F_BUSY_TOTAL, F_DUTY_SINCE, F_DUTY_MIN = range(6)
-CREW_FLOAT_COLS = 6
+F_RET_START, F_RET_END, F_BUSY_START, F_BUSY_TOTAL, F_DUTY_SINCE, F_DUTY_MIN, F_RET_TOTAL = range(7)
+CREW_FLOAT_COLS = 7
 # team columns
 T_QSTART, T_QLEN, T_BACKUP, T_CREW0, T_NCREW = range(5)
 TEAM_COLS = 5
@@ -35,16 +35,18 @@ REPORT_INT_COLS = 6
 # report float columns: in (ready, turnout s, work), out (dispatched, arrival, travel, arrived, cleared)
 R_READY, R_TURNOUT_S, R_WORK, O_DISPATCHED, O_ARRIVE_AT, O_TRAVEL, O_ARRIVED, O_CLEARED = range(8)
 REPORT_FLOAT_COLS = 8
-# meta: next free-list sequence number, label lookups, policy
-M_SEQ, M_LOOKUPS, M_POLICY = range(3)
+# meta: next free-list sequence number, label lookups, policy, queue discipline
+M_SEQ, M_LOOKUPS, M_POLICY, M_QUEUE = range(4)
+META_COLS = 4
 POLICY_CODES = {"home_team": 0, "nearest": 1, "home_then_mutual_aid": 2}
+QUEUE_CODES = {"own_first": 0, "fifo": 1}
 IDLE, BUSY, OFF = 0, 1, 2
 BAND_RES_MIN = 5  # matches speeds.BandTable.RES_MIN
 
 __doc__ += """
 - crews (int): base, team, node, return band, return cursor, state, free-list sequence, job, off
   after job, jobs, index in team; crews (float): return start/end, busy start/total, on duty
-  since/total; teams: queue start/length, backup, first crew, crews;
+  since/total, on-duty return drives; teams: queue start/length, backup, first crew, crews;
 - reports (int): node, home team, priority | team, crew, queued; reports (float): ready, turnout s,
   work min | dispatched, arrival, travel, arrived, cleared (inputs | outputs);
 - ``from_base[band, node, base]`` and ``to_base[band, node, base]``: node-major, so one node's
@@ -159,6 +161,8 @@ def _next_job(st, crew):
     policy = st.meta[M_POLICY]
     if policy == 1 or teams[t, T_BACKUP]:
         return _pop_best(teams, queue, rep_i, rep_f, -1)
+    if policy == 2 and st.meta[M_QUEUE] == 1:  # mutual aid, one first-come queue for everyone
+        return _pop_best(teams, queue, rep_i, rep_f, -1)
     job = _pop_best(teams, queue, rep_i, rep_f, t)
     if job < 0 and policy == 2:
         job = _pop_best(teams, queue, rep_i, rep_f, -1)
@@ -235,8 +239,8 @@ def _best(st, nc, r, turnout, band, now, limit):
 def _assign(st, crew, rid, eta, now):
     """Send ``crew`` to report ``rid``; returns the SimPy wait until it clears the scene (min)."""
     crew_i, crew_f, rep_i, rep_f = st.crew_i, st.crew_f, st.rep_i, st.rep_f
-    if crew_i[crew, C_RET_BAND] >= 0:  # an interrupted (or finished) return trip counts as busy
-        crew_f[crew, F_BUSY_TOTAL] += max(0.0, min(now, crew_f[crew, F_RET_END]) - crew_f[crew, F_RET_START])
+    if crew_i[crew, C_RET_BAND] >= 0:  # an interrupted (or finished) return trip counts as committed
+        book_return(crew, now, crew_f)
         crew_i[crew, C_RET_BAND] = -1
     crew_i[crew, C_STATE] = BUSY
     crew_f[crew, F_BUSY_START] = now
@@ -286,6 +290,30 @@ def dispatch(st, rid, now):
 
 
 @njit(cache=True, nogil=True)
+def _wait_then_drive(st, src, dst, now, base):
+    """Seconds from ``now`` to arrival when ``dst`` cannot be reached now (a disruption): the first
+    band of the run in which it can, then the drive; ``base`` >= 0 reads the base matrix, else labels.
+    The twin of :meth:`dispatch_sim.routing.Router.wait_then_drive`."""
+    table, lptr = st.band_table, st.label_ptr
+    n = table.shape[0]
+    k0 = int(now // BAND_RES_MIN)
+    seen = np.zeros(256, dtype=np.bool_)
+    for k in range(k0, k0 + n):
+        band = table[k % n]
+        if seen[band]:
+            continue
+        seen[band] = True
+        if base >= 0:
+            d = st.from_base[band, dst, base]
+        else:
+            st.meta[M_LOOKUPS] += 1
+            d = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, src, dst)
+        if d < np.inf:
+            return max(0.0, (k * BAND_RES_MIN - now) * 60.0) + d
+    return np.inf
+
+
+@njit(cache=True, nogil=True)
 def _start_return(st, crew, now):
     crew_i, crew_f = st.crew_i, st.crew_f
     band = _band(st.band_table, now)
@@ -297,7 +325,17 @@ def _start_return(st, crew, now):
 
 
 @njit(cache=True, nogil=True)
-def _end_duty(crew, now, crew_f):
+def book_return(crew, now, crew_f):
+    """Count the on-duty part of the crew's last return drive, up to ``now``, as committed time."""
+    since = crew_f[crew, F_DUTY_SINCE]
+    if not np.isnan(since):
+        crew_f[crew, F_RET_TOTAL] += max(0.0, min(now, crew_f[crew, F_RET_END]) - max(crew_f[crew, F_RET_START], since))
+
+
+@njit(cache=True, nogil=True)
+def _end_duty(crew, now, crew_i, crew_f):
+    if crew_i[crew, C_RET_BAND] >= 0:
+        book_return(crew, now, crew_f)
     if not np.isnan(crew_f[crew, F_DUTY_SINCE]):
         crew_f[crew, F_DUTY_MIN] += now - crew_f[crew, F_DUTY_SINCE]
         crew_f[crew, F_DUTY_SINCE] = np.nan
@@ -328,6 +366,8 @@ def clear(st, crew, now):
             lptr = st.label_ptr
             tt = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, crew_i[crew, C_NODE],
                                 rep_i[nxt, R_NODE])
+            if tt == np.inf:  # closed off for now: wait for the road to open, then drive
+                tt = _wait_then_drive(st, crew_i[crew, C_NODE], rep_i[nxt, R_NODE], now, -1)
             arrive_at = now + tt / 60.0
             rep_f[nxt, O_DISPATCHED] = now
             rep_f[nxt, O_ARRIVE_AT] = arrive_at
@@ -342,7 +382,7 @@ def clear(st, crew, now):
     if crew_i[crew, C_OFF_AFTER]:
         crew_i[crew, C_OFF_AFTER] = 0
         crew_i[crew, C_STATE] = OFF
-        _end_duty(crew, now, crew_f)
+        _end_duty(crew, now, crew_i, crew_f)
     else:
         _make_free(st, crew)
     return -1.0
@@ -364,6 +404,8 @@ def shift_change(st, team, count, now):
             rid = _next_job(st, crew)
             if rid >= 0:
                 base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], crew_i[crew, C_BASE]]
+                if base_s == np.inf:  # closed off for now: wait for the road to open, then drive
+                    base_s = _wait_then_drive(st, -1, st.rep_i[rid, R_NODE], now, crew_i[crew, C_BASE])
                 st.woken[n_woken] = crew
                 st.waits[n_woken] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
                 n_woken += 1
@@ -371,7 +413,7 @@ def shift_change(st, team, count, now):
             crew_i[crew, C_OFF_AFTER] = 0
         elif not should and state == IDLE:
             crew_i[crew, C_STATE] = OFF
-            _end_duty(crew, now, crew_f)
+            _end_duty(crew, now, crew_i, crew_f)
         elif not should and state == BUSY:
             crew_i[crew, C_OFF_AFTER] = 1
     return n_woken

@@ -371,7 +371,8 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
         workers: Optional[int] = typer.Option(None, min=1, help="local processes (default: all cores)"),
         scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
         resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial"),
-        cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)")):
+        cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)"),
+        lang: Optional[str] = typer.Option(None, "--lang", help="report language: zh or en (default: the scenario's report.lang)")):
     """Simulate a scenario and write summary.json, incidents.csv, cells.geojson, report.html and figures/.
 
     Example: dispatch-sim run scenarios/nanhu_baseline.yaml --out out/baseline
@@ -379,19 +380,51 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
     from .experiments import run_scenario
     from .report import write_outputs
 
+    if lang is not None and lang not in ("zh", "en"):
+        raise DispatchSimError(f"--lang: {lang!r} is not one of zh, en")
     w = _world(scenario, replications=replications, seed=seed, load=load)
     with _Progress("replications") as prog:
         result = run_scenario(w, workers=workers, scheduler=scheduler, progress=prog,
                               resume_dir=(out_dir / "partial") if resume else None)
-    paths = write_outputs(result, out_dir, cell_m=cell_m)
+    paths = write_outputs(result, out_dir, cell_m=cell_m, lang=lang)
     s = json.loads(paths["summary"].read_text(encoding="utf-8"))
-    out.print(s["verdict"]["text"], highlight=False)
-    if w.standin:
-        out.print(f"[bold red]{settings.standin_label}[/bold red]", highlight=False)
+    _print_verdict(s["verdict"])
     rep = s["reports"]
-    out.print(f"reports: {rep['total']} = {rep['served']} served + {rep['open_at_horizon']} open at horizon; "
-              f"p90 response {s['response_min']['p90']:.1f} min", highlight=False)
+    p90 = s["response_min"]["p90"]
+    out.print(f"reports: {rep['total']} = {rep['served']} served + {rep['open_at_horizon']} open at horizon"
+              + (f"; p90 response {p90:.1f} min" if p90 is not None else ""), highlight=False)
     out.print(f"wrote {out_dir}/summary.json, incidents.csv, cells.geojson, report.html, figures/", highlight=False)
+
+
+def _print_verdict(v: dict) -> None:
+    """The verdict line, coloured, then one line per township that misses or cannot be judged."""
+    from .verdict import NOT_SHOWN
+
+    style = {"HOLDS": "bold green", "BREAKS": "bold red"}.get(v["status"], "bold yellow")
+    out.print(v["text"], style=style, highlight=False, markup=False)
+    for name, t in v.get("townships", {}).items():
+        if t["status"] not in ("missed", "undecided"):
+            continue
+        bits, shown_miss = [], False
+        for key, x in t["targets"].items():
+            if x["status"] == "met":
+                continue
+            rate = key == "on_time_rate"
+
+            def fmt(val):
+                return "–" if val is None else f"{val * 100:.1f}%" if rate else f"{val:.1f} min"
+
+            label = key.replace("_", " ").replace("on time rate", "on-time rate")
+            if x["status"] == "undecided":
+                bits.append(f"{label} {fmt(x['estimate'])}: {x['reason']}")
+                continue
+            shown_miss |= x["reason"] != NOT_SHOWN
+            bits.append(f"{label} {fmt(x['estimate'])}, judged {fmt(x['value'])} (required {x['required']})")
+        label = "UNDECIDED" if t["status"] == "undecided" else "MISSES" if shown_miss else "NOT SHOWN"
+        out.print(f"  {label} {name}: " + "; ".join(bits), highlight=False, markup=False)
+    if any(x["reason"] == NOT_SHOWN for t in v.get("townships", {}).values() for x in t["targets"].values()):
+        out.print("  (NOT SHOWN: the estimate meets the target but the judged end of its 95% interval does not; "
+                  "more replications or days narrow it)", highlight=False, markup=False)
 
 
 @app.command()
@@ -400,42 +433,44 @@ def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)
           junit: Optional[Path] = typer.Option(None, help="write JUnit XML here"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(None, min=1),
-          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
-    """Exit 0 if every scenario meets its targets, 1 if one is missed, 2 on bad input (for CI).
+          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+          strict: bool = typer.Option(False, "--strict", help="also fail (exit 1) when a township has too few reports to judge")):
+    """Exit 0 if every township and the district meet every target, 1 if one is missed, 2 on bad input
+    (for CI). Townships with too few reports to judge are listed as UNDECIDED (JUnit: skipped).
 
     Example: dispatch-sim check scenarios/nanhu_baseline.yaml --junit out/targets.xml
     """
-    from .experiments import check_targets, run_scenario
-    from .io import write_text_atomic
+    from .experiments import run_scenario
+    from .verdict import judge, verdict_text
 
     cases = []
     for p in scenario:
         w = _world(p, replications=replications)
         res = run_scenario(w, workers=workers, scheduler=scheduler)
-        for row in check_targets(res.summary, w.scenario):
+        v = judge(res.summary, w.scenario)
+        tag = " [stand-in roads]" if w.standin else ""
+        for row in v.rows:
             cases.append((w.scenario.name, str(p), row, w.standin))
-            mark = "PASS" if row["passed"] else "FAIL"
-            val = "–" if row["value"] is None else f"{row['value']:.3f}"
-            out.print(f"{mark} {p}: {row['target']} {row['required']} (judged {val}, estimate "
-                      f"{'–' if row['estimate'] is None else format(row['estimate'], '.3f')})"
-                      f"{' [stand-in roads]' if w.standin else ''}", highlight=False)
-        if not w.scenario.targets.model_dump(exclude_defaults=True):
+            if row.status == "met" and row.area != "district":
+                continue  # townships that meet are counted below, not listed
+            mark = {"met": "PASS", "missed": "FAIL", "undecided": "UNDECIDED"}[row.status]
+            val = "–" if row.value is None else f"{row.value:.3f}"
+            est = "–" if row.estimate is None else f"{row.estimate:.3f}"
+            out.print(f"{mark} {p}: {row.name} {row.required} (judged {val}, estimate {est})"
+                      f"{': ' + row.reason if row.reason else ''}{tag}", highlight=False, markup=False)
+        towns = v.townships
+        met = sum(1 for t in towns.values() if t["status"] == "met")
+        if towns and v.scope == "township":
+            out.print(f"{'PASS' if met == len(towns) else 'NOTE'} {p}: {met} of {len(towns)} townships meet every "
+                      f"target", highlight=False, markup=False)
+        out.print(f"{v.status} {p}: {verdict_text(v, res.summary)}", highlight=False, markup=False)
+        if not w.scenario.targets.model_dump(exclude_defaults=True, exclude={"judge", "scope", "min_reports"}):
             out.print(f"NOTE {p}: no targets set", highlight=False)
     if junit:
-        from xml.sax.saxutils import escape, quoteattr
+        from .output import write_junit
 
-        fails = sum(not c[2]["passed"] for c in cases)
-        xml = [f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="dispatch-sim check" tests="{len(cases)}" failures="{fails}">']
-        for name, path, row, standin in cases:
-            xml.append(f'  <testcase classname={quoteattr(path)} name={quoteattr(row["target"])}>')
-            if not row["passed"]:
-                xml.append(f'    <failure message={quoteattr("required " + row["required"] + ", judged " + str(row["value"]))}/>')
-            if standin:
-                xml.append(f"    <system-out>{escape(settings.standin_label)}</system-out>")
-            xml.append("  </testcase>")
-        xml.append("</testsuite>\n")
-        write_text_atomic(junit, "\n".join(xml))
-    if any(not c[2]["passed"] for c in cases):
+        write_junit(junit, cases, settings.standin_label)
+    if any(c[2].status == "missed" for c in cases) or (strict and any(c[2].status == "undecided" for c in cases)):
         raise typer.Exit(1)
 
 
@@ -454,9 +489,8 @@ def stress(scenario: Path = typer.Argument(...),
 
     Example: dispatch-sim stress scenarios/nanhu_baseline.yaml --loads 1,4,8,16
     """
-    from . import plot
     from .experiments import stress_sweep
-    from .io import savefig_atomic, write_json_atomic
+    from .output import write_stress
 
     try:
         load_list = [float(x) for x in loads.split(",") if x.strip()]
@@ -467,58 +501,62 @@ def stress(scenario: Path = typer.Argument(...),
     with _Progress("load sweep") as prog:
         res = stress_sweep(w, load_list, replications=replications, workers=workers, scheduler=scheduler,
                            progress=prog, resume_dir=(out_dir / "partial") if resume else None, cell_m=cell_m)
-    cells = res.pop("cells")
-    write_json_atomic(out_dir / "stress.json", res)
-    import matplotlib.pyplot as plt
-
-    fig = plot.stress_figure(res, {t.name: t.name_en or t.name for t in w.scenario.teams})
-    savefig_atomic(fig, out_dir / "figures" / "stress.png")
-    plt.close(fig)
-    written = ["stress.json", "figures/stress.png"]
-    for ld, fc in cells.items():
-        write_json_atomic(out_dir / f"cells_load_{ld:g}.geojson", fc)
-        fig = plot.cells_figure(w, fc, res["target_on_time_rate"],
-                                title=f"On-time rate per {cell_m:g} m cell at load ×{ld:g}")
-        savefig_atomic(fig, out_dir / "figures" / f"cells_load_{ld:g}.png")
-        plt.close(fig)
-        written += [f"cells_load_{ld:g}.geojson", f"figures/cells_load_{ld:g}.png"]
-    for c in res["worst_cells_at_first_failing_load"][:3]:
-        out.print(f"  weakest cell at ×{res['breaking_point']['first_load_failing']:g}: {c['home_team']} cell {c['cell']}: "
-                  f"{c['rate'] * 100:.0f}% on time of {c['reports']} (CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)",
-                  highlight=False)
+    written = write_stress(res, w, out_dir, cell_m)
     bp = res["breaking_point"]
-    out.print(f"target holds up to load ×{bp['max_load_meeting_target']} "
-              f"(~{bp['reports_per_day_at_max']} reports/day); fails at ×{bp['first_load_failing']}", highlight=False)
+    lo, hi = res["loads_swept"]
+    for c in res["worst_cells_at_first_failing_load"][:3]:
+        out.print(f"  weakest place at ×{bp['first_load_failing']:g}: {c.get('place') or c['home_team'] + ' cell ' + c['cell']}: "
+                  f"{c['on_time']} of {c['reports']} on time "
+                  f"(95% CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)", highlight=False, markup=False)
+    goal = res["target_on_time_rate"]
+    if bp["first_load_failing"] is None:
+        out.print(f"does not break within ×{lo:g}–×{hi:g}: every township meets {goal:.0%} on time at every swept load",
+                  highlight=False)
+    elif bp["max_load_meeting_target"] is None:
+        out.print(f"breaks already at ×{bp['first_load_failing']:g} (the lowest load swept): "
+                  f"{', '.join(bp['failing_townships_at_first_failing_load']) or 'the district'} miss {goal:.0%}",
+                  highlight=False)
+    else:
+        out.print(f"target holds up to load ×{bp['max_load_meeting_target']:g} "
+                  f"(~{bp['reports_per_day_at_max']:.0f} reports/day) in every township; fails at "
+                  f"×{bp['first_load_failing']:g} in {', '.join(bp['failing_townships_at_first_failing_load']) or 'the district'}",
+                  highlight=False)
+    for t, b in res["townships"].items():
+        held = "not shown at any swept load" if b["max_load_met"] is None else f"holds to ×{b['max_load_met']:g}"
+        broke = (f", misses from ×{b['first_load_missed']:g}" if b["first_load_missed"] is not None
+                 else f", does not break within ×{hi:g}")
+        und = f" (too few reports to judge at ×{', ×'.join(f'{x:g}' for x in b['undecided_loads'])})" if b["undecided_loads"] else ""
+        out.print(f"  {t}: {held}{broke}{und}", highlight=False, markup=False)
     out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
 
 @app.command()
 @_guard
 def coverage(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Path("out"), "--out"),
-             minutes: Optional[float] = typer.Option(None, help="reach in minutes (default: the scenario's target)")):
-    """30-minute reach from each base per time band: coverage.json, coverage.geojson, coverage.png.
+             minutes: Optional[float] = typer.Option(None, help="reach in minutes (default: the scenario's target)"),
+             cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size of the GeoJSON (m)")):
+    """Reach of the promise from each base per time band (report to arrival: dispatch delay, turnout and
+    drive): coverage.json, coverage_<band>.geojson (grid cells), figures/coverage.png.
 
     Example: dispatch-sim coverage scenarios/nanhu_baseline.yaml --out out/coverage
     """
-    from . import plot
-    from .coverage import coverage_summary, reach, reach_geojson
-    from .io import savefig_atomic, write_json_atomic
+    from .output import write_coverage
 
     w = _world(scenario)
     m = minutes or w.scenario.run.target_min
-    summ = coverage_summary(w, m)
-    summ["graph_kind"] = "stand-in" if w.standin else w.G.graph.get("kind")
-    write_json_atomic(out_dir / "coverage.json", summ)
-    write_json_atomic(out_dir / "coverage.geojson", reach_geojson(w, m))
-    import matplotlib.pyplot as plt
-
-    fig = plot.coverage_figure(w, reach(w, m), m)
-    savefig_atomic(fig, out_dir / "figures" / "coverage.png")
-    plt.close(fig)
+    summ, written = write_coverage(w, m, out_dir, cell_m=cell_m)
     for band, b in summ["bands"].items():
-        out.print(f"{band}: {b['demand_share_own_base'] * 100:.1f}% of demand within {m:g} min of its own base, "
-                  f"{b['demand_share_any_base'] * 100:.1f}% of any base", highlight=False)
-    out.print(f"wrote {out_dir}/coverage.json, coverage.geojson, figures/coverage.png", highlight=False)
+        out.print(f"{band}: {b['promise_reach90_share_own_base'] * 100:.1f}% of demand reached by its own base within "
+                  f"{m:g} min of the report in 90% of cases (dispatch delay + turnout + drive, idle crew); "
+                  f"{b['promise_reach50_share_own_base'] * 100:.1f}% in half of cases; drive alone within {m:g} min: "
+                  f"{b['demand_share_own_base'] * 100:.1f}%", highlight=False, markup=False)
+        weak = sorted(((x["promise_reach90_share"], t) for t, x in b["by_team"].items()
+                       if x["promise_reach90_share"] is not None))[:3]
+        if weak and weak[0][0] < 0.999:
+            out.print("  least reached: " + ", ".join(f"{t} {v * 100:.0f}%" for v, t in weak), highlight=False,
+                      markup=False)
+    out.print("(waiting for a busy crew is not included here; `dispatch-sim run` simulates it)", highlight=False)
+    out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
 
 @app.command()
@@ -532,15 +570,16 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
     Example: dispatch-sim compare scenarios/nanhu_peak_load.yaml scenarios/nanhu_mutual_aid.yaml
     """
     from .experiments import compare as do_compare
-    from .io import write_json_atomic
+    from .output import write_compare
 
     wa = _world(a)
     wb = _world_like(wa, b)
-    res = do_compare(wa, wb, replications=replications, workers=workers, scheduler=scheduler)
+    with _Progress("replications (A, then B)") as prog:
+        res = do_compare(wa, wb, replications=replications, workers=workers, scheduler=scheduler, progress=prog)
     res.pop("runs")
-    write_json_atomic(out_dir / "compare.json", res)
+    written = write_compare(res, out_dir, lang=wa.scenario.report.lang)
     _print_comparison(res)
-    out.print(f"wrote {out_dir}/compare.json", highlight=False)
+    out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
 
 @app.command()
@@ -590,6 +629,7 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
         out.print("  no change improves coverage: the layout is already the best among the candidates", highlight=False)
     variant_file = out_dir / "placement_variant.yaml"
     write_text_atomic(variant_file, placement.variant_yaml(w.scenario, res["scenario"], out_dir))
+    cmp = None
     if verify and prop["changes"]:
         with _Progress("verifying by simulation") as prog:
             cmp = placement.verify(w, res, replications=replications, load=load, workers=workers, scheduler=scheduler,
@@ -597,27 +637,97 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
         cmp.pop("runs")
         prop["verification"] = cmp
         _print_comparison(cmp)
+    prop["recommendation"] = placement.recommend(prop, cmp)
+    out.print(prop["recommendation"]["text"], highlight=False, markup=False,
+              style="bold green" if prop["recommendation"]["recommended"] else "bold yellow")
     write_json_atomic(out_dir / "placement.json", prop)
-    import matplotlib.pyplot as plt
-
     fig = plot.placement_figure(w, prop, res["weight"])
     savefig_atomic(fig, out_dir / "figures" / "placement.png")
-    plt.close(fig)
     out.print(f"wrote {out_dir}/placement.json, placement_variant.yaml, figures/placement.png", highlight=False)
 
 
+@app.command()
+@_guard
+def staff(scenario: Path = typer.Argument(..., help="scenario YAML"),
+          out_dir: Path = typer.Option(Path("out"), "--out", help="output folder"),
+          load: Optional[float] = typer.Option(None, min=0.001, help="load (× reports_per_day); default run.load"),
+          night_cost: float = typer.Option(1.0, "--night-cost", help="cost of a crew-hour 20:00-08:00 relative to a day hour"),
+          max_per_shift: int = typer.Option(12, "--max-per-shift", help="cap on crews in one shift of one team"),
+          replications: Optional[int] = typer.Option(None, min=1),
+          workers: Optional[int] = typer.Option(1, min=1, help="local processes per evaluation (default 1)"),
+          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+    """The fewest crews per team and shift that keep every township on target (staffing.json,
+    staffing_variant.yaml, figures/staffing.png), verified by simulation.
+
+    Example: dispatch-sim staff scenarios/nanhu_peak_load.yaml --out out/staff
+    """
+    import time
+
+    from . import staffing
+    from .output import write_staffing
+
+    staffing.check_inputs(night_cost, max_per_shift)
+    w = _world(scenario)
+    t0 = time.perf_counter()
+    with err.status("searching staffing…") as status:
+        def progress(n, verdict, counts):
+            status.update(f"searching staffing… {n} evaluations, last: {verdict}, {sum(counts)} crew-shifts")
+
+        res = staffing.propose(w, load=load, replications=replications, night_cost=night_cost,
+                               max_per_slot=max_per_shift, workers=workers, scheduler=scheduler, progress=progress)
+    secs = time.perf_counter() - t0
+    res["seconds"] = round(secs, 1)
+    written = write_staffing(res, w, out_dir)
+    out.print(f"{'team':<14}{'shift':<22}{'today':>6}{'bound':>7}{'proposed':>10}", highlight=False, markup=False)
+    for r in res["table"]:
+        mark = "" if r["today"] == r["proposed"] else ("  +" if r["proposed"] > r["today"] else "  -")
+        out.print(f"{r['team']:<14}{r['shift']:<22}{r['today']:>6}{r['lower_bound']:>7}{r['proposed']:>10}{mark}",
+                  highlight=False, markup=False)
+    ch = res["crew_hours_per_day"]
+    out.print(f"crew-hours a day: today {ch['today']:.0f}, proposed {ch['proposed']:.0f}", highlight=False)
+    if res["infeasible"]:
+        out.print(f"not found: {res['infeasible']}", style="bold red", highlight=False, markup=False)
+    _print_verdict(res["verdict"])
+    if res["minimal_wrt_single_removals"]:
+        out.print("minimal with respect to single-crew removals: removing any one proposed crew makes a township miss",
+                  highlight=False)
+    out.print(f"{res['evaluations']} evaluations ({res['simulated_years']:g} simulated years) in {secs:.0f} s",
+              highlight=False)
+    out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
+
+
 def _print_comparison(res: dict) -> None:
+    def pct(x):
+        return "–" if x is None else f"{x * 100:.1f}%"
+
+    for key, label in (("a", "A"), ("b", "B")):
+        x = res[key]
+        ci = x["on_time"].get("ci95") or [None, None]
+        out.print(f"{label}: {x['scenario']}: {pct(x['on_time']['rate'])} on time"
+                  + (f" (95% CI {pct(ci[0])}–{pct(ci[1])})" if ci[0] is not None else "")
+                  + f"; verdict {x['verdict']['status']}"
+                  + (f", misses in {', '.join(x['verdict']['failing_townships'])}" if x["verdict"]["failing_townships"] else ""),
+                  highlight=False, markup=False)
     d = res["difference_b_minus_a"]["on_time_rate"]
     m = res["difference_b_minus_a"]["mean_response_min"]
-    ci = (f" (95% CI {d['ci95'][0] * 100:+.1f} to {d['ci95'][1] * 100:+.1f})" if d["ci95"][0] == d["ci95"][0] else "")
-    out.print(f"on-time rate B − A: {d['mean'] * 100:+.1f} points{ci}; mean response {m['mean']:+.1f} min", highlight=False)
+    ci = (f" (95% CI {d['ci95'][0] * 100:+.1f} to {d['ci95'][1] * 100:+.1f})" if d["ci95"][0] == d["ci95"][0]
+          and d["ci95"][0] is not None else " (one replication: no interval)")
+    out.print(f"on-time rate B − A: {d['mean'] * 100:+.1f} points{ci}; mean response {m['mean']:+.1f} min: "
+              f"{res['decision']['text']}", highlight=False, markup=False)
+    for t, x in res.get("by_township", {}).items():
+        dd = x["difference_b_minus_a"]
+        if dd["mean"] != dd["mean"]:
+            continue
+        sig = "significant" if dd["significant"] else "not significant"
+        out.print(f"  {t}: {pct(x['a']['rate'])} → {pct(x['b']['rate'])} ({dd['mean'] * 100:+.1f} points, {sig}); "
+                  f"{x['a']['status'] or '–'} → {x['b']['status'] or '–'}", highlight=False, markup=False)
     aid = res["mutual_aid_in_b"]
     if aid and aid["reports"]:
         out.print(f"in B, teams helped outside their township {aid['reports']} times, "
                   f"{aid['crew_hours_per_day']:.2f} crew-hours a day; most:", highlight=False)
         for p in aid["pairs"][:5]:
             out.print(f"  {p['helper']} → {p['home_team']}: {p['reports']} reports, {p['crew_hours']:.1f} crew-hours",
-                      highlight=False)
+                      highlight=False, markup=False)
 
 
 def _world_like(wa, b_path):

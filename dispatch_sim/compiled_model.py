@@ -19,12 +19,14 @@ from .demand import Reports
 
 def can_compile(world, policy_name: str) -> bool:
     """Whether a run can use the compiled dispatcher: one of the built-in policies (not a class
-    registered in its place) and a graph with hub labels."""
+    registered in its place), a graph with hub labels, and no move-up (which only the readable
+    dispatcher implements; the World warns when it is chosen)."""
     from . import settings
     from .policies import BUILT_IN, POLICIES
 
     return (settings.compiled_dispatch and policy_name in K.POLICY_CODES
-            and POLICIES.get(policy_name) is BUILT_IN.get(policy_name) and world.router.has_labels)
+            and POLICIES.get(policy_name) is BUILT_IN.get(policy_name) and world.router.has_labels
+            and not getattr(world.scenario.dispatch, "move_up", False))  # move-up: readable dispatcher only
 
 
 def _entry_point(kernel, *example_args):
@@ -99,8 +101,9 @@ class CompiledSimulation:
             self.crew_i[c, [K.C_BASE, K.C_TEAM, K.C_NODE, K.C_RET_BAND, K.C_RET_CUR, K.C_STATE, K.C_JOB, K.C_K]] = (
                 i, i, world.base_idx[i], -1, -1, K.OFF, -1, k)
         self.crew_f[:, K.F_DUTY_SINCE] = np.nan
-        self.meta = np.zeros(3, dtype=np.int64)
+        self.meta = np.zeros(K.META_COLS, dtype=np.int64)
         self.meta[K.M_POLICY] = K.POLICY_CODES[sc.dispatch.policy]
+        self.meta[K.M_QUEUE] = K.QUEUE_CODES[sc.dispatch.queue]
         params = np.array([sc.dispatch.mutual_aid_threshold_min * 60.0, sc.dispatch.mutual_aid_max_eta_min * 60.0])
         self.woken = np.zeros(max(nc, 1), dtype=np.int64)
         self.waits = np.zeros(max(nc, 1))
@@ -155,6 +158,7 @@ class CompiledSimulation:
             crew_names=list(self.crew_names), crew_team=ci[:, K.C_TEAM].copy(),
             crew_busy_min=cf[:, K.F_BUSY_TOTAL].copy(), crew_duty_min=cf[:, K.F_DUTY_MIN].copy(),
             horizon_min=self.horizon, warmup_min=sc.run.warmup_days * 1440.0, events=events,
+            crew_return_min=cf[:, K.F_RET_TOTAL].copy(),
         )
 
     def _close_books(self, now: float) -> None:
@@ -167,6 +171,6 @@ class CompiledSimulation:
             if ci[c, K.C_STATE] == K.BUSY:
                 cf[c, K.F_BUSY_TOTAL] += now - cf[c, K.F_BUSY_START]
             elif ci[c, K.C_RET_BAND] >= 0:
-                cf[c, K.F_BUSY_TOTAL] += max(0.0, min(now, cf[c, K.F_RET_END]) - cf[c, K.F_RET_START])
+                K.book_return(c, now, cf)
             if not np.isnan(cf[c, K.F_DUTY_SINCE]):
                 cf[c, K.F_DUTY_MIN] += now - cf[c, K.F_DUTY_SINCE]

@@ -1,7 +1,13 @@
 """The 30-minute circle on the road network: what each base reaches, per time band.
 
-Reach is computed on the road graph, so a canal or lake without a bridge is never "covered"; the
-GeoJSON is built from reachable road edges (buffered), not from convex hulls.
+The promise runs from the report to arrival on site, so *promise reach* adds the platform's
+dispatch delay and the crew's turnout (the scenario's distributions, sampled) to the drive from the
+base: a place is in the 90% reach of its base when an idle crew there arrives within the target in
+at least 90% of cases. It leaves out waiting for a busy crew, which only simulation (``run``)
+shows. *Drive-only* reach (the drive alone within the target) is kept as a secondary layer.
+
+Reach is computed on the road graph, so a canal or lake without a bridge is never "covered". The
+per-band GeoJSON is a grid of square cells (``cell_m``), small enough for QGIS to open at once.
 """
 
 from __future__ import annotations
@@ -9,8 +15,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import shapely
-from scipy.sparse.csgraph import dijkstra
 
 from .roads import local_xy
 
@@ -23,6 +27,35 @@ def reach(world, minutes: float, band: int = 0, include_turnout: bool = False) -
         budget -= sc.dispatch.turnout_min.mean() * 60.0 + sc.dispatch.dispatch_delay_min.mean() * 60.0
     fb = world.router.from_base[band]
     return {t.name: np.flatnonzero(fb[i] <= budget) for i, t in enumerate(sc.teams)}
+
+
+def pre_drive_minutes(world, n: int = 4000) -> np.ndarray:
+    """A sorted sample of dispatch delay + turnout (minutes) from the scenario's distributions."""
+    from .demand import sample_durations
+
+    sc = world.scenario
+    ss = np.random.SeedSequence([sc.run.seed, 424_242])
+    a, b = (np.random.default_rng(x) for x in ss.spawn(2))
+    return np.sort(sample_durations(sc.dispatch.dispatch_delay_min, a, n) + sample_durations(sc.dispatch.turnout_min, b, n))
+
+
+def promise_reach(world, minutes: float, band: int = 0, pre: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per road node: drive minutes from its own (home team's) base and from the nearest base, the
+    probability that an idle crew arrives within ``minutes`` of the report (delay + turnout +
+    drive), and the minutes by which it arrives in 50% and 90% of cases."""
+    pre = pre_drive_minutes(world) if pre is None else pre
+    r = world.router
+    fb = r.from_base[band]
+    town = np.array([i for i, t in enumerate(world.scenario.teams) if not t.backup])
+    own = fb[world.node_team, np.arange(r.n)] / 60.0
+    anyb = fb[town].min(axis=0) / 60.0
+
+    def prob(drive):
+        return np.searchsorted(pre, minutes - drive, side="right") / len(pre)
+
+    q50, q90 = float(np.quantile(pre, 0.5)), float(np.quantile(pre, 0.9))
+    return {"drive_own_min": own, "drive_any_min": anyb, "p_own": prob(own), "p_any": prob(anyb),
+            "arrive50_own_min": own + q50, "arrive90_own_min": own + q90}
 
 
 def demand_weights(world, days: float = 200.0) -> np.ndarray:
@@ -49,9 +82,15 @@ def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dic
     x, y = local_xy(r.lon, r.lat, lat0)
     cell = np.floor(x / cell_m).astype(np.int64) * 1_000_003 + np.floor(y / cell_m).astype(np.int64)
     cells, cell_of = np.unique(cell, return_inverse=True)
-    out = {"minutes": minutes, "cell_m": cell_m, "bands": {}}
+    out = {"minutes": minutes, "cell_m": cell_m, "bands": {},
+           "note": ("promise_*: report to arrival for an idle crew (dispatch delay + turnout + drive; waiting for "
+                    "a busy crew is not included, see `run`); reach50/reach90: places reached within the target in "
+                    "at least 50%/90% of cases; expected_on_time_if_idle: demand-weighted probability; "
+                    "demand_share_*_base and road_share_*: drive time alone within the target (secondary)")}
+    pre = pre_drive_minutes(world)
     for b, band in enumerate(world.bands.bands):
         fb = r.from_base[b]
+        pr = promise_reach(world, minutes, b, pre)
         within_any = (fb <= minutes * 60.0).any(axis=0)
         home = world.node_team
         within_own = fb[home, np.arange(r.n)] <= minutes * 60.0
@@ -65,12 +104,19 @@ def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dic
             mine = home == i
             em = mine[eu]
             teams[t.name] = {
+                "promise_reach90_share": _share(weight[mine & (pr["p_own"] >= 0.9)], weight[mine]),
+                "promise_reach50_share": _share(weight[mine & (pr["p_own"] >= 0.5)], weight[mine]),
+                "expected_on_time_if_idle": _share(weight[mine] * pr["p_own"][mine], weight[mine]),
                 "road_km": round(float(length[em].sum()) / 2000.0, 2),
                 "road_share_own_base": _share(length[em & edge_own], length[em]),
                 "demand_share_own_base": _share(weight[mine & within_own], weight[mine]),
                 "worst_node_minutes_from_own_base": round(float(fb[i][mine].max()) / 60.0, 1) if mine.any() else None,
             }
         out["bands"][band.name] = {
+            "promise_reach90_share_own_base": _share(weight[pr["p_own"] >= 0.9], weight),
+            "promise_reach50_share_own_base": _share(weight[pr["p_own"] >= 0.5], weight),
+            "promise_reach90_share_any_base": _share(weight[pr["p_any"] >= 0.9], weight),
+            "expected_on_time_if_idle_own_base": _share(weight * pr["p_own"], weight),
             "road_share_any_base": _share(length[edge_any], length),
             "road_share_own_base": _share(length[edge_own], length),
             "demand_share_any_base": _share(weight[within_any], weight),
@@ -86,25 +132,43 @@ def _share(part, whole) -> float | None:
     return None if w <= 0 else round(float(np.sum(part)) / w, 4)
 
 
-def reach_geojson(world, minutes: float = 30.0, band: int = 0, buffer_m: float = 40.0) -> dict:
-    """A FeatureCollection, one (Multi)Polygon per base: reachable road edges buffered by ``buffer_m``."""
+def promise_cells_geojson(world, minutes: float = 30.0, band: int = 0, cell_m: float = 500.0,
+                          pre: np.ndarray | None = None) -> dict:
+    """One band's promise reach on a grid: a square per cell with road nodes, with the cell's home
+    team, the median drive from its own base, the median minutes by which an idle crew arrives in
+    90% of cases, and the mean probability of arriving within ``minutes``."""
+    import pandas as pd
+
     r = world.router
-    eu, ev, _ = r._edges
+    pr = promise_reach(world, minutes, band, pre)
     lat0 = float(r.lat.mean())
-    k = math.cos(math.radians(lat0))
+    lon0 = float(r.lon.mean())
     x, y = local_xy(r.lon, r.lat, lat0)
+    x0, y0 = local_xy(np.array([lon0]), np.array([lat0]), lat0)
+    ix = np.floor((x - x0[0]) / cell_m).astype(np.int64)
+    iy = np.floor((y - y0[0]) / cell_m).astype(np.int64)
+    names = np.array([t.name for t in world.scenario.teams], dtype=object)
+    df = pd.DataFrame({"ix": ix, "iy": iy, "team": names[world.node_team], "drive": pr["drive_own_min"],
+                       "arrive90": pr["arrive90_own_min"], "p": pr["p_own"], "drive_any": pr["drive_any_min"]})
+    kx = 1.0 / (111320.0 * math.cos(math.radians(lat0)))
+    ky = 1.0 / 110540.0
     feats = []
-    for name, nodes in reach(world, minutes, band).items():
-        ok = np.zeros(r.n, dtype=bool)
-        ok[nodes] = True
-        sel = ok[eu] & ok[ev]
-        if not sel.any():
-            continue
-        lines = shapely.linestrings(np.stack([np.column_stack([x[eu[sel]], y[eu[sel]]]),
-                                              np.column_stack([x[ev[sel]], y[ev[sel]]])], axis=1))
-        poly = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=2)).simplify(buffer_m / 2)
-        poly = shapely.transform(poly, lambda c: np.column_stack([c[:, 0] / (111320.0 * k), c[:, 1] / 110540.0]))
-        feats.append({"type": "Feature", "properties": {"team": name, "minutes": minutes,
-                                                         "band": world.bands.bands[band].name},
-                      "geometry": shapely.geometry.mapping(poly)})
-    return {"type": "FeatureCollection", "features": feats}
+    g = df.groupby(["ix", "iy"], sort=True)
+    agg = g.agg(drive=("drive", "median"), arrive90=("arrive90", "median"), p=("p", "mean"),
+                drive_any=("drive_any", "median"), nodes=("p", "size"),
+                team=("team", lambda s: s.value_counts().index[0]))
+    for (cx, cy), row in agg.iterrows():
+        w_ = lon0 + cx * cell_m * kx
+        s_ = lat0 + cy * cell_m * ky
+        e_, n_ = w_ + cell_m * kx, s_ + cell_m * ky
+        ring = [[round(a, 6), round(b, 6)] for a, b in ((w_, s_), (e_, s_), (e_, n_), (w_, n_), (w_, s_))]
+        finite = np.isfinite(row["arrive90"])
+        feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {
+            "team": row["team"], "band": world.bands.bands[band].name,
+            "arrive90_min": round(float(row["arrive90"]), 1) if finite else None,
+            "p_within_target": round(float(row["p"]), 3),
+            "drive_own_min": round(float(row["drive"]), 1) if np.isfinite(row["drive"]) else None,
+            "drive_any_min": round(float(row["drive_any"]), 1) if np.isfinite(row["drive_any"]) else None,
+            "reach90": bool(row["p"] >= 0.9), "nodes": int(row["nodes"])}})
+    return {"type": "FeatureCollection", "cell_m": cell_m, "minutes": minutes,
+            "band": world.bands.bands[band].name, "features": feats}

@@ -270,15 +270,15 @@ class DemandModel:
         k = created.size
         node, snap = self._sample_places(streams["components"], streams["places"], k)
         for s, t2 in team_restricted:
+            # extra reports drawn like every report (district rate, same places), kept only where the
+            # surge's teams are the home team: by Poisson thinning, exactly (factor - 1) times those
+            # teams' own rate in the window, placed as their own reports are
             ids = [self.team_names.index(n) for n in s.teams]
-            mask = np.isin(self.node_team[self.eu], ids)
-            cdf = self._edge_sampler(mask)
-            if cdf is None:
-                continue
-            n2, s2 = self._sample_edges(cdf, streams["places"], t2.size)
-            created = np.r_[created, t2]
-            node = np.r_[node, n2]
-            snap = np.r_[snap, s2]
+            n2, s2 = self._sample_places(streams["components"], streams["places"], t2.size)
+            mine = np.isin(self.node_team[n2], ids)
+            created = np.r_[created, t2[mine]]
+            node = np.r_[node, n2[mine]]
+            snap = np.r_[snap, s2[mine]]
         k = created.size
         cat = streams["categories"].choice(len(self.cat_p), size=k, p=self.cat_p)
         work = np.empty(k)

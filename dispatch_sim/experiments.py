@@ -22,6 +22,7 @@ import pandas as pd
 from . import metrics
 from .model import ReplicationResult, World
 from .scenario import Scenario
+from .verdict import judge
 
 _WORKER_WORLD: dict = {}
 log = logging.getLogger("dispatch_sim")
@@ -166,45 +167,11 @@ def graph_summary(world: World) -> dict:
 
 # ------------------------------------------------------------------------------------ targets
 
-#: From this many replications on, ``check`` also uses the between-replication interval (the more
-#: conservative of the two lower bounds); below it, the pooled Wilson interval alone.
-MIN_REPS_FOR_BETWEEN_CI = 5
-
 def check_targets(summary: dict, scenario: Scenario) -> list[dict]:
-    """Judge the scenario's targets on a run summary: one row per target with ``passed``."""
-    t = scenario.targets
-    lower = t.judge == "lower_bound"
-    rows = []
-    # the between-replication t-interval is only informative with enough replications
-    use_between = len(summary.get("reports", {}).get("per_replication", {})) >= MIN_REPS_FOR_BETWEEN_CI
-
-    def rate_row(name, block, minimum):
-        if minimum is None:
-            return
-        rate = block["on_time"]["rate"] if "on_time" in block and isinstance(block["on_time"], dict) else block.get("rate")
-        ci = (block["on_time"]["ci95"] if isinstance(block.get("on_time"), dict) else block.get("ci95")) or [None, None]
-        between = (block["on_time"].get("ci95_between_replications") if isinstance(block.get("on_time"), dict)
-                   else block.get("ci95_between_replications"))
-        lows = [x for x in (ci[0], (between or [None])[0] if use_between else None) if x is not None and x == x]
-        value = (min(lows) if lows else None) if lower else rate
-        rows.append({"target": name, "required": f">= {minimum}", "value": value, "estimate": rate,
-                     "passed": value is not None and value >= minimum})
-
-    def p_row(name, resp, key, maximum):
-        if maximum is None:
-            return
-        value = resp.get(f"{key}_ci95", [None, None])[1] if lower else resp.get(key)
-        rows.append({"target": name, "required": f"<= {maximum} min", "value": value, "estimate": resp.get(key),
-                     "passed": value is not None and value == value and value <= maximum})
-
-    rate_row("on_time_rate", summary, t.on_time_rate_min)
-    p_row("p90_response", summary["response_min"], "p90", t.p90_response_max_min)
-    p_row("p95_response", summary["response_min"], "p95", t.p95_response_max_min)
-    for team, tt in t.per_team.items():
-        block = summary["by_team"][team]
-        rate_row(f"{team}.on_time_rate", block, tt.on_time_rate_min)
-        p_row(f"{team}.p90_response", block["response_min"], "p90", tt.p90_response_max_min)
-    return rows
+    """Judge the scenario's targets on a run summary: one row per area (district, each township) and
+    target, with ``status`` (met / missed / undecided) and ``passed`` (True / False / None).
+    The rule is :func:`dispatch_sim.verdict.judge`."""
+    return [r.to_json() for r in judge(summary, scenario).rows]
 
 
 # ------------------------------------------------------------------------------------ stress
@@ -244,13 +211,25 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
 
     evaluate(loads)
 
-    def judged(ld):
-        s = cache[ld]
-        rows = check_targets(s, sc.model_copy(update={"targets": sc.targets.model_copy(update={"p90_response_max_min": None, "p95_response_max_min": None, "per_team": {}, "on_time_rate_min": goal})}))
-        return rows[0]["passed"], rows[0]["value"]
+    tg = sc.targets
+    per_team = {k: v.model_copy(update={"p90_response_max_min": None}) for k, v in tg.per_team.items()}
+    sc_rate = sc.model_copy(update={"targets": tg.model_copy(update={
+        "p90_response_max_min": None, "p95_response_max_min": None, "per_team": per_team, "on_time_rate_min": goal})})
+    verdicts: dict[float, object] = {}
 
-    ok = [ld for ld in loads if judged(ld)[0]]
-    bad = [ld for ld in loads if not judged(ld)[0]]
+    def verdict_at(ld):
+        if ld not in verdicts:
+            verdicts[ld] = judge(cache[ld], sc_rate)
+        return verdicts[ld]
+
+    def holds(ld):  # the scenario's verdict at this load: no township (and not the district) misses
+        return verdict_at(ld).status == "HOLDS"
+
+    def breaks(ld):  # undecided loads (too few reports even district-wide) neither hold nor break
+        return verdict_at(ld).status == "BREAKS"
+
+    ok = [ld for ld in loads if holds(ld)]
+    bad = [ld for ld in loads if breaks(ld)]
     lo = max([ld for ld in ok if all(b > ld for b in bad)], default=None)
     hi = min([b for b in bad if lo is None or b > lo], default=None)
     if lo is not None and hi is not None:
@@ -260,75 +239,149 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
                 break
             # a bisection point above the sweep's top would break the coupling; stays inside here
             evaluate([mid])
-            if judged(mid)[0]:
+            if holds(mid):
                 lo = mid
-            else:
+            elif breaks(mid):
                 hi = mid
+            else:
+                break
     rows = []
     for ld in sorted(cache):
         s = cache[ld]
+        v = verdict_at(ld)
+        district = next((r for r in v.rows if r.area == "district"), None)
+        by_team = {}
+        for t, b in s["by_team"].items():
+            tr = next((r for r in v.rows if r.area == t), None)
+            by_team[t] = {"rate": b["rate"], "ci95": b["ci95"], "utilization": b["utilization"],
+                          "committed": b.get("committed"), "reports": b["known_outcome"],
+                          "judged_value": tr.value if tr else None, "status": tr.status if tr else None}
         rows.append({"load": ld, "reports_per_day": sc.demand.reports_per_day * ld, "rate": s["on_time"]["rate"],
-                     "ci95": s["on_time"]["ci95"], "judged_value": judged(ld)[1], "meets_target": judged(ld)[0],
-                     "p90_min": s["response_min"]["p90"],
-                     "by_team": {t: {"rate": b["rate"], "ci95": b["ci95"], "utilization": b["utilization"]}
-                                 for t, b in s["by_team"].items()}})
-    team_break = {}
+                     "ci95": s["on_time"]["ci95"], "judged_value": district.value if district else None,
+                     "district_status": district.status if district else None, "verdict": v.status,
+                     "meets_target": v.status == "HOLDS", "failing_townships": v.failing_townships(),
+                     "undecided_townships": v.undecided_townships(),
+                     "p90_min": s["response_min"]["p90"], "by_team": by_team})
+    townships = {}
     for t in [x.name for x in sc.teams if not x.backup]:
-        last_ok = None
+        last_met, first_missed, undecided = None, None, []
         for r in rows:
-            ci = r["by_team"][t]["ci95"]
-            val = (ci[0] if ci else None) if sc.targets.judge == "lower_bound" else r["by_team"][t]["rate"]
-            if val is not None and val >= goal:
-                last_ok = r["load"]
-            elif val is not None:
+            st = r["by_team"][t]["status"]
+            if st == "missed":
+                first_missed = r["load"]
                 break
-        team_break[t] = last_ok
+            if st == "met":
+                last_met = r["load"]
+            else:
+                undecided.append(r["load"])
+        townships[t] = {"max_load_met": last_met, "first_load_missed": first_missed, "undecided_loads": undecided}
+    district_ok = [r["load"] for r in rows if r["district_status"] == "met"]
+    district_bad = [r["load"] for r in rows if r["district_status"] == "missed"]
+    top, bottom = max(loads), min(loads)
     return {
-        "scenario": sc.name, "target_on_time_rate": goal, "judge": sc.targets.judge, "replications": reps,
-        "seed": sc.run.seed, "coupling_load": coupling, "graph": graph_summary(world),
+        "scenario": sc.name, "target_on_time_rate": goal, "judge": sc.targets.judge, "scope": sc.targets.scope,
+        "min_reports": verdict_at(loads[0]).min_reports, "replications": reps,
+        "seed": sc.run.seed, "coupling_load": coupling, "graph": graph_summary(world), "loads_swept": [bottom, top],
         "breaking_point": {"max_load_meeting_target": lo, "first_load_failing": hi,
-                           "reports_per_day_at_max": None if lo is None else sc.demand.reports_per_day * lo},
-        "team_max_load_meeting_target": team_break,
-        "worst_cells_at_first_failing_load": worst_cells(cells[hi]) if hi is not None else [],
+                           "reports_per_day_at_max": None if lo is None else sc.demand.reports_per_day * lo,
+                           "failing_townships_at_first_failing_load": (verdict_at(hi).failing_townships()
+                                                                       if hi is not None else []),
+                           "rule": "the scenario verdict: every township (and the district) meets the on-time "
+                                   "target, judged like run/check"},
+        "district_only": {"max_load_meeting_target": max([d for d in district_ok if all(b > d for b in district_bad)],
+                                                         default=None),
+                          "first_load_failing": min(district_bad, default=None)},
+        "townships": townships,
+        "team_max_load_meeting_target": {t: v["max_load_met"] for t, v in townships.items()},
+        "worst_cells_at_first_failing_load": worst_cells(cells[hi], target=goal) if hi is not None else [],
         "cells": {ld: cells[ld] for ld in (lo, hi) if ld is not None},
-        "team_note": ("per team: the highest swept load up to which the team's own reports meet the target, judged "
-                      "like the district; null = not demonstrated even at the lowest load (too few reports for the "
-                      "interval, or too slow) - add replications or days to resolve"),
+        "team_note": ("per township: max_load_met = the highest swept load up to which the township meets the "
+                      "target (judged like the verdict, the same judged value the figure plots); "
+                      "first_load_missed = the first load where it misses; loads where it had too few reports "
+                      "to judge are listed as undecided; null max_load_met = never shown even at the lowest load"),
         "sweep": rows,
     }
 
 
 # ------------------------------------------------------------------------------------ compare
 
+def _per_replication_rates(run: RunResult, reps: int, townships: list[str]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """On-time rate and mean response per replication (district), and on-time rate per township."""
+    inc = run.incidents
+    inc = inc[~inc["warmup"].astype(bool) & inc["promise"].astype(bool)]
+    rate = np.full(reps, np.nan)
+    resp = np.full(reps, np.nan)
+    town = {t: np.full(reps, np.nan) for t in townships}
+    for r, x in inc.groupby("replication"):
+        if r >= reps:
+            continue
+        k = x[x["on_time"].notna()]
+        rate[r] = float(k["on_time"].astype(float).mean()) if len(k) else np.nan
+        resp[r] = float(x["response_min"].mean()) if x["response_min"].notna().any() else np.nan
+        for t, kt in k.groupby("home_team"):
+            if t in town:
+                town[t][r] = float(kt["on_time"].astype(float).mean())
+    return rate, resp, town
+
+
+def paired(diff) -> dict:
+    """Mean of paired differences with its 95% t-interval, and whether the interval excludes zero."""
+    m, lo, hi = metrics.mean_ci(diff)
+    known = lo == lo and hi == hi
+    return {"mean": m, "ci95": [lo, hi], "significant": bool(known and (lo > 0 or hi < 0)),
+            "replications_used": int(np.sum(~np.isnan(np.asarray(diff, dtype=float))))}
+
+
 def compare(world_a: World, world_b: World, *, replications: int | None = None, workers: int | None = 1,
             scheduler: str | None = None, progress=None) -> dict:
-    """Paired difference B − A in on-time rate and mean response, same seeds (common random numbers)."""
+    """Variant B against A under common random numbers: both levels, both verdicts, and paired
+    differences B − A (district and per township) with 95% intervals over replications.
+
+    A difference whose interval covers zero is reported as "no significant difference"."""
+    from .verdict import verdict_json
+
     reps = replications or world_a.scenario.run.replications
     seed = world_a.scenario.run.seed
     ra = run_scenario(world_a, replications=reps, seed=seed, workers=workers, scheduler=scheduler, progress=progress)
     rb = run_scenario(world_b, replications=reps, seed=seed, workers=workers, scheduler=scheduler, progress=progress)
+    towns = [t.name for t in world_a.scenario.teams if not t.backup]
+    towns += [t.name for t in world_b.scenario.teams if not t.backup and t.name not in towns]
+    a_rate, a_resp, a_town = _per_replication_rates(ra, reps, towns)
+    b_rate, b_resp, b_town = _per_replication_rates(rb, reps, towns)
+    va, vb = judge(ra.summary, world_a.scenario), judge(rb.summary, world_b.scenario)
+    d_rate = paired(b_rate - a_rate)
+    d_resp = paired(b_resp - a_resp)
+    by_town = {}
+    for t in towns:
+        ba, bb = ra.summary["by_team"].get(t, {}), rb.summary["by_team"].get(t, {})
+        by_town[t] = {
+            "a": {"rate": ba.get("rate"), "ci95": ba.get("ci95"), "reports": ba.get("known_outcome"),
+                  "status": va.townships.get(t, {}).get("status")},
+            "b": {"rate": bb.get("rate"), "ci95": bb.get("ci95"), "reports": bb.get("known_outcome"),
+                  "status": vb.townships.get(t, {}).get("status")},
+            "difference_b_minus_a": paired(b_town[t] - a_town[t]),
+        }
 
-    def per_rep(run):
-        inc = run.incidents
-        inc = inc[~inc["warmup"] & inc["promise"]]
-        out = []
-        for r in range(reps):
-            x = inc[inc["replication"] == r]
-            k = x[x["on_time"].notna()]
-            out.append((float(k["on_time"].mean()) if len(k) else np.nan, float(x["response_min"].mean())))
-        return np.array(out)
+    def level(run, v, world):
+        return {"scenario": world.scenario.name, "file": world.scenario.source_file, "on_time": run.summary["on_time"],
+                "response_min": run.summary["response_min"], "verdict": verdict_json(v, run.summary)}
 
-    a, b = per_rep(ra), per_rep(rb)
-    d_rate = metrics.mean_ci(b[:, 0] - a[:, 0])
-    d_resp = metrics.mean_ci(b[:, 1] - a[:, 1])
+    better = [t for t, x in by_town.items() if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] > 0]
+    worse = [t for t, x in by_town.items() if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] < 0]
+    if not d_rate["significant"]:
+        decision = "no significant difference in the district on-time rate (the 95% interval covers zero)"
+    else:
+        decision = f"B is {'better' if d_rate['mean'] > 0 else 'worse'} than A on the district on-time rate"
+    ga = graph_summary(world_a)
     return {
-        "a": {"scenario": world_a.scenario.name, "on_time": ra.summary["on_time"], "response_min": ra.summary["response_min"]},
-        "b": {"scenario": world_b.scenario.name, "on_time": rb.summary["on_time"], "response_min": rb.summary["response_min"]},
+        "a": level(ra, va, world_a), "b": level(rb, vb, world_b),
+        "graph": {"kind": ga["kind"], "standin": ga["standin"], "nodes": ga["nodes"], "source": ga["source"],
+                  "attribution": ga["attribution"]},
         "replications": reps, "seed": seed,
-        "difference_b_minus_a": {
-            "on_time_rate": {"mean": d_rate[0], "ci95": [d_rate[1], d_rate[2]]},
-            "mean_response_min": {"mean": d_resp[0], "ci95": [d_resp[1], d_resp[2]]},
-        },
+        "difference_b_minus_a": {"on_time_rate": d_rate, "mean_response_min": d_resp},
+        "by_township": by_town,
+        "decision": {"text": decision, "significant": d_rate["significant"], "townships_better": better,
+                     "townships_worse": worse},
         "mutual_aid_in_a": ra.summary["mutual_aid"],
         "mutual_aid_in_b": rb.summary["mutual_aid"],
         "runs": (ra, rb),

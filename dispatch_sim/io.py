@@ -1,14 +1,77 @@
-"""Atomic output writing: a crash or Ctrl-C never leaves a half-written summary.json behind."""
+"""Atomic output writing that others can read.
+
+Every file the package writes (outputs and caches) goes through this module, for two promises:
+
+* **Atomic**: data goes to a temporary file in the target folder, which is renamed over the target
+  once complete; a crash or Ctrl-C never leaves a half-written ``summary.json`` or GraphML behind,
+  and a reader never sees one.
+* **Shareable**: the finished file has the mode an ordinary ``open(path, "w")`` would give it,
+  ``0o666 & ~umask`` (0644 under the usual umask 022), and folders ``0o777 & ~umask``.
+  ``tempfile.mkstemp`` / ``mkdtemp`` create 0600 / 0700 on purpose (nobody may read a half-written
+  file), so the mode is set on the temporary file before the rename. Without this a colleague or a
+  web server cannot open ``report.html``, and a shared cache becomes unreadable to other users.
+
+Reading the umask has a trade-off. POSIX offers no call that only reads it: ``os.umask(0)`` followed
+by ``os.umask(old)`` briefly sets it to 0 for the whole process, so a thread creating a file at that
+moment would make it world-writable. On Linux we therefore read it from ``/proc/self/status``
+(no side effect, and it follows a umask changed at run time); elsewhere the swap is done under a
+lock, which protects our own writers but not foreign threads, and is cached after the first call.
+
+CSV is written as UTF-8 **with a BOM** (``utf-8-sig``): Excel and WPS on Chinese Windows otherwise
+decode it as GBK and show garbled team names. Python readers should open it with
+``encoding="utf-8-sig"`` (pandas strips the BOM itself).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io as _io
 import json
 import math
 import os
 import tempfile
+import threading
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
+
+_umask_lock = threading.Lock()
+_umask_cached: int | None = None
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the platform allows.
+
+    Returns
+    -------
+    int
+        The umask bits, e.g. ``0o022``.
+    """
+    global _umask_cached
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:
+        if _umask_cached is None:
+            old = os.umask(0o077)  # the most restrictive value while it is swapped out
+            os.umask(old)
+            _umask_cached = old
+        return _umask_cached
+
+
+def file_mode() -> int:
+    """Mode for a new file: what ``open(path, "w")`` would give (``0o666 & ~umask``)."""
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """Mode for a new folder: what ``os.mkdir`` would give (``0o777 & ~umask``)."""
+    return 0o777 & ~current_umask()
 
 
 def _clean(o):
@@ -28,14 +91,93 @@ def _clean(o):
     return o
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
+    """A temporary path beside ``path`` for writers that want a file name (osmnx, numpy).
+
+    On a clean exit the temporary file gets the umask mode and is renamed over ``path``; on an
+    exception it is removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path
+        The final file.
+    suffix
+        Suffix of the temporary file (some writers choose the format by it).
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary file (already created, empty) to write to.
+
+    Examples
+    --------
+    >>> with atomic_path("g.graphml", suffix=".graphml.part") as tmp:  # doctest: +SKIP
+    ...     osmnx.save_graphml(G, tmp)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, file_mode())  # after writing: a writer may have replaced the file
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """A temporary folder beside ``path``, renamed to ``path`` once filled.
+
+    The folder gets the umask mode (``mkdtemp`` makes it 0700) and so does every file written into
+    it; on an exception the folder is removed. ``os.replace`` of a folder fails when ``path`` exists
+    and is not empty (an ``OSError`` for the caller).
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        yield tmp
+        fmode = file_mode()
+        for f in tmp.rglob("*"):
+            os.chmod(f, dir_mode() if f.is_dir() else fmode)
+        os.chmod(tmp, dir_mode())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
+    """Write ``data`` to ``path`` atomically, readable as the umask allows.
+
+    Parameters
+    ----------
+    path
+        The final file; its folder is created if missing.
+    data
+        The complete contents.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), file_mode())
             fh.write(data)
+        if not hasattr(os, "fchmod"):  # Windows: only the read-only bit exists
+            os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -43,8 +185,9 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     return path
 
 
-def write_text_atomic(path, text: str) -> Path:
-    return write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` atomically (UTF-8 by default)."""
+    return write_bytes_atomic(path, text.encode(encoding))
 
 
 def write_json_atomic(path, obj) -> Path:
@@ -53,15 +196,50 @@ def write_json_atomic(path, obj) -> Path:
 
 
 def write_csv_atomic(path, df) -> Path:
-    return write_text_atomic(path, df.to_csv(index=False, float_format="%.4f"))
+    """A DataFrame as CSV in UTF-8 with a BOM, so Excel/WPS on Chinese Windows show Chinese names.
+
+    Read it back with ``encoding="utf-8-sig"`` (``csv`` module) or plain ``pandas.read_csv``.
+    """
+    return write_text_atomic(path, df.to_csv(index=False, float_format="%.4f"), encoding="utf-8-sig")
 
 
-def savefig_atomic(fig, path) -> Path:
-    import io as _io
+def savefig_atomic(fig, path, dpi: int | None = None, palette: bool = True) -> Path:
+    """Save ``fig`` as PNG atomically at ``settings.figure_dpi`` (150) unless ``dpi`` says otherwise.
 
+    Parameters
+    ----------
+    fig
+        A matplotlib figure.
+    path
+        The PNG file.
+    dpi
+        Resolution; default ``dispatch_sim.settings.figure_dpi``.
+    palette
+        Store an opaque figure as 256-colour palette PNG (no dithering): charts and road maps have few
+        colours, so this looks the same and takes a third of the bytes, which keeps ``report.html``
+        (figures embedded) small enough to send by message. Figures with transparency stay RGBA.
+    """
+    from . import settings
+
+    dpi = dpi or settings.figure_dpi
     buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return write_bytes_atomic(path, buf.getvalue())
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    data = buf.getvalue()
+    if palette:
+        data = _palette_png(data, dpi)
+    return write_bytes_atomic(path, data)
+
+
+def _palette_png(data: bytes, dpi: float) -> bytes:
+    from PIL import Image
+
+    with Image.open(_io.BytesIO(data)) as im:
+        if im.mode == "RGBA" and im.getchannel("A").getextrema()[0] < 255:
+            return data
+        q = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = _io.BytesIO()
+    q.save(out, format="PNG", optimize=True, dpi=(dpi, dpi))
+    return out.getvalue() if out.tell() < len(data) else data
 
 
 def prepare_out_dir(path: str | Path, label: str = "--out") -> list[Path]:

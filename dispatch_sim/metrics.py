@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 LATE_CAUSES = ("waited_for_crew", "served_by_far_team", "long_travel", "slow_dispatch", "open_at_horizon")
 
@@ -93,6 +92,8 @@ def mean_ci(values, conf: float = 0.95) -> tuple[float, float, float]:
     m = float(x.mean())
     if len(x) < 2:
         return (m, float("nan"), float("nan"))
+    from scipy import stats  # here, not at import: scipy.stats alone takes a second to import
+
     h = stats.t.ppf((1 + conf) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
     return (m, m - h, m + h)
 
@@ -162,38 +163,64 @@ def mutual_aid(incidents: pd.DataFrame, horizon_min: float, warmup_min: float = 
             "note": "crew time from dispatch to clearing the scene, post-warm-up reports; return drives not counted"}
 
 
+def _tail(x) -> dict:
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return {"p95": None, "p99": None, "max": None, "mean": None}
+    return {"p95": float(np.quantile(x, 0.95)), "p99": float(np.quantile(x, 0.99)), "max": float(x.max()),
+            "mean": float(x.mean())}
+
+
+def crew_time(results: list) -> dict:
+    """Per crew (summed over replications): on-duty, busy and committed minutes.
+
+    *Busy* is the time a crew is unavailable for dispatch: from being sent until it clears the
+    scene (driving there and working on site). *Committed* adds the on-duty part of its drives back
+    to base, during which it can be sent on. Both lie inside on-duty time, so both shares are <= 1;
+    a crew whose shift ends while it is on a job stays on duty until it clears the scene, and its
+    drive back after the shift is not counted.
+    """
+    out: dict[str, dict] = {}
+    for res in results:
+        ret = res.crew_return_min if res.crew_return_min is not None else np.zeros(len(res.crew_names))
+        for name, t, b, r, d in zip(res.crew_names, res.crew_team, res.crew_busy_min, ret, res.crew_duty_min):
+            acc = out.setdefault(name, {"team": int(t), "busy_min": 0.0, "committed_min": 0.0, "duty_min": 0.0})
+            acc["busy_min"] += float(b)
+            acc["committed_min"] += float(b) + float(r)
+            acc["duty_min"] += float(d)
+    return out
+
+
 def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
     """The summary of a run (DESIGN §6 ``summary.json`` minus run metadata)."""
     sc = world.scenario
     target = sc.run.target_min
-    reps = sorted(incidents["replication"].unique().tolist())
+    reps = sorted(incidents["replication"].unique().tolist()) if len(incidents) else [r.replication for r in results]
     total = int(len(incidents))
     served = int(incidents["arrived_min"].notna().sum())
     open_h = total - served
-    post = incidents[~incidents["warmup"]]
-    prom = post[post["promise"]]
+    post = incidents[~incidents["warmup"].astype(bool)]
+    prom = post[post["promise"].astype(bool)]
     overall = _block(prom, target, reps)
     late = prom[prom["on_time"] == False]  # noqa: E712 (pandas boolean)
     causes = {c: int((late["late_cause"] == c).sum()) for c in LATE_CAUSES}
     # crews
+    crews = crew_time(results)
     busy = np.zeros(len(sc.teams))
+    committed = np.zeros(len(sc.teams))
     duty = np.zeros(len(sc.teams))
-    crew_rows = []
-    for res in results:
-        for name, t, b, d in zip(res.crew_names, res.crew_team, res.crew_busy_min, res.crew_duty_min):
-            busy[t] += b
-            duty[t] += d
-            crew_rows.append((name, int(t), float(b), float(d)))
-    crew_util = {}
-    for name, t, b, d in crew_rows:
-        acc = crew_util.setdefault(name, [0.0, 0.0])
-        acc[0] += b
-        acc[1] += d
+    for c in crews.values():
+        busy[c["team"]] += c["busy_min"]
+        committed[c["team"]] += c["committed_min"]
+        duty[c["team"]] += c["duty_min"]
     by_team = {}
     for i, t in enumerate(sc.teams):
         sub = prom[prom["home_team"] == t.name]
         block = _block(sub, target, reps)
         block["utilization"] = float(busy[i] / duty[i]) if duty[i] > 0 else None
+        block["committed"] = float(committed[i] / duty[i]) if duty[i] > 0 else None
+        block["wait_min"] = _tail(sub["wait_min"])
         block["served_by_others"] = int(((sub["team"] != t.name) & (sub["team"] != "")).sum())
         block["helped_others"] = int(((post["team"] == t.name) & (post["home_team"] != t.name)).sum())
         block["backup"] = t.backup
@@ -212,7 +239,8 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
             "served": served,
             "open_at_horizon": open_h,
             "warmup_excluded": int(incidents["warmup"].sum()),
-            "without_promise": int((~post["promise"]).sum()),
+            "without_promise": int((~post["promise"].astype(bool)).sum()),
+            "late_without_promise": int(((~post["promise"].astype(bool)) & (post["on_time"] == False)).sum()),  # noqa: E712
             "censored_open_younger_than_target": int((prom["on_time"].isna()).sum()),
             "per_replication": {int(r): int((incidents["replication"] == r).sum()) for r in reps},
         },
@@ -221,6 +249,13 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
         "by_team": by_team,
         "by_hour": by_hour,
         "late_causes": causes,
-        "crew_utilization": {n: (b / d if d > 0 else None) for n, (b, d) in crew_util.items()},
+        "crew_utilization": {n: (c["busy_min"] / c["duty_min"] if c["duty_min"] > 0 else None) for n, c in crews.items()},
+        "crew_committed": {n: (c["committed_min"] / c["duty_min"] if c["duty_min"] > 0 else None)
+                           for n, c in crews.items()},
+        "utilization_note": ("utilization = busy / on duty (busy: sent until clear, unavailable for dispatch); "
+                             "committed = (busy + on-duty drives back to base) / on duty"),
+        "wait_min": _tail(prom["wait_min"]),
+        "move_ups": (sum(int(r.extra.get("move_ups", 0)) for r in results)
+                     if any("move_ups" in r.extra for r in results) else None),
         "mutual_aid": mutual_aid(incidents, results[0].horizon_min, results[0].warmup_min) if results else None,
     }

@@ -87,13 +87,19 @@ class World:
             base_snap.append(s.snap_m)
         self.base_nodes = base_nodes
         self.base_snap_m = base_snap
-        self.bands = sc.speeds.band_table()
+        from .disruptions import band_table
+
+        self.bands = band_table(sc, G, sc.run.horizon_days * 1440.0)
+        if router is not None and router.bands.key() != self.bands.key():
+            router = None  # built for other time bands (disruptions, horizon): not reusable
         self.router = router or Router(G, self.bands, base_nodes, use_disk_cache=use_disk_cache)
         self.base_idx = np.array([self.router.index[b] for b in base_nodes], dtype=np.int64)
         self.node_team = self._jurisdictions()
         eu, ev, tt = self.router._edges
         lengths = np.fromiter((float(d.get("length", 0.0)) for _, _, d in G.edges(data=True)), dtype=float,
                               count=G.number_of_edges())
+        if getattr(sc.dispatch, "move_up", False):
+            _warn("dispatch.move_up runs on the readable dispatcher only (same decisions, about three times slower)")
         self.demand = DemandModel(sc, self.router, self.locator, self.node_team, (eu, ev, lengths), warn=_warn)
 
     def _jurisdictions(self) -> np.ndarray:
@@ -140,13 +146,17 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
 class Crew:
     """One vehicle and its crew."""
 
-    __slots__ = ("id", "name", "team", "k", "base_i", "state", "wakeup", "job", "node", "ret_band", "ret_cur",
-                 "ret_start", "ret_end", "busy_start", "busy_total", "off_after_job", "jobs")
+    __slots__ = ("id", "name", "team", "home", "covering", "release", "k", "base_i", "state", "wakeup", "job", "node",
+                 "ret_band", "ret_cur", "ret_start", "ret_end", "busy_start", "busy_total", "ret_total", "off_after_job",
+                 "jobs")
 
     def __init__(self, cid: int, team: "TeamState", k: int, base_i: int, base_node: int):
         self.id = cid
         self.name = f"{team.name}#{k + 1}"
-        self.team = team
+        self.team = team  # the team it serves now: its own, or one it covers after a move-up
+        self.home = team  # the team it belongs to
+        self.covering = False
+        self.release = False  # go home after the job under way (the covered team has its own crew again)
         self.k = k
         self.base_i = base_i
         self.state = OFF
@@ -158,7 +168,8 @@ class Crew:
         self.ret_start = 0.0
         self.ret_end = 0.0  # minutes; <= now means at base
         self.busy_start = 0.0
-        self.busy_total = 0.0
+        self.busy_total = 0.0  # dispatched until clear: unavailable for dispatch
+        self.ret_total = 0.0  # driving back to base while on duty (can be sent on)
         self.off_after_job = False
         self.jobs = 0
 
@@ -197,6 +208,8 @@ class ReplicationResult:
     warmup_min: float
     events: int = 0
     extra: dict = field(default_factory=dict)
+    #: minutes each crew drove back to base while on duty; committed time = busy + this
+    crew_return_min: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------------------ processes
@@ -346,6 +359,9 @@ class Simulation:
                 ts.crews.append(c)
                 self.crews.append(c)
         self.backup_teams = [t for t in self.teams if t.backup]
+        self.move_up = bool(getattr(sc.dispatch, "move_up", False))
+        self.move_up_min_free = int(getattr(sc.dispatch, "move_up_min_free", 2))
+        self.moves = 0
         self.queues: list[list] = [[] for _ in self.teams]
         self.duty_min = np.zeros(len(self.crews))
         self.duty_since = np.full(len(self.crews), np.nan)
@@ -372,7 +388,7 @@ class Simulation:
             if c.state == BUSY:
                 c.busy_total += now - c.busy_start
             elif c.ret_band >= 0:
-                c.busy_total += max(0.0, min(now, c.ret_end) - c.ret_start)
+                self._book_return(c, now)
             if not np.isnan(self.duty_since[c.id]):
                 self.duty_min[c.id] += now - self.duty_since[c.id]
         rep = self.reports
@@ -380,10 +396,18 @@ class Simulation:
         return ReplicationResult(
             replication=replication, reports=rep, dispatched_min=self.dispatched, arrived_min=self.arrived,
             cleared_min=self.cleared, team=self.team_of, crew=self.crew_of, travel_min=travel, queued=self.queued,
-            crew_names=[c.name for c in self.crews], crew_team=np.array([c.team.idx for c in self.crews]),
+            crew_names=[c.name for c in self.crews], crew_team=np.array([c.home.idx for c in self.crews]),
             crew_busy_min=np.array([c.busy_total for c in self.crews]), crew_duty_min=self.duty_min.copy(),
             horizon_min=self.horizon, warmup_min=sc.run.warmup_days * 1440.0, events=events,
+            crew_return_min=np.array([c.ret_total for c in self.crews]),
+            extra={"move_ups": self.moves} if self.move_up else {},
         )
+
+    def _book_return(self, c: Crew, now: float) -> None:
+        """Count the on-duty part of the crew's last return drive, up to ``now``, as committed time."""
+        since = self.duty_since[c.id]
+        if not np.isnan(since):
+            c.ret_total += max(0.0, min(now, c.ret_end) - max(c.ret_start, since))
 
     # ------------------------------------------------------------------ crew availability
     def all_free(self):
@@ -405,17 +429,87 @@ class Simulation:
                 team.free[c.id] = c
                 self.duty_since[c.id] = now
                 self._pull_next(c)
+                if self.move_up and c.state == IDLE:
+                    self._release_covers(team)
             elif should and c.off_after_job:
                 c.off_after_job = False
             elif not should and c.state == IDLE:
                 c.state = OFF
-                team.free.pop(c.id, None)
+                c.team.free.pop(c.id, None)
+                self._end_cover(c)
                 self._end_duty(c, now)
             elif not should and c.state == BUSY:
                 c.off_after_job = True
         return None if old == count else None
 
+    # ------------------------------------------------------------------ move-up (readable dispatcher only)
+    def _cover(self, team: TeamState) -> None:
+        """Move-up: ``team`` has just lost its last free crew. The nearest other township team with at
+        least ``move_up_min_free`` free crews at base sends one to ``team``'s base; it serves ``team``
+        (its reports and queue) until one of ``team``'s own crews is free again."""
+        if team.backup or team.free or team.on_duty == 0:
+            return
+        now = self.env.now
+        band = self.router.band_at(now)
+        target = int(self.world.base_idx[team.base_i])
+        best, best_t = None, INF
+        for t in self.teams:
+            if t is team or t.backup:
+                continue
+            at_base = [c for c in t.free.values() if c.ret_end <= now and not c.covering]
+            if len(at_base) < self.move_up_min_free:
+                continue
+            tt = float(self._fb[band][t.base_i, target])
+            if tt < best_t:
+                best, best_t = at_base[0], tt
+        if best is None or best_t == INF:
+            return
+        c = best
+        if c.ret_band >= 0:
+            self._book_return(c, now)
+        c.team.free.pop(c.id, None)
+        c.node = int(self.world.base_idx[c.base_i])
+        c.team, c.base_i, c.covering = team, team.base_i, True
+        team.free[c.id] = c
+        self._start_return(c, now)  # the drive to the covered base, redirectable like a return trip
+        self.moves += 1
+
+    def _release_covers(self, team: TeamState) -> None:
+        """``team`` has a free crew of its own again: crews covering it head home (after their job)."""
+        for c in self.crews:
+            if c.covering and c.team is team:
+                if c.state == BUSY:
+                    c.release = True
+                elif c.state == IDLE:
+                    self._send_home(c)
+
+    def _send_home(self, c: Crew) -> None:
+        now = self.env.now
+        if c.ret_end > now and c.ret_band >= 0:  # still on the way to the covered base: turn round
+            cur, off = self._position(c, now)
+        else:
+            cur, off = int(self.world.base_idx[c.base_i]), 0.0
+        if c.ret_band >= 0:
+            self._book_return(c, now)
+        c.team.free.pop(c.id, None)
+        self._end_cover(c)
+        c.team.free[c.id] = c
+        band = self.router.band_at(now)
+        tt = float(self._tb[band][c.base_i, cur])
+        c.node = cur
+        c.ret_start = now + off / 60.0
+        c.ret_end = c.ret_start + tt / 60.0
+        c.ret_band = band if (tt > 0 or off > 0) else -1
+        c.ret_cur = cur
+
+    @staticmethod
+    def _end_cover(c: Crew) -> None:
+        if c.covering:
+            c.team, c.base_i, c.covering, c.release = c.home, c.home.base_i, False, False
+
     def _end_duty(self, c: Crew, now: float) -> None:
+        if c.ret_band >= 0:
+            self._book_return(c, now)
         if not np.isnan(self.duty_since[c.id]):
             self.duty_min[c.id] += now - self.duty_since[c.id]
             self.duty_since[c.id] = np.nan
@@ -476,10 +570,11 @@ class Simulation:
 
     def assign(self, crew: Crew, rid: int, eta_s: float) -> None:
         now = self.env.now
-        if crew.ret_band >= 0:  # interrupted (or finished) return trip counts as busy time
-            crew.busy_total += max(0.0, min(now, crew.ret_end) - crew.ret_start)
+        if crew.ret_band >= 0:  # an interrupted (or finished) return trip counts as committed time
+            self._book_return(crew, now)
             crew.ret_band = -1
-        crew.team.free.pop(crew.id, None)
+        team = crew.team
+        team.free.pop(crew.id, None)
         crew.state = BUSY
         crew.busy_start = now
         crew.job = rid
@@ -489,23 +584,29 @@ class Simulation:
         self.arrive_at[rid] = now + eta_s / 60.0
         turnout = self.r_turnout_s[rid] if at_base else 0.0
         self.travel[rid] = (eta_s - turnout) / 60.0
-        self.team_of[rid] = crew.team.idx
+        self.team_of[rid] = crew.home.idx
         self.crew_of[rid] = crew.id
         crew.ret_end = INF  # away from base until its next return trip ends
         crew.wakeup.succeed_in(self.arrive_at[rid] - now + self.r_work[rid])
+        if self.move_up and not team.free:
+            self._cover(team)
 
     def after_clear(self, crew: Crew) -> None:
         """A crew finished on scene: next waiting job from here, or head back to base."""
         now = self.env.now
+        if crew.release:  # the township it covered has its own crew again: back to its own team
+            self._end_cover(crew)
         if not crew.off_after_job:
             rid = self.policy.next_job(self, crew)
             if rid is not None:
                 band = self.router.band_at(now)
                 tt = self.router.tt(band, crew.node, self.r_node[rid])
+                if tt == INF:  # closed off for now (a disruption): wait for the road to open, then drive
+                    tt = self.router.wait_then_drive(crew.node, self.r_node[rid], now)
                 self.dispatched[rid] = now
                 self.arrive_at[rid] = now + tt / 60.0
                 self.travel[rid] = tt / 60.0
-                self.team_of[rid] = crew.team.idx
+                self.team_of[rid] = crew.home.idx
                 self.crew_of[rid] = crew.id
                 crew.job = rid
                 crew.jobs += 1
@@ -515,18 +616,23 @@ class Simulation:
         if crew.off_after_job:
             crew.off_after_job = False
             crew.state = OFF
+            self._end_cover(crew)
             self._end_duty(crew, now)
         else:
             crew.state = IDLE
             crew.team.free[crew.id] = crew
+            if self.move_up and not crew.covering:
+                self._release_covers(crew.team)
 
     def _pull_next(self, crew: Crew) -> None:
         rid = self.policy.next_job(self, crew)
         if rid is None:
             return
         band = self.router.band_at(self.env.now)
-        eta = self.r_turnout_s[rid] + self._fb[band][crew.base_i, self.r_node[rid]]
-        self.assign(crew, rid, eta)
+        drive = self._fb[band][crew.base_i, self.r_node[rid]]
+        if drive == INF:  # closed off for now (a disruption): wait for the road to open, then drive
+            drive = self.router.wait_then_drive(int(self.world.base_idx[crew.base_i]), self.r_node[rid], self.env.now)
+        self.assign(crew, rid, self.r_turnout_s[rid] + drive)
 
     def _start_return(self, crew: Crew, now: float) -> None:
         band = self.router.band_at(now)

@@ -288,6 +288,35 @@ def verify(world, proposal: dict, *, replications: int | None = None, load: floa
 
 
 
+def recommend(proposal: dict, verification: dict | None) -> dict:
+    """Recommend the proposal only when simulation shows it helps: the district on-time gain's 95%
+    interval lies above zero and no township gets significantly worse. Otherwise "no change
+    recommended", still naming the best candidate found and why it is not recommended."""
+    if not proposal["changes"]:
+        return {"recommended": False, "text": "no change recommended: no candidate improves coverage of the "
+                "travel budget over today's layout"}
+    best = "; ".join((f"add {c['name']}" if c["action"] == "add" else f"move {c['team']}") + f" to {c['site']}"
+                     for c in proposal["changes"])
+    if verification is None:
+        return {"recommended": False, "best_candidate": best,
+                "text": f"not verified by simulation (--no-verify): best candidate {best}; no recommendation"}
+    d = verification["difference_b_minus_a"]["on_time_rate"]
+    worse = verification["decision"]["townships_worse"]
+    lo, hi = d["ci95"]
+    gain = f"{d['mean'] * 100:+.1f} points" + ("" if lo is None or lo != lo else f" (95% CI {lo * 100:+.1f} to {hi * 100:+.1f})")
+    if d["significant"] and d["mean"] > 0 and not worse:
+        return {"recommended": True, "best_candidate": best,
+                "text": f"recommended: {best}: on-time rate {gain}, no township significantly worse"}
+    if worse:
+        why = f"{', '.join(worse)} would be significantly worse"
+    elif d["significant"]:
+        why = "the simulated on-time rate gets worse"
+    else:
+        why = "the simulated gain is not significant (its 95% interval covers zero)"
+    return {"recommended": False, "best_candidate": best,
+            "text": f"no change recommended: best candidate {best}: on-time rate {gain}; {why}"}
+
+
 def read_candidates(path) -> list[tuple[str, float, float, str, str]]:
     """Candidate sites from a CSV with columns ``name, lon, lat`` and optionally ``crs``.
 
@@ -320,7 +349,7 @@ def read_candidates(path) -> list[tuple[str, float, float, str, str]]:
     return out
 
 
-def variant_yaml(scenario: Scenario, variant: Scenario, out_dir) -> str:
+def variant_yaml(scenario: Scenario, variant: Scenario, out_dir, header: str | None = None) -> str:
     """YAML text of the variant: ``extends`` the original file and lists the new teams, so it runs
     with every other dispatch-sim command and stays reproducible."""
     import os
@@ -335,8 +364,8 @@ def variant_yaml(scenario: Scenario, variant: Scenario, out_dir) -> str:
             d["jurisdiction"] = os.path.relpath(d["jurisdiction"], Path(out_dir).resolve())
         teams.append(d)
     data = {"name": variant.name, "teams": teams}
-    head = (f"# Proposed by `dispatch-sim place` (maximal covering model, then simulated).\n"
-            f"# Sites marked unverified are proposals: check them on the ground before use.\n")
+    head = header or ("# Proposed by `dispatch-sim place` (maximal covering model, then simulated).\n"
+                      "# Sites marked unverified are proposals: check them on the ground before use.\n")
     if scenario.source_file:
         rel = os.path.relpath(Path(scenario.source_file).resolve(), Path(out_dir).resolve())
         data = {"extends": rel.replace(os.sep, "/"), **data}

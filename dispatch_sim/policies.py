@@ -97,6 +97,8 @@ class HomeThenMutualAid(Policy):
         return crew, eta
 
     def next_job(self, sim, crew):
+        if self.cfg.queue == "fifo":  # one first-come queue for every team's waiting reports
+            return pop_best(sim, range(len(sim.queues)))
         own = () if crew.team.backup else (crew.team.idx,)
         job = pop_best(sim, own) if own else None
         if job is None:  # help a neighbour whose reports wait (their crews are all busy)

@@ -67,14 +67,92 @@ def cell_reliability(incidents: pd.DataFrame, world, cell_m: float = 500.0, min_
         ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
         feats.append({"type": "Feature", "properties": props,
                       "geometry": {"type": "Polygon", "coordinates": [[[round(a, 7), round(b, 7)] for a, b in ring]]}})
-    return {"type": "FeatureCollection", "cell_m": cell_m, "features": feats}
+    out = {"type": "FeatureCollection", "cell_m": cell_m, "features": feats}
+    place_names(world, out)
+    return out
 
 
-def worst_cells(cells: dict, n: int = 10, min_reports: int = 5) -> list[dict]:
-    """The ``n`` cells with the lowest upper confidence bound: places that are late with
-    confidence, not by chance. Ranking on the upper bound already discounts cells with few reports
-    (their interval is wide), so the threshold only drops cells too small to say anything; a high
-    one would hide the rural cells where the circle usually breaks first."""
-    rows = [f["properties"] for f in cells["features"] if f["properties"]["reports"] >= min_reports]
-    rows.sort(key=lambda p: (p["ci95"][1], p["rate"]))
+def _bearing(dx: float, dy: float) -> str:
+    names = ["E", "NE", "N", "NW", "W", "SW", "S", "SE"]
+    return names[int(((np.degrees(np.arctan2(dy, dx)) + 22.5) % 360) // 45)]
+
+
+def _node_names(world) -> dict[int, str]:
+    """Name of a named road at each node that has one (OSM ``name``), keyed by router index."""
+    names: dict[int, str] = {}
+    idx = world.router.index
+    for u, v, d in world.G.edges(data=True):
+        nm = d.get("name")
+        if isinstance(nm, list):
+            nm = nm[0] if nm else None
+        if nm and str(nm) != "nan":
+            for n in (u, v):
+                names.setdefault(idx[n], str(nm))
+    return names
+
+
+def place_names(world, cells: dict) -> None:
+    """Give every cell a ``place`` a planner recognises: the nearest named road (within 600 m of the
+    cell centre) where the graph has names, else the distance and direction from its township's
+    base (e.g. "凤桥镇: 4.2 km SE of base")."""
+    feats = cells["features"]
+    if not feats:
+        return
+    r = world.router
+    names = getattr(world, "_road_names", None)
+    if names is None:
+        names = world._road_names = _node_names(world)
+    lat0 = float(r.lat.mean())
+    named = np.fromiter(names.keys(), dtype=np.int64, count=len(names)) if names else np.zeros(0, dtype=np.int64)
+    tree = None
+    if len(named):
+        from scipy.spatial import cKDTree
+
+        nx_, ny_ = local_xy(r.lon[named], r.lat[named], lat0)
+        tree = cKDTree(np.column_stack([nx_, ny_]))
+    team_idx = {t.name: i for i, t in enumerate(world.scenario.teams)}
+    for f in feats:
+        ring = np.asarray(f["geometry"]["coordinates"][0])
+        clon, clat = ring[:4, 0].mean(), ring[:4, 1].mean()
+        p = f["properties"]
+        cx, cy = local_xy(np.array([clon]), np.array([clat]), lat0)
+        place = None
+        if tree is not None:
+            dist, j = tree.query([cx[0], cy[0]])
+            if dist <= 600:
+                place = f"{p['home_team']}: near {names[int(named[j])]}"
+        if place is None:
+            i = team_idx.get(p["home_team"])
+            if i is not None:
+                b = world.base_idx[i]
+                bx, by = local_xy(np.array([r.lon[b]]), np.array([r.lat[b]]), lat0)
+                dx, dy = float(cx[0] - bx[0]), float(cy[0] - by[0])
+                km = float(np.hypot(dx, dy)) / 1000.0
+                place = f"{p['home_team']}: {km:.1f} km {_bearing(dx, dy)} of base" if km >= 0.3 else \
+                    f"{p['home_team']}: at the base"
+        p["place"] = place
+        p["centre"] = [round(float(clon), 6), round(float(clat), 6)]
+
+
+def worst_cells(cells: dict, n: int = 10, target: float | None = 0.9) -> list[dict]:
+    """The ``n`` cells with the strongest evidence that they miss the on-time target.
+
+    Evidence is the probability that the cell's true on-time rate is below ``target`` given its
+    reports (Jeffreys posterior Beta(k + ½, n − k + ½)), so a rural cell with 3 reports and 2 late
+    ranks above a town cell with 200 reports and 3 late; ties go to the cell with more late
+    reports. ``shown_missing`` marks cells whose 95% interval lies wholly below the target. Only
+    cells with at least one late report are listed."""
+    from scipy.stats import beta
+
+    goal = 0.9 if target is None else float(target)
+    rows = []
+    for f in cells["features"]:
+        p = dict(f["properties"])
+        if p["late"] <= 0:
+            continue
+        k, m = p["on_time"], p["reports"]
+        p["p_below_target"] = round(float(beta.cdf(goal, k + 0.5, m - k + 0.5)), 4)
+        p["shown_missing"] = bool(p["ci95"][1] < goal)
+        rows.append(p)
+    rows.sort(key=lambda p: (-p["p_below_target"], -p["late"], p["rate"]))
     return rows[:n]

@@ -1,65 +1,120 @@
-"""``dispatch-sim run`` outputs: summary.json, incidents.csv, report.html (self-contained), figures/."""
+"""``dispatch-sim run`` outputs: summary.json, incidents.csv, cells.geojson, report.html, figures/.
+
+The report is one self-contained file a planner can send by message: figures inlined as PNG, an
+interactive map drawn from the road graph as inline SVG (:mod:`dispatch_sim.webmap`), no request to
+any server when it opens. Every word comes from the message catalogue (:mod:`dispatch_sim.i18n`) in
+the scenario's language (``report.lang``, or ``--lang``). Print CSS keeps tables whole and headings
+with their figures.
+"""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import hashlib
 import html
+import os
 from pathlib import Path
 
-from . import plot, settings
-from .experiments import RunResult, check_targets
+import pandas as pd
+
+from . import fonts, plot, settings
+from .experiments import RunResult
+from .i18n import catalog
 from .io import savefig_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
 from .metrics import INCIDENT_COLUMNS, LATE_CAUSES
+from .verdict import judge, verdict_json
+from .webmap import MAP_CSS, interactive_map
+
+TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+CLOCK_COLUMNS = {"created_min": "created_at", "dispatched_min": "dispatched_at", "arrived_min": "arrived_at",
+                 "cleared_min": "cleared_at"}
 
 
-def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0) -> dict[str, Path]:
+def tool_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("dispatch_sim")
+    except Exception:  # running from a source tree that is not installed
+        return "unknown"
+
+
+def provenance(sc) -> dict:
+    """Tool version, run date, the scenario file relative to the working folder and a hash of the
+    resolved scenario (every field after ``extends`` and defaults), for ``summary.json`` and the report."""
+    resolved = sc.model_dump_json().encode("utf-8")
+    f = sc.source_file
+    rel = None
+    if f:
+        try:
+            rel = os.path.relpath(f)
+        except ValueError:  # another drive on Windows
+            rel = Path(f).name
+    return {"tool": "dispatch_sim", "version": tool_version(),
+            "run_date": dt.datetime.now(TZ).isoformat(timespec="seconds"),
+            "scenario_file": rel, "scenario_sha256": hashlib.sha256(resolved).hexdigest()}
+
+
+def clock_times(incidents: pd.DataFrame, start_date: str) -> pd.DataFrame:
+    """The incident table with ISO 8601 clock times (Asia/Shanghai) next to the minutes."""
+    t0 = pd.Timestamp(start_date).tz_localize(TZ)
+    out = incidents.copy()
+    for col, name in CLOCK_COLUMNS.items():
+        ts = t0 + pd.to_timedelta(out[col], unit="min")
+        out[name] = ts.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\+\d\d)(\d\d)$", r"\1:\2", regex=True)
+    return out
+
+
+def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict[str, Path]:
     """Write every output of a run into ``out_dir`` (atomically, file by file)."""
     from .reliability import cell_reliability, worst_cells
 
     out = Path(out_dir)
     figs = out / "figures"
     sc = run.world.scenario
+    lang = lang or sc.report.lang
     paths = {}
     summary = dict(run.summary)
-    summary["targets"] = check_targets(summary, sc)
-    summary["verdict"] = verdict(summary, sc)
+    summary["scenario_file"] = None
+    summary.update(provenance(sc))
+    v = judge(summary, sc)
+    summary["targets"] = [r.to_json() for r in v.rows]
+    summary["verdict"] = verdict_json(v, summary, lang)
     summary["warnings"] = list(run.world.warnings)
     cells = cell_reliability(run.incidents, run.world, cell_m)
-    summary["worst_cells"] = worst_cells(cells)
+    summary["worst_cells"] = worst_cells(cells, target=sc.targets.on_time_rate_min)
+    incidents = clock_times(run.incidents, sc.run.start_date)
     paths["cells"] = write_json_atomic(out / "cells.geojson", cells)
     paths["summary"] = write_json_atomic(out / "summary.json", summary)
-    paths["incidents"] = write_csv_atomic(out / "incidents.csv", run.incidents[INCIDENT_COLUMNS])
-    import matplotlib.pyplot as plt
-
+    columns = INCIDENT_COLUMNS + list(CLOCK_COLUMNS.values())
+    paths["incidents"] = write_csv_atomic(out / "incidents.csv", incidents[columns])
     figures = {
-        "map.png": plot.map_figure(run.world, run.incidents[~run.incidents["warmup"]]),
-        "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min),
-        "on_time_by_hour.png": plot.hourly_figure(summary),
-        "utilization.png": plot.utilization_figure(summary, sc),
-        "cells.png": plot.cells_figure(run.world, cells, sc.targets.on_time_rate_min),
+        "map.png": plot.map_figure(run.world, run.incidents[~run.incidents["warmup"]], lang=lang),
+        "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min, lang=lang),
+        "on_time_by_hour.png": plot.hourly_figure(summary, sc.targets.on_time_rate_min, lang=lang),
+        "utilization.png": plot.utilization_figure(summary, sc, lang=lang),
+        "cells.png": plot.cells_figure(run.world, cells, sc.targets.on_time_rate_min, lang=lang),
     }
     for name, fig in figures.items():
         paths[name] = savefig_atomic(fig, figs / name)
-        plt.close(fig)
-    paths["report"] = write_text_atomic(out / "report.html", render_html(summary, sc, {n: paths[n] for n in figures}))
+    T = catalog(lang)
+    labels = {k[4:]: T(k) for k in
+              ("map.roads", "map.jurisdictions", "map.cells", "map.late", "map.bases", "map.reset", "map.hint",
+               "map.sampled", "map.id", "map.time", "map.township", "map.crew", "map.response", "map.cause",
+               "map.reports", "map.on_time", "map.unverified")}
+    labels.update({f"cause_{c}": T(f"cause.{c}") for c in LATE_CAUSES})
+    labels.update({f"status_{k}": T(f"status.{k}") for k in ("met", "missed", "undecided")})
+    labels["attribution"] = T("map.attr_standin") if run.world.standin else T("map.attr_osm")
+    webmap = interactive_map(run.world, incidents, cells, summary, labels, lang)
+    paths["report"] = write_text_atomic(out / "report.html",
+                                        render_html(summary, sc, {n: paths[n] for n in figures}, lang, webmap))
     return paths
 
 
-def verdict(summary: dict, sc) -> dict:
-    rows = summary.get("targets") or check_targets(summary, sc)
-    ot = summary["on_time"]
-    holds = all(r["passed"] for r in rows) if rows else None
-    rate = ot["rate"]
-    text = (f"{'HOLDS' if holds else 'BROKEN' if holds is False else 'NO TARGETS SET'}: "
-            f"{(rate or 0) * 100:.1f}% of reports reached within {ot['target_min']:g} min "
-            f"(95% CI {ot['ci95'][0] * 100:.1f}–{ot['ci95'][1] * 100:.1f}%)" if ot["ci95"] else "no reports with a known outcome")
-    worst = sorted(((b["rate"], t) for t, b in summary["by_team"].items() if b["rate"] is not None and not b["backup"]))[:3]
-    return {"holds": holds, "text": text, "weakest_teams": [{"team": t, "rate": r} for r, t in worst]}
-
-
-def _img(path: Path) -> str:
+def _img(path: Path, alt: str = "") -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+    return f'<img alt="{html.escape(alt or path.name)}" src="data:image/png;base64,{data}">'
 
 
 def _pct(x):
@@ -70,81 +125,165 @@ def _num(x, d=1):
     return "–" if x is None or x != x else f"{x:.{d}f}"
 
 
-def render_html(summary: dict, sc, figures: dict) -> str:
+def _met_line(v: dict, T) -> str:
+    t = v.get("townships", {})
+    counts = {s: sum(1 for x in t.values() if x["status"] == s) for s in ("met", "missed", "undecided")}
+    return T("p.met_line", met=counts["met"], n=len(t), missed=counts["missed"], und=counts["undecided"],
+             need=v.get("min_reports"))
+
+
+def _rule_text(sc, v: dict, T) -> str:
+    lb = sc.targets.judge == "lower_bound"
+    return (T("rule.intro") + (T("rule.scope_district") if v.get("scope") == "district" else "")
+            + T("rule.min", need=v.get("min_reports")) + (T("rule.lower") if lb else T("rule.point")) + T("rule.end"))
+
+
+def _result_text(row: dict, T) -> str:
+    """One target's result in the targets table: the status, or why it is not met."""
+    from .verdict import NOT_SHOWN
+
+    if row["reason"] == NOT_SHOWN:
+        return T("status.not_shown")
+    if row["status"] == "undecided":
+        return f"{T('status.undecided')} ({row['reports']})"
+    return T("status." + row["status"]) + (f" ({row['reason']})" if row["reason"] else "")
+
+
+def _township_status(tw: dict, T) -> tuple[str, str]:
+    """CSS class and label of a township row: met, missed (or not shown), undecided."""
+    from .verdict import NOT_SHOWN
+
+    st = tw.get("status")
+    if st == "missed":
+        shown = any(x["status"] == "missed" and x["reason"] != NOT_SHOWN for x in tw["targets"].values())
+        return "missed", T("status.missed") if shown else T("status.not_shown")
+    return (st or "none"), T(f"status.{st or 'none'}")
+
+
+CSS = """body{font-family:"dispatch_sim CJK",system-ui,"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Noto Sans SC",sans-serif;
+max-width:1060px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}.banner{padding:.6em 1em;margin:.5em 0;border-radius:4px}
+.red{background:#fde2e4;border:1px solid #e63946}.amber{background:#fff3cd;border:1px solid #e9c46a}
+.grey{background:#f1f1f1}.verdict{font-size:1.25em;font-weight:600;padding:.8em;border-radius:6px}
+.holds{background:#d8f3dc}.broken{background:#fde2e4}.undecided{background:#fff3cd}
+.ok{color:#2a9d8f}.bad{color:#e63946;font-weight:600}.und{color:#9a6700}
+tr.met td:nth-child(2){background:#d8f3dc}tr.missed td:nth-child(2){background:#fde2e4;font-weight:600}
+tr.undecided td:nth-child(2){background:#fff3cd}
+img{max-width:100%}small{color:#666}section{margin-bottom:1.2em}button,input,svg text{font-family:inherit}
+@media print{body{max-width:none;margin:0}h2,h3{break-after:avoid;page-break-after:avoid}
+table,tr,img,figure{break-inside:avoid;page-break-inside:avoid}section.fig{break-inside:avoid;page-break-inside:avoid}
+.banner,.verdict{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
+"""
+
+
+def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str = "") -> str:
+    """The report page in ``lang`` from a finished summary (with its verdict) and the figure files."""
     e = html.escape
+    T = catalog(lang)
     g = summary["graph"]
     v = summary["verdict"]
     banners = []
     if g.get("standin"):
-        banners.append(f'<div class="banner red">{e(settings.standin_label)}. Import or download the real Nanhu road '
-                       f'graph (README: "Getting the Nanhu road graph") before drawing conclusions.</div>')
+        banners.append(f'<div class="banner red">{e(T("banner.standin"))}</div>')
     unver = [b["team"] for b in g["bases"] if b["unverified"]]
     if unver:
-        banners.append(f'<div class="banner amber">Base coordinates are UNVERIFIED estimates (±2 km) for: '
-                       f'{e(", ".join(unver))}. Replace them before relying on these teams\' figures.</div>')
+        banners.append(f'<div class="banner amber">{e(T("banner.unverified", names=", ".join(unver)))}</div>')
     for w in summary.get("warnings", [])[:10]:
+        if "STAND-IN" in w:  # said once, in the red banner above
+            continue
         banners.append(f'<div class="banner grey">{e(w)}</div>')
     rows = []
+    towns = v.get("townships", {})
     for t in sc.teams:
         b = summary["by_team"][t.name]
         ci = b["ci95"]
-        rows.append(f"<tr><td>{e(t.name)} {e(t.name_en or '')}{' (backup)' if t.backup else ''}</td>"
-                    f"<td>{b['reports']}</td><td>{_pct(b['rate'])}</td>"
+        tw = towns.get(t.name, {})
+        cls, label = _township_status(tw, T) if tw else ("none", T("status.none"))
+        why = "; ".join(f"{T('target.' + k)}: {x['status']}" + (f" ({x['reason']})" if x.get("reason") else "")
+                        for k, x in tw.get("targets", {}).items())
+        wt = b.get("wait_min") or {}
+        rows.append(f"<tr class='{cls}'><td>{e(t.name)} {e(t.name_en or '') if lang == 'en' else ''}"
+                    f"{T('backup') if t.backup else ''}</td><td title='{e(why)}'>{e(label)}</td>"
+                    f"<td>{b['known_outcome']}</td><td>{_pct(b['rate'])}</td>"
                     f"<td>{'–' if not ci else f'{ci[0]*100:.1f}–{ci[1]*100:.1f}%'}</td>"
-                    f"<td>{_num(b['response_min']['p90'])}</td><td>{_pct(b['utilization'])}</td>"
+                    f"<td>{_num(b['response_min']['p90'])}</td>"
+                    f"<td>{_num(wt.get('p95'))}</td><td>{_num(wt.get('p99'))}</td><td>{_num(wt.get('max'))}</td>"
+                    f"<td>{_pct(b['utilization'])}</td><td>{_pct(b.get('committed'))}</td>"
                     f"<td>{b['served_by_others']}</td><td>{b['helped_others']}</td></tr>")
-    trow = "".join(f"<tr><td>{e(r['target'])}</td><td>{e(r['required'])}</td><td>{_num(r['value'], 3)}</td>"
-                   f"<td class={'ok' if r['passed'] else 'bad'}>{'met' if r['passed'] else 'MISSED'}</td></tr>"
-                   for r in summary["targets"])
-    causes = "".join(f"<tr><td>{e(k.replace('_', ' '))}</td><td>{n}</td></tr>" for k, n in summary["late_causes"].items())
-    worst = "".join(f"<tr><td>{e(c['home_team'])} · cell {e(c['cell'])}</td><td>{c['reports']}</td><td>{_pct(c['rate'])}</td>"
-                    f"<td>{c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%</td><td>{_num(c['p90_response_min'])}</td>"
-                    f"<td>{e(max(LATE_CAUSES, key=lambda k: c[k]).replace('_', ' ') if c['late'] else '–')}</td></tr>"
+    status_cls = {"met": "ok", "missed": "bad", "undecided": "und"}
+    trow = "".join(
+        f"<tr><td>{e(T('area.district') if r['area'] == 'district' else r['area'])}</td>"
+        f"<td>{e(T('target.' + r['target']))}</td><td>{e(r['required'])}</td>"
+        f"<td>{_num(r['estimate'], 3)}</td><td>{_num(r['value'], 3)}</td>"
+        f"<td class={status_cls[r['status']]}>{e(_result_text(r, T))}</td></tr>"
+        for r in summary["targets"] if r["status"] != "met" or r["area"] == "district")
+    causes = "".join(f"<tr><td>{e(T('cause.' + k))}</td><td>{n}</td></tr>" for k, n in summary["late_causes"].items())
+    worst = "".join(f"<tr><td>{e(c.get('place') or c['cell'])}</td><td>{c['reports']}</td><td>{c['late']}</td>"
+                    f"<td>{_pct(c['rate'])}</td><td>{c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%</td>"
+                    f"<td>{c['p_below_target'] * 100:.0f}%</td><td>{_num(c['p90_response_min'])}</td>"
+                    f"<td>{e(T('cause.' + max(LATE_CAUSES, key=lambda k: c[k])) if c['late'] else '–')}</td></tr>"
                     for c in summary.get("worst_cells", []))
+    late_np = int(summary["reports"].get("late_without_promise", 0))
     aid = summary.get("mutual_aid") or {"pairs": []}
     aid_rows = "".join(f"<tr><td>{e(p['helper'])} → {e(p['home_team'])}</td><td>{p['reports']}</td>"
                        f"<td>{p['crew_hours']:.1f}</td><td>{p['crew_hours_per_day']:.2f}</td></tr>" for p in aid["pairs"][:15])
     rep = summary["reports"]
-    assumptions = "".join(f"<li>{e(a)}</li>" for a in sc.assumptions) or "<li>none listed</li>"
+    assumptions = "".join(f"<li>{e(a)}</li>" for a in sc.assumptions) or f"<li>{e(T('none_listed'))}</li>"
     r = summary["response_min"]
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>dispatch_sim — {e(sc.name)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}.banner{{padding:.6em 1em;margin:.5em 0;border-radius:4px}}
-.red{{background:#fde2e4;border:1px solid #e63946}}.amber{{background:#fff3cd;border:1px solid #e9c46a}}
-.grey{{background:#f1f1f1}}.verdict{{font-size:1.3em;font-weight:600;padding:.8em;border-radius:6px}}
-.holds{{background:#d8f3dc}}.broken{{background:#fde2e4}}.ok{{color:#2a9d8f}}.bad{{color:#e63946;font-weight:600}}
-img{{max-width:100%}}small{{color:#666}}</style></head><body>
+    vcls = "holds" if v["holds"] else "broken" if v["holds"] is False else "undecided"
+    kind = T("graph." + g["kind"]) if ("graph." + g["kind"]) in _KINDS else g["kind"]
+
+    def th(*keys):
+        return "<tr>" + "".join(f"<th>{e(T(k))}</th>" for k in keys) + "</tr>"
+
+    def fig(key, name):
+        return f'<section class="fig"><h2>{e(T(key))}</h2>{_img(figures[name], T(key))}</section>'
+
+    run_line = T("page.run_line", reps=summary["replications"], days=f"{sc.run.horizon_days:g}",
+                 warm=f"{sc.run.warmup_days:g}", seed=summary["seed"], load=f"{summary['load']:g}",
+                 policy=e(summary["policy"]), p50=_num(r["p50"]), p90=_num(r["p90"]), p90lo=_num(r["p90_ci95"][0]),
+                 p90hi=_num(r["p90_ci95"][1]), p95=_num(r["p95"]), max=_num(r["max"]))
+    prov = T("p.provenance", version=e(str(summary.get("version"))), date=e(str(summary.get("run_date"))),
+             file=e(str(summary.get("scenario_file") or "–")), hash=e(str(summary.get("scenario_sha256", ""))[:12]))
+    page = f"""<!doctype html><html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(T('page.title', name=sc.name))}</title>
+<style>{CSS}{MAP_CSS}</style></head><body>
 <h1>{e(sc.name)}</h1>
 {''.join(banners)}
-<div class="verdict {'holds' if v['holds'] else 'broken'}">{e(v['text'])}</div>
-<p>{summary['replications']} replications × {sc.run.horizon_days:g} days (first {sc.run.warmup_days:g} day(s) warm-up),
-seed {summary['seed']}, load ×{summary['load']:g}, policy <b>{e(summary['policy'])}</b>.
-Response p50 {_num(r['p50'])} min, p90 {_num(r['p90'])} min (95% CI {_num(r['p90_ci95'][0])}–{_num(r['p90_ci95'][1])}),
-p95 {_num(r['p95'])} min, max {_num(r['max'])} min.</p>
-<h2>Targets</h2><table><tr><th>target</th><th>required</th><th>judged value</th><th>result</th></tr>{trow or '<tr><td colspan=4>no targets set</td></tr>'}</table>
-<p><small>Judged on the {e(sc.targets.judge.replace('_', ' '))} of the 95% interval.</small></p>
-<h2>By township team (home team of the report's location)</h2>
-<table><tr><th>team</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>utilization</th><th>served by others</th><th>helped others</th></tr>{''.join(rows)}</table>
-<h2>Why reports were late</h2><table><tr><th>cause</th><th>reports</th></tr>{causes}</table>
-<h2>Where</h2>{_img(figures['map.png'])}
-<h2>Where the circle breaks</h2><p>Simulated on-time rate per grid cell (cells.geojson). The weakest cells (at least
-5 reports), ranked by the upper end of their 95% interval (late with confidence, not by chance):</p>
-<table><tr><th>cell</th><th>reports</th><th>on time</th><th>95% CI</th><th>p90 min</th><th>main late cause</th></tr>{worst or '<tr><td colspan=6>no cell has 5 reports; run more replications or days</td></tr>'}</table>
-{_img(figures['cells.png'])}
-<h2>Help across township lines</h2><table><tr><th>helper → home team</th><th>reports</th><th>crew-hours</th><th>per day</th></tr>{aid_rows or '<tr><td colspan=4>none</td></tr>'}</table>
-<p><small>Crew time from dispatch to clearing the scene; the drive back is not counted.</small></p>
-<h2>How fast</h2>{_img(figures['response_cdf.png'])}
-<h2>When</h2>{_img(figures['on_time_by_hour.png'])}
-<h2>Crews</h2>{_img(figures['utilization.png'])}
-<h2>Accounting</h2><p>{rep['total']} reports arrived = {rep['served']} served + {rep['open_at_horizon']} still open at the horizon.
-{rep['warmup_excluded']} in the warm-up and {rep['without_promise']} without the promise are not in the rates;
-{rep['censored_open_younger_than_target']} open reports younger than the target have no outcome yet.</p>
-<h2>Road graph</h2><p>{e(g['kind'])}: {g['nodes']} nodes, {g['edges']} edges; {e(g['source'])}.
-Dropped while cleaning: {g['dropped_nodes']} nodes outside the largest strongly connected component. <small>{e(g['attribution'])}</small></p>
-<h2>Assumptions</h2><ul>{assumptions}</ul>
-<p><small>Generated by dispatch_sim from {e(str(summary.get('scenario_file') or ''))}. {e(settings.osm_attribution)} where real roads are shown.
-Team base coordinates: GeoNames (CC BY 4.0) where a geonameid is cited.</small></p>
+<div class="verdict {vcls}">{e(v['text'])}</div>
+<p>{run_line}</p>
+<section><h2>{e(T('h.townships'))}</h2>
+<p>{e(T('p.townships'))} {e(_met_line(v, T))}</p>
+<table class="towns">{th('th.team', 'th.promise', 'th.reports', 'th.on_time', 'th.ci', 'th.p90', 'th.wait95', 'th.wait99',
+                      'th.waitmax', 'th.busy', 'th.committed', 'th.served_by_others', 'th.helped_others')}{''.join(rows)}</table>
+<p><small>{e(T('p.busy_note'))}</small></p></section>
+<section><h2>{e(T('h.map'))}</h2><p><small>{e(T('p.map'))}</small></p>{webmap}</section>
+<section><h2>{e(T('h.targets'))}</h2><p>{e(T('p.targets'))}</p>
+<table>{th('th.area', 'th.target', 'th.required', 'th.estimate', 'th.judged', 'th.result')}{trow or f'<tr><td colspan=6>{e(T("no_targets"))}</td></tr>'}</table>
+<p><small>{e(_rule_text(sc, v, T))}</small></p></section>
+<section><h2>{e(T('h.causes'))}</h2><table>{th('th.cause', 'th.reports')}{causes}</table></section>
+<section><h2>{e(T('h.breaks'))}</h2><p>{e(T('p.breaks'))}</p>
+<table>{th('th.place', 'th.reports', 'th.late', 'th.on_time', 'th.ci', 'th.p_below', 'th.p90', 'th.main_cause')}{worst or f'<tr><td colspan=8>{e(T("no_late"))}</td></tr>'}</table>
+<p><small>{e(T('p.breaks_note', n=late_np))}</small></p></section>
+{fig('h.breaks', 'cells.png')}
+{fig('h.where', 'map.png')}
+<section><h2>{e(T('h.aid'))}</h2><table>{th('th.helper', 'th.reports', 'th.crew_hours', 'th.per_day')}{aid_rows or f'<tr><td colspan=4>{e(T("none"))}</td></tr>'}</table>
+<p><small>{e(T('p.aid_note'))}</small></p></section>
+{fig('h.fast', 'response_cdf.png')}
+{fig('h.when', 'on_time_by_hour.png')}
+{fig('h.crews', 'utilization.png')}
+<section><h2>{e(T('h.accounting'))}</h2><p>{e(T('p.accounting', total=rep['total'], served=rep['served'], open=rep['open_at_horizon'],
+    warm=rep['warmup_excluded'], np=rep['without_promise'], cens=rep['censored_open_younger_than_target']))}</p></section>
+<section><h2>{e(T('h.graph'))}</h2><p>{e(T('p.graph', kind=kind, nodes=g['nodes'], edges=g['edges'], source=g['source'], dropped=g['dropped_nodes']))}
+<small>{e(g['attribution'])}</small></p></section>
+<section><h2>{e(T('h.assumptions'))}</h2><ul>{assumptions}</ul></section>
+<p><small>{prov} {e(settings.osm_attribution)}. {e(T('p.sources'))}</small></p>
 </body></html>
 """
+    # the page carries the CJK glyphs it uses, so it reads on a machine without a Chinese font
+    return page.replace("<style>", "<style>" + fonts.web_font_css(page), 1)
+
+
+_KINDS = {"graph.stand-in", "graph.osm", "graph.file"}

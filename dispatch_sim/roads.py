@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import socket
 import tempfile
 import warnings
@@ -470,20 +469,15 @@ def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
     """Write ``G`` as GraphML atomically (``osmnx.load_graphml`` reads it back)."""
     import osmnx as ox
 
+    from .io import atomic_path  # readable by others (umask mode), renamed into place when complete
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".graphml.part")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".graphml.part") as tmp:
         H = G.copy()
         for key, value in list(H.graph.items()):
             if isinstance(value, (list, dict, tuple)):
                 H.graph[key] = json.dumps(value)
         ox.save_graphml(H, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -88,11 +86,13 @@ class Router:
         ev = np.empty(m, dtype=np.int64)
         tt = np.empty(m, dtype=float)
         cls = []
-        for i, (a, b, d) in enumerate(G.edges(data=True)):
+        keys = []
+        for i, (a, b, k, d) in enumerate(G.edges(keys=True, data=True)):
             eu[i] = self.index[a]
             ev[i] = self.index[b]
             tt[i] = float(d["travel_time"])
             cls.append(d.get("road_class", "road"))
+            keys.append((a, b, k))
         self._edges = (eu, ev, tt)
         self.fwd: list[csr_matrix] = []
         self.rev: list[csr_matrix] = []
@@ -100,8 +100,11 @@ class Router:
         for band in self.bands.bands:
             uniq = {c: band.factor(c) for c in set(cls)}
             factor = np.fromiter((uniq[c] for c in classes), dtype=float, count=m) if m else np.ones(0)
-            w = tt / factor
-            f = _collapse_min(eu, ev, w, self.n)
+            if band.edge_factors:  # disruptions: slowed edges, and closed ones (factor 0) left out
+                factor = factor * np.fromiter((band.edge_factors.get(key, 1.0) for key in keys), dtype=float, count=m)
+            open_ = factor > 0
+            w = tt[open_] / factor[open_]
+            f = _collapse_min(eu[open_], ev[open_], w, self.n)
             self.fwd.append(f)
             self.rev.append(f.T.tocsr())
         self.base_nodes = [int(b) for b in base_nodes]
@@ -222,21 +225,16 @@ class Router:
 
     def _save_matrices(self) -> None:
         """Write the matrices as .npy files in a folder, renamed into place once complete."""
-        import shutil
+        from .io import atomic_dir  # readable by others (umask modes), removed if incomplete
 
-        tmp = None
         try:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=self.cache_file.parent, prefix=f".{self.cache_file.name}."))
-            for name in self._MATRICES:
-                np.save(tmp / f"{name}.npy", getattr(self, name))
-            for name in self._LABELS if self.label_ptr is not None else ():
-                np.save(tmp / f"{name}.npy", getattr(self, name))
-            os.replace(tmp, self.cache_file)
+            with atomic_dir(self.cache_file) as tmp:
+                for name in self._MATRICES:
+                    np.save(tmp / f"{name}.npy", getattr(self, name))
+                for name in self._LABELS if self.label_ptr is not None else ():
+                    np.save(tmp / f"{name}.npy", getattr(self, name))
         except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
             log.info("router cache not written (%s)", exc)
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ fast, index-level
     def dispatch_arrays(self) -> tuple:
@@ -290,6 +288,24 @@ class Router:
             return float(label_distance(self.label_ptr[1, band], self.label_ptr[0, band], self.label_hub,
                                         self.label_s, int(src), int(dst)))
         return float(self.etas_bounded(band, dst, np.array([src], dtype=np.int64), np.zeros(1), INF)[0])
+
+    def wait_then_drive(self, src: int, dst: int, now: float) -> float:
+        """Seconds from ``now`` until arrival at ``dst`` when the road is closed now: wait for the
+        first time band (disruption window ending) in which a route exists, then drive. Used only when
+        a crew is given a waiting report it cannot reach yet; inf when no band of the run reaches it."""
+        table = self.bands.table
+        res = self.bands.RES_MIN
+        k0 = int(now // res)
+        seen = set()
+        for k in range(k0, k0 + len(table)):
+            band = int(table[k % len(table)])
+            if band in seen:
+                continue
+            seen.add(band)
+            d = self.tt(band, src, dst)
+            if d < INF:
+                return max(0.0, (k * res - now) * 60.0) + d
+        return INF
 
     def etas_bounded(self, band: int, target: int, sources: np.ndarray, offsets: np.ndarray, bound: float,
                      best_only: bool = False) -> np.ndarray:
@@ -428,7 +444,9 @@ class ReferenceRouter:
         b = self.bands.bands[band]
 
         def w(u, v, data):  # data: {key: attrs} for a MultiDiGraph; networkx wants the min
-            return min(d["travel_time"] / b.factor(d.get("road_class", "road")) for d in data.values())
+            times = [d["travel_time"] / (b.factor(d.get("road_class", "road")) * b.edge_factor(u, v, k))
+                     for k, d in data.items() if b.edge_factor(u, v, k) > 0]
+            return min(times) if times else None  # None: every parallel edge closed, no way through
 
         return w
 

@@ -329,6 +329,14 @@ class DispatchConfig(_Strict):
                         "you registered in dispatch_sim.policies.POLICIES")
     mutual_aid_threshold_min: float = Field(default=20, ge=0, le=MAX_MIN, description="ask a neighbour when the home ETA exceeds this")
     mutual_aid_max_eta_min: float = Field(default=30, gt=0, le=MAX_MIN, description="never send aid that would arrive later than this")
+    queue: Literal["own_first", "fifo"] = Field(default="own_first", description=(
+        "with home_then_mutual_aid: which waiting report a crew that frees up takes: own_first = its own "
+        "township's first (neighbours' only when its own queue is empty), fifo = the most urgent, oldest of all"))
+    move_up: bool = Field(default=False, description=(
+        "when a township is left without a free crew, the nearest other township with at least move_up_min_free "
+        "free crews at base sends one to its base until one of its own crews is free again (readable dispatcher)"))
+    move_up_min_free: int = Field(default=2, ge=1, le=100, description=(
+        "free crews at base a township must have to send one on a move-up"))
     dispatch_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=3))
     turnout_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=2))
 
@@ -351,7 +359,15 @@ class Targets(_Strict):
     on_time_rate_min: float | None = Field(default=None, ge=0, le=1)
     p90_response_max_min: float | None = Field(default=None, gt=0, le=MAX_MIN)
     p95_response_max_min: float | None = Field(default=None, gt=0, le=MAX_MIN)
-    judge: Literal["lower_bound", "point"] = "lower_bound"
+    judge: Literal["lower_bound", "point"] = Field(default="lower_bound", description=(
+        "lower_bound: judge the on-time rate on the lower end of its 95% interval and response quantiles on "
+        "the upper end (met only when shown); point: judge the estimates"))
+    scope: Literal["township", "district"] = Field(default="township", description=(
+        "township: every target applies to every township (home team of the report's place) and to the "
+        "district; district: district-wide only (per_team targets still apply)"))
+    min_reports: int | None = Field(default=None, ge=1, le=1_000_000, description=(
+        "fewest promise-bearing reports to judge an area; fewer = undecided. Default: the fewest with which "
+        "a perfect record could meet on_time_rate_min (35 for 0.90 judged on the lower bound; 20 for point)"))
     per_team: dict[str, TeamTargets] = Field(default_factory=dict)
 
 
@@ -362,12 +378,86 @@ class RunConfig(_Strict):
     seed: int = Field(default=20220810, ge=0, le=MAX_SEED)
     target_min: float = Field(default=30, gt=0, le=MAX_MIN, description="the on-site promise: minutes from report to arrival")
     load: float = Field(default=1.0, gt=0, description="multiplier on reports_per_day")
+    start_date: str = Field(default="2022-08-01", description=(
+        "calendar date of day 0 of the run (a Monday, YYYY-MM-DD), for the clock times in incidents.csv "
+        "(Asia/Shanghai); the weekly profile starts on Monday"))
+
+    @field_validator("start_date")
+    @classmethod
+    def _monday(cls, v):
+        import datetime as _dt
+
+        try:
+            d = _dt.date.fromisoformat(str(v))
+        except ValueError:
+            raise ValueError("start_date must be a date written YYYY-MM-DD, e.g. 2022-08-01") from None
+        if d.weekday() != 0:
+            raise ValueError(f"start_date must be a Monday (day 0 of the weekly profile); {v} is a "
+                             f"{d.strftime('%A')}")
+        return str(d)
 
     @model_validator(mode="after")
     def _warm(self):
         if self.warmup_days >= self.horizon_days:
             raise ValueError("warmup_days must be shorter than horizon_days")
         return self
+
+
+class RoadSelection(_Strict):
+    """Roads a disruption applies to: any edge matching one of the ways of selecting."""
+
+    names: list[str] = Field(default_factory=list, description="road names as in OSM (name tag), e.g. 中环南路")
+    osm_ways: list[int] = Field(default_factory=list, description="OSM way ids")
+    line: list[tuple[float, float]] | None = Field(default=None, min_length=2, description=(
+        "a line [[lon, lat], ...] (a bridge, a stretch of road): edges within buffer_m of it"))
+    polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3, description=(
+        "a polygon [[lon, lat], ...] (a flooded area): edges crossing or inside it"))
+    buffer_m: float = Field(default=30.0, gt=0, le=5000, description="distance from the line that counts (m)")
+    crs: CRSName = Field(default="wgs84", description="coordinate system of line and polygon")
+
+    @model_validator(mode="after")
+    def _some(self):
+        if not (self.names or self.osm_ways or self.line or self.polygon):
+            raise ValueError("give at least one of names, osm_ways, line, polygon")
+        return self
+
+
+class Disruption(_Strict):
+    """Roads closed or slowed, or all speeds changed (weather), during a window of the run."""
+
+    name: str = Field(min_length=1, description="label shown in the report and in band names")
+    start_day: float = Field(ge=0, description="first day of the run it applies (may be fractional)")
+    end_day: float = Field(gt=0, description="day of the run it stops applying")
+    start: str = Field(default="00:00", description="daily start time HH:MM within those days")
+    end: str = Field(default="24:00", description="daily end time HH:MM (may wrap past midnight)")
+    roads: RoadSelection | None = Field(default=None, description="which roads; none = the whole district")
+    closed: bool = Field(default=False, description="the selected roads are closed")
+    speed_factor: float | None = Field(default=None, gt=0, le=1.5, description="speed multiplier on the selected roads")
+    weather_factor: float | None = Field(default=None, ge=0.05, le=1.5, description=(
+        "speed multiplier on every road of the district (e.g. 0.6 on a typhoon day)"))
+    source: str | None = Field(default=None, description="where the disruption comes from")
+    unverified: bool = Field(default=False, description="an estimate, labelled UNVERIFIED in the report")
+    _c1 = field_validator("start", "end", mode="before")(_check_hhmm)
+
+    @model_validator(mode="after")
+    def _effect(self):
+        if self.end_day <= self.start_day:
+            raise ValueError("end_day must be after start_day")
+        if self.roads is not None and not self.closed and self.speed_factor is None:
+            raise ValueError("roads are given: set closed: true or a speed_factor")
+        if self.roads is None and (self.closed or self.speed_factor is not None):
+            raise ValueError("closed / speed_factor need roads; for the whole district use weather_factor")
+        if self.roads is None and self.weather_factor is None:
+            raise ValueError("give roads (closed or speed_factor) and/or a weather_factor")
+        return self
+
+
+class ReportConfig(_Strict):
+    """How the report is written."""
+
+    lang: Literal["zh", "en"] = Field(default="en", description=(
+        "language of report.html, the verdict text and the figures: zh (Chinese) or en (English); "
+        "`dispatch-sim run --lang` overrides it"))
 
 
 class Scenario(_Strict):
@@ -382,6 +472,9 @@ class Scenario(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     demand: Demand
     targets: Targets = Field(default_factory=Targets)
+    disruptions: list[Disruption] = Field(default_factory=list, description=(
+        "road closures, slowed roads and weather in time windows (routing honours them exactly in their windows)"))
+    report: ReportConfig = Field(default_factory=ReportConfig, description="report language")
     assumptions: list[str] = Field(default_factory=list, description="shown in the report")
     source_file: str | None = Field(default=None, exclude=True)
     _input_warnings: list[str] = PrivateAttr(default_factory=list)

@@ -41,3 +41,7 @@ router_label_max_nodes: int = 50_000
 #: Run the built-in dispatch policies through the compiled dispatcher (same results as the Python
 #: model, several times faster) whenever the graph has hub labels. False always runs the Python model.
 compiled_dispatch: bool = True
+
+#: Resolution of the PNG figures written to disk (``figures/*.png``, embedded in ``report.html``);
+#: print needs at least 150.
+figure_dpi: int = 150

@@ -170,10 +170,16 @@ class TimeBand:
     end_min: int
     factors: dict[str, float]
     weekdays_only: bool = False
+    #: per-edge multipliers on top of the class factors, keyed by ``(u, v, key)`` of the graph; 0 closes
+    #: the edge (disruptions: :mod:`dispatch_sim.disruptions`)
+    edge_factors: dict | None = None
 
     def factor(self, cls: str) -> float:
         base = cls[:-5] if cls.endswith("_link") else cls
         return float(self.factors.get(base, self.factors.get("default", 1.0)))
+
+    def edge_factor(self, u, v, k) -> float:
+        return 1.0 if not self.edge_factors else float(self.edge_factors.get((u, v, k), 1.0))
 
     def covers(self, minute_of_day: int) -> bool:
         if self.start_min <= self.end_min:
@@ -193,7 +199,10 @@ class BandTable:
 
     RES_MIN = 5
 
-    def __init__(self, bands: list[TimeBand] | None = None):
+    def __init__(self, bands: list[TimeBand] | None = None, windows: list[tuple[float, float, dict]] | None = None,
+                 horizon_min: float | None = None):
+        """``windows`` (disruptions): ``(start_min, end_min, {band: band in force instead})`` in minutes
+        from the run start; with them the lookup covers ``horizon_min`` instead of repeating weekly."""
         self.bands: list[TimeBand] = [TimeBand(OFF_PEAK, 0, 0, {"default": 1.0})] + list(bands or [])
         slots = 7 * 24 * 60 // self.RES_MIN
         table = np.zeros(slots, dtype=np.int8)
@@ -206,6 +215,15 @@ class BandTable:
                 if b.covers(mod):
                     table[s] = i
                     break
+        self.windows = [(float(a), float(b), dict(m)) for a, b, m in (windows or [])]
+        if self.windows:
+            n = int(np.ceil((horizon_min or 7 * 1440) / self.RES_MIN))
+            table = table[np.arange(n) % slots].copy()
+            for a, b, mapping in self.windows:  # later windows map the bands earlier ones left
+                lo, hi = int(a // self.RES_MIN), int(np.ceil(b / self.RES_MIN))
+                seg = table[max(0, lo):min(n, hi)]
+                table[max(0, lo):min(n, hi)] = np.array([mapping.get(int(x), int(x)) for x in seg], dtype=np.int8)
+            slots = n
         self._table = table
         self._slots = slots
 
@@ -218,7 +236,14 @@ class BandTable:
         return int(self._table[int(t_min // self.RES_MIN) % self._slots])
 
     def key(self) -> str:
-        return repr([(b.name, b.start_min, b.end_min, sorted(b.factors.items()), b.weekdays_only) for b in self.bands])
+        return repr([(b.name, b.start_min, b.end_min, sorted(b.factors.items()), b.weekdays_only,
+                      sorted(b.edge_factors.items()) if b.edge_factors else None) for b in self.bands]
+                    + [self.windows, self._slots])
+
+    @property
+    def table(self) -> np.ndarray:
+        """The band index of every ``RES_MIN`` slot (a week, or the horizon with disruptions)."""
+        return self._table
 
 
 def parse_hhmm(text: str) -> int:

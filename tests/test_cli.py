@@ -42,7 +42,7 @@ def test_run_writes_every_output(scenario_file, tmp_path):
     assert {"target_min", "rate", "ci95"} <= s["on_time"].keys()
     assert {"p50", "p90", "p95", "max"} <= s["response_min"].keys()
     assert "utilization" in s["by_team"]["A"]
-    with open(out / "incidents.csv") as fh:
+    with open(out / "incidents.csv", encoding="utf-8-sig") as fh:  # UTF-8 with BOM, as Excel reads it
         rows = list(csv.DictReader(fh))
     need = ("replication report_id created_min dispatched_min arrived_min cleared_min team crew home_team category "
             "priority on_time late_cause travel_min wait_min snap_m").split()
@@ -76,7 +76,8 @@ def test_check_passes_and_fails_with_junit(scenario_file, tmp_path):
     r = _cli("check", hard, "--junit", junit, "--workers", "1")
     assert r.returncode == 1 and "FAIL" in r.stdout
     root = ET.parse(junit).getroot()
-    assert root.get("failures") == "2" and root.find("testcase/failure") is not None
+    # one case per area (district + 3 townships) x target (2): all missed
+    assert root.get("tests") == "8" and root.get("failures") == "8" and root.find("testcase/failure") is not None
 
 
 def test_validate_ok_and_bad(scenario_file, tmp_path):
@@ -121,6 +122,27 @@ def test_stress_finds_a_breaking_point_and_maps_where(scenario_file, tmp_path):
         assert (out / f"cells_load_{ld:g}.geojson").exists() and (out / "figures" / f"cells_load_{ld:g}.png").exists()
     assert (out / "figures" / "stress.png").stat().st_size > 5000
     assert "holds up to load" in r.stdout
+    # per township on the console, from the same judgement as stress.json
+    for team, b in s["townships"].items():
+        assert f"  {team}: " in r.stdout
+        if b["first_load_missed"] is not None:
+            row = next(x for x in s["sweep"] if x["load"] == b["first_load_missed"])
+            assert row["by_team"][team]["status"] == "missed"
+    first_bad = next(x for x in s["sweep"] if x["load"] == bp["first_load_failing"])
+    assert first_bad["failing_townships"] == bp["failing_townships_at_first_failing_load"]
+
+
+def test_stress_that_never_breaks_says_so_and_owns_its_folder(scenario_file, tmp_path):
+    out = tmp_path / "stress"
+    (out / "figures").mkdir(parents=True)
+    (out / "cells_load_99.geojson").write_text("{}")
+    (out / "figures" / "cells_load_99.png").write_bytes(b"x")
+    r = _cli("stress", scenario_file, "--out", out, "--loads", "0.2,0.4", "--replications", "2", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert "does not break within ×0.2–×0.4" in r.stdout and "None" not in r.stdout
+    s = json.loads((out / "stress.json").read_text())
+    assert s["breaking_point"]["first_load_failing"] is None
+    assert not (out / "cells_load_99.geojson").exists() and not (out / "figures" / "cells_load_99.png").exists()
 
 
 def test_coverage_writes_reach_per_band(scenario_file, tmp_path):
@@ -130,8 +152,11 @@ def test_coverage_writes_reach_per_band(scenario_file, tmp_path):
     c = json.loads((out / "coverage.json").read_text())
     band = c["bands"]["off_peak"]
     assert 0 < band["demand_share_own_base"] <= band["demand_share_any_base"] <= 1
-    gj = json.loads((out / "coverage.geojson").read_text())
+    # the promise adds dispatch delay and turnout to the drive: never more reach than the drive alone
+    assert band["promise_reach90_share_own_base"] <= band["promise_reach50_share_own_base"] <= band["demand_share_own_base"]
+    gj = json.loads((out / "coverage_off_peak.geojson").read_text())
     assert {f["properties"]["team"] for f in gj["features"]} == {"A", "B", "C"}
+    assert not (out / "coverage.geojson").exists()
 
 
 def test_compare_reports_paired_difference_and_help_hours(scenario_file, tmp_path):
@@ -151,6 +176,52 @@ def test_compare_reports_paired_difference_and_help_hours(scenario_file, tmp_pat
     assert d["ci95"][0] <= d["mean"] <= d["ci95"][1]
     assert c["mutual_aid_in_a"]["reports"] == 0 and c["mutual_aid_in_b"]["crew_hours"] > 0
     assert "crew-hours" in r.stdout
+    # levels, verdicts and graph kind are there; per-township paired differences recomputed by hand
+    assert c["graph"]["kind"] == "stand-in" and c["a"]["verdict"]["status"] in ("HOLDS", "BREAKS", "UNDECIDED")
+    assert "A: home" in r.stdout and "B: aid" in r.stdout
+    assert (tmp_path / "cmp" / "figures" / "compare.png").stat().st_size > 5000
+    from dispatch_sim import World, load_scenario, run_scenario
+    from dispatch_sim.metrics import mean_ci
+
+    runs = [run_scenario(World(load_scenario(f)), replications=c["replications"]) for f in (a, b)]
+    for team in ("A", "B", "C"):
+        per = []
+        for run in runs:
+            inc = run.incidents
+            inc = inc[~inc["warmup"] & inc["promise"] & inc["on_time"].notna() & (inc["home_team"] == team)]
+            per.append(inc.groupby("replication")["on_time"].mean().astype(float).to_numpy())
+        m, lo, hi = mean_ci(per[1] - per[0])
+        got = c["by_township"][team]["difference_b_minus_a"]
+        assert got["mean"] == pytest.approx(m) and got["ci95"] == pytest.approx([lo, hi])
+        assert got["significant"] == (lo > 0 or hi < 0)
+
+
+def test_compare_of_a_scenario_with_itself_is_no_significant_difference(scenario_file, tmp_path):
+    r = _cli("compare", scenario_file, scenario_file, "--out", tmp_path / "same", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    c = json.loads((tmp_path / "same" / "compare.json").read_text())
+    assert c["difference_b_minus_a"]["on_time_rate"]["mean"] == 0 and not c["decision"]["significant"]
+    assert "no significant difference" in r.stdout
+
+
+def test_place_recommends_only_a_significant_gain_with_no_township_worse():
+    from dispatch_sim.placement import recommend
+
+    prop = {"changes": [{"action": "move", "team": "凤桥镇", "site": "node 1"}]}
+
+    def ver(mean, lo, hi, worse=()):
+        sig = lo > 0 or hi < 0
+        return {"difference_b_minus_a": {"on_time_rate": {"mean": mean, "ci95": [lo, hi], "significant": sig}},
+                "decision": {"townships_worse": list(worse)}}
+
+    r = recommend(prop, ver(0.008, -0.006, 0.022))
+    assert not r["recommended"] and r["text"].startswith("no change recommended") and "凤桥镇" in r["text"]
+    assert "not significant" in r["text"]
+    r = recommend(prop, ver(0.02, 0.01, 0.03, worse=["余新镇"]))
+    assert not r["recommended"] and "余新镇 would be significantly worse" in r["text"]
+    assert recommend(prop, ver(0.02, 0.01, 0.03))["recommended"]
+    assert not recommend(prop, None)["recommended"]
+    assert not recommend({"changes": []}, None)["recommended"]
 
 
 def test_place_proposes_verifies_and_writes_a_runnable_variant(scenario_file, tmp_path):

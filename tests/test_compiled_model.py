@@ -15,10 +15,11 @@ from dispatch_sim.speeds import BandTable, TimeBand
 
 from .conftest import small_scenario
 
-FIELDS = ("dispatched_min", "arrived_min", "cleared_min", "travel_min", "crew_busy_min", "crew_duty_min")
+FIELDS = ("dispatched_min", "arrived_min", "cleared_min", "travel_min", "crew_busy_min", "crew_duty_min",
+          "crew_return_min")
 
 
-def _busy_scenario(policy: str) -> dict:
+def _busy_scenario(policy: str, queue: str = "own_first") -> dict:
     """Shifts (one wrapping midnight, one on weekdays only), a district squad, three priorities and
     a load that makes reports wait: queues, crews sent on from the road, crews going off duty
     after their job and coming back on."""
@@ -30,7 +31,7 @@ def _busy_scenario(policy: str) -> dict:
             {"name": "urgent", "share": 0.2, "priority": 1, "work_min": {"dist": "exponential", "mean_min": 40}},
             {"name": "normal", "share": 0.5, "priority": 2, "work_min": {"dist": "lognormal", "mean_min": 50, "sd_min": 30}},
             {"name": "routine", "share": 0.3, "priority": 3, "work_min": {"dist": "fixed", "value_min": 30}}]},
-        dispatch={"policy": policy, "mutual_aid_threshold_min": 12, "mutual_aid_max_eta_min": 30},
+        dispatch={"policy": policy, "mutual_aid_threshold_min": 12, "mutual_aid_max_eta_min": 30, "queue": queue},
         speeds={"time_bands": [{"name": "am", "start": "07:30", "end": "09:00", "factor": 0.6}]},
     )
     for t in data["teams"]:
@@ -40,9 +41,10 @@ def _busy_scenario(policy: str) -> dict:
     return data
 
 
-@pytest.mark.parametrize("policy", ["home_team", "nearest", "home_then_mutual_aid"])
-def test_compiled_dispatcher_matches_python_model(small_world, policy, monkeypatch):
-    world = World(scenario_from_dict(_busy_scenario(policy)), G=small_world.G)
+@pytest.mark.parametrize("policy,queue", [("home_team", "own_first"), ("nearest", "own_first"),
+                                          ("home_then_mutual_aid", "own_first"), ("home_then_mutual_aid", "fifo")])
+def test_compiled_dispatcher_matches_python_model(small_world, policy, queue, monkeypatch):
+    world = World(scenario_from_dict(_busy_scenario(policy, queue)), G=small_world.G)
     assert can_compile(world, policy)
     reports = world.reports(0)
     fast = CompiledSimulation(world, reports).run()
@@ -120,3 +122,23 @@ def test_graphs_above_the_label_limit_use_searches(helsinki_graph, monkeypatch):
     assert not R.has_labels
     a, b = R.index[list(helsinki_graph.nodes)[5]], R.index[list(helsinki_graph.nodes)[40]]
     assert R.tt(0, a, b) == pytest.approx(float(dijkstra(R.fwd[0], indices=a)[b]), abs=1e-6)
+
+
+def test_compiled_dispatcher_matches_python_model_with_closures_and_weather(small_world):
+    """Disruption bands (a closed area in a daily window, a weather day) go through both dispatchers
+    identically: the band lookup covers the horizon instead of repeating weekly."""
+    data = _busy_scenario("home_then_mutual_aid")
+    data["disruptions"] = [
+        {"name": "flood", "start_day": 2, "end_day": 5, "start": "06:00", "end": "18:00",
+         "roads": {"polygon": [[120.74, 30.73], [120.76, 30.73], [120.76, 30.75], [120.74, 30.75]]}, "closed": True},
+        {"name": "typhoon", "start_day": 3, "end_day": 4, "weather_factor": 0.5}]
+    world = World(scenario_from_dict(data), G=small_world.G)
+    assert can_compile(world, "home_then_mutual_aid") and len(world.bands.bands) > 2
+    reports = world.reports(0)
+    fast = CompiledSimulation(world, reports).run()
+    slow = Simulation(world, reports).run()
+    np.testing.assert_array_equal(fast.crew, slow.crew)
+    for name in FIELDS:
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
+    plain = World(scenario_from_dict(_busy_scenario("home_then_mutual_aid")), G=small_world.G).simulate(0)
+    assert not np.array_equal(plain.travel_min, fast.travel_min)  # the disruptions changed the drives

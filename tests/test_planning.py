@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dispatch_sim import World, scenario_from_dict
-from dispatch_sim.coverage import coverage_summary, reach, reach_geojson
+from dispatch_sim.coverage import coverage_summary, promise_cells_geojson, reach
 from dispatch_sim.experiments import run_scenario, stress_sweep
 from dispatch_sim.placement import propose
 from dispatch_sim.reliability import cell_reliability
@@ -59,13 +59,24 @@ def test_reach_and_coverage_on_a_line_with_a_canal():
     # 6 road segments of equal length, 3 with both ends in reach
     assert cov["road_share_any_base"] == pytest.approx(3 / 6, abs=1e-3)
     assert cov["by_team"]["A"]["worst_node_minutes_from_own_base"] == pytest.approx(50.5)
-    gj = reach_geojson(w, 30.0)
-    assert len(gj["features"]) == 1
+    gj = promise_cells_geojson(w, 30.0, cell_m=100.0)
     import shapely.geometry
 
-    poly = shapely.geometry.shape(gj["features"][0]["geometry"])
-    assert poly.contains(shapely.Point(LON0 + 2.5 * STEP_DEG, LAT0))  # along the reachable road
-    assert not poly.contains(shapely.Point(LON0 + 0.002, LAT0 + 0.0005))  # across the canal
+    def cell_at(lon, lat):
+        return next(f["properties"] for f in gj["features"]
+                    if shapely.geometry.shape(f["geometry"]).contains(shapely.Point(lon, lat)))
+
+    assert cell_at(r_lon(w, idx[2]), r_lat(w, idx[2]))["reach90"]  # along the reachable road
+    canal = cell_at(r_lon(w, idx[99]), r_lat(w, idx[99]))  # across the canal: 40 min round the detour
+    assert not canal["reach90"] and canal["drive_own_min"] > 30
+
+
+def r_lon(w, i):
+    return float(w.router.lon[i])
+
+
+def r_lat(w, i):
+    return float(w.router.lat[i])
 
 
 def _mm1_on_time(rho: float, mu: float, t: float) -> float:

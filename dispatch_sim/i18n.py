@@ -1,0 +1,200 @@
+"""The message catalogue: every word the report, the verdict and the map show, in Chinese and English.
+
+One table, one place: a key maps to its English and Chinese text (``str.format`` fields where a
+number goes in). :func:`catalog` returns a lookup for one language; a key missing in one language
+is a test failure (``tests/test_report.py``), so both stay complete. Team names are shown as the
+scenario writes them, in either language.
+"""
+
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+
+#: key -> (English, Chinese)
+MESSAGES: dict[str, tuple[str, str]] = {
+    # verdict
+    "verdict.holds_all": ("HOLDS in all {n} townships", "承诺成立：全部 {n} 个镇街均达标"),
+    "verdict.holds_some": ("HOLDS in {met} of {n} townships", "承诺成立：{n} 个镇街中 {met} 个达标，其余无法判定"),
+    "verdict.holds_district": ("HOLDS for the district (targets judged district-wide only)", "承诺成立：全区达标（仅按全区口径评判）"),
+    "verdict.breaks_in": ("BREAKS in {k} of {n} townships", "承诺不成立：{n} 个镇街中 {k} 个未达标"),
+    "verdict.breaks_district": ("BREAKS for the district as a whole ({what})", "承诺不成立：全区整体未达标（{what}）"),
+    "verdict.district": ("district {rate}{ci} on site within {target} min", "全区 {target} 分钟内到场率 {rate}{ci}"),
+    "verdict.district_misses": (" (district misses {what})", "（全区未达标：{what}）"),
+    "verdict.undecided_list": ("{k} undecided, not enough reports: {names}", "{k} 个镇街上报数不足、无法判定：{names}"),
+    "verdict.undecided": ("UNDECIDED: too few reports to judge even the district ({n}; at least {need} needed): "
+                          "{district}; run more replications or days",
+                          "无法判定：全区上报数不足（{n} 件，至少需 {need} 件）：{district}；请增加重复次数或模拟天数"),
+    "verdict.no_reports": ("NO REPORTS: no promise-bearing report was drawn in this run; nothing to judge",
+                           "无上报：本次模拟未产生适用承诺的上报，无从评判"),
+    "verdict.no_targets": ("NO TARGETS SET: {district}", "未设定目标：{district}"),
+    "verdict.not_shown": ("not shown on the interval: {what}", "区间下限未达标：{what}"),
+    "verdict.missed": ("missed: {what}", "未达标：{what}"),
+    "target.on_time_rate": ("on-time rate", "按时到场率"),
+    "target.p90_response": ("p90 response", "90% 分位响应时间"),
+    "target.p95_response": ("p95 response", "95% 分位响应时间"),
+    "status.met": ("meets", "达标"),
+    "status.missed": ("MISSES", "未达标"),
+    "status.not_shown": ("NOT SHOWN", "未证实达标"),
+    "status.undecided": ("not enough reports", "上报数不足"),
+    "status.none": ("–", "–"),
+    # late causes
+    "cause.waited_for_crew": ("waited for a crew", "等待空闲队伍"),
+    "cause.served_by_far_team": ("served by a far team", "由较远队伍处置"),
+    "cause.long_travel": ("long travel", "路程过长"),
+    "cause.slow_dispatch": ("slow dispatch", "派遣过慢"),
+    "cause.open_at_horizon": ("still open at the end", "模拟结束仍未到场"),
+    # banners
+    "banner.standin": ("STAND-IN road network (generated, not real roads): results are not planning results. "
+                       "Import or download the real Nanhu road graph (README: \"Getting the Nanhu road graph\") "
+                       "before drawing conclusions.",
+                       "替代路网（程序生成，并非真实道路）：结果不能作为规划依据。请先导入或下载南湖区真实路网"
+                       "（见 README“获取南湖区路网”）再下结论。"),
+    "banner.unverified": ("Base coordinates are UNVERIFIED estimates (±2 km) for: {names}. Replace them before relying "
+                          "on these teams' figures.",
+                          "以下队伍驻地坐标为未核实的估计值（±2 公里）：{names}。依赖这些队伍的结果前请先替换。"),
+    # page
+    "page.title": ("dispatch_sim — {name}", "dispatch_sim — {name}"),
+    "page.run_line": ("{reps} replications × {days} days (first {warm} day(s) warm-up), seed {seed}, load ×{load}, "
+                      "policy <b>{policy}</b>. Response p50 {p50} min, p90 {p90} min (95% CI {p90lo}–{p90hi}), "
+                      "p95 {p95} min, max {max} min.",
+                      "{reps} 次重复 × {days} 天（前 {warm} 天为预热），随机种子 {seed}，负荷 ×{load}，调度策略 <b>{policy}</b>。"
+                      "响应时间中位数 {p50} 分钟，90% 分位 {p90} 分钟（95% 置信区间 {p90lo}–{p90hi}），95% 分位 {p95} 分钟，"
+                      "最长 {max} 分钟。"),
+    "h.townships": ("By township (home team of the report's place)", "分镇街结果（按事发地所属镇街）"),
+    "p.townships": ("The promise is made by each township to its own residents: every target is judged for every "
+                    "township.", "30 分钟到场承诺由各镇街对本辖区居民作出：每项目标都按镇街逐一评判。"),
+    "p.met_line": ("{met} of {n} townships meet every target, {missed} miss, {und} have too few reports to judge "
+                   "(fewer than {need}).",
+                   "{n} 个镇街中 {met} 个全部达标，{missed} 个未达标，{und} 个上报数不足 {need} 件、无法判定。"),
+    "th.team": ("township team", "镇街执法队"),
+    "th.promise": ("promise", "承诺"),
+    "th.reports": ("reports", "上报数"),
+    "th.on_time": ("on time", "按时率"),
+    "th.ci": ("95% CI", "95% 置信区间"),
+    "th.p90": ("p90 min", "90% 分位（分钟）"),
+    "th.wait95": ("wait p95 min", "等待 95% 分位（分钟）"),
+    "th.wait99": ("wait p99 min", "等待 99% 分位（分钟）"),
+    "th.waitmax": ("wait max min", "最长等待（分钟）"),
+    "th.busy": ("busy", "出勤占用率"),
+    "th.committed": ("committed", "含返程占用率"),
+    "th.served_by_others": ("served by others", "由他队处置"),
+    "th.helped_others": ("helped others", "支援他队"),
+    "p.busy_note": ("Busy: share of on-duty time a crew is unavailable (driving to a report and on site). Committed: "
+                    "busy plus driving back to base, when it can be sent on. Wait: from the platform's dispatch to a "
+                    "crew being sent.",
+                    "出勤占用率：在岗时间中队伍无法接受派遣的比例（前往现场和现场处置）。含返程占用率：另加返回驻地途中"
+                    "（途中仍可改派）。等待：平台派单到队伍出发之间的时间。"),
+    "h.targets": ("Targets", "目标"),
+    "p.targets": ("District rows, and every township row that is not met.", "列出全区结果以及所有未达标的镇街。"),
+    "th.area": ("area", "范围"),
+    "th.target": ("target", "目标"),
+    "th.required": ("required", "要求"),
+    "th.estimate": ("estimate", "估计值"),
+    "th.judged": ("judged value", "评判值"),
+    "th.result": ("result", "结果"),
+    "area.district": ("district", "全区"),
+    "no_targets": ("no targets set", "未设定目标"),
+    "rule.intro": ("Rule: every target is judged for every township and for the district", "规则：每项目标按各镇街和全区分别评判"),
+    "rule.scope_district": (" (scope: district: district-wide only)", "（范围：仅全区）"),
+    "rule.min": ("; an area with fewer than {need} promise-bearing reports is undecided; ",
+                 "；适用承诺的上报少于 {need} 件的范围视为无法判定；"),
+    "rule.lower": ("the on-time rate is judged on the lower end of its 95% interval and response quantiles on the upper "
+                   "end, so a target is met only when the reports show it",
+                   "按时率按 95% 置信区间下限评判，响应时间分位数按区间上限评判，即只有数据能证明时才算达标"),
+    "rule.point": ("targets are judged on the estimates", "按估计值评判"),
+    "rule.end": (". The promise HOLDS when no target is missed anywhere.", "。任何范围均无未达标时，承诺成立。"),
+    "h.causes": ("Why reports were late", "迟到原因"),
+    "th.cause": ("cause", "原因"),
+    "h.map": ("Map: roads, townships, on-time cells and late reports", "地图：路网、镇街辖区、按时率网格和迟到上报"),
+    "p.map": ("Zoom with the mouse wheel or the buttons, drag to pan, click a late report or a cell. The map is drawn "
+              "from the road graph in this file: it needs no internet connection.",
+              "滚轮或按钮缩放，拖动平移，点击迟到上报或网格查看详情。地图由本文件内的路网绘制，无需联网。"),
+    "h.where": ("Where (static map, for print)", "分布（静态图，供打印）"),
+    "h.breaks": ("Where the circle breaks", "处置圈薄弱点"),
+    "p.breaks": ("Simulated on-time rate per grid cell (cells.geojson). The places with the strongest evidence of "
+                 "missing the target, ranked by the probability that their true on-time rate is below it (so a rural "
+                 "cell with 3 reports and 2 late shows, and a busy cell with one late report in 200 does not):",
+                 "按网格统计的模拟按时率（cells.geojson）。按“真实按时率低于目标”的概率排序，列出最可能未达标的地点"
+                 "（因此 3 件中 2 件迟到的农村网格会列出，而 200 件中 1 件迟到的繁忙网格不会）："),
+    "th.place": ("place (township: nearest named road, or distance from its base)", "地点（镇街：最近的有名道路，或距驻地的方向和距离）"),
+    "th.late": ("late", "迟到"),
+    "th.p_below": ("P(rate below target)", "低于目标的概率"),
+    "th.main_cause": ("main late cause", "主要迟到原因"),
+    "no_late": ("no late report with the promise", "无适用承诺的迟到上报"),
+    "p.breaks_note": ("Promise-bearing reports after the warm-up, as in every rate on this page; {n} late report(s) "
+                      "without the promise are not counted here.",
+                      "与本页所有比率相同，仅统计预热期后适用承诺的上报；另有 {n} 件不适用承诺的迟到上报未计入。"),
+    "h.aid": ("Help across township lines", "跨镇街支援"),
+    "th.helper": ("helper → home team", "支援队 → 属地队"),
+    "th.crew_hours": ("crew-hours", "队组工时"),
+    "th.per_day": ("per day", "每日"),
+    "none": ("none", "无"),
+    "p.aid_note": ("Crew time from dispatch to clearing the scene; the drive back is not counted.",
+                   "队组工时从派遣起算至现场处置完毕，不含返程。"),
+    "h.fast": ("How fast", "响应速度"),
+    "h.when": ("When", "时段"),
+    "h.crews": ("Crews", "队组"),
+    "h.accounting": ("Accounting", "数量核对"),
+    "p.accounting": ("{total} reports arrived = {served} served + {open} still open at the horizon. {warm} in the "
+                     "warm-up and {np} without the promise are not in the rates; {cens} open reports younger than the "
+                     "target have no outcome yet.",
+                     "共 {total} 件上报 = {served} 件已到场 + {open} 件模拟结束时仍未到场。预热期 {warm} 件和不适用承诺的 "
+                     "{np} 件不计入比率；{cens} 件未满目标时限的未到场上报尚无结果。"),
+    "h.graph": ("Road graph", "路网"),
+    "p.graph": ("{kind}: {nodes} nodes, {edges} edges; {source}. Dropped while cleaning: {dropped} nodes outside the "
+                "largest strongly connected component.",
+                "{kind}：{nodes} 个节点，{edges} 条边；{source}。清理时删除最大强连通分量以外的节点 {dropped} 个。"),
+    "h.assumptions": ("Assumptions", "假设"),
+    "none_listed": ("none listed", "未列出"),
+    "p.provenance": ("Generated by dispatch_sim {version} on {date} from {file} (scenario hash {hash}).",
+                     "由 dispatch_sim {version} 于 {date} 根据 {file} 生成（场景哈希 {hash}）。"),
+    "p.sources": ("Team base coordinates: GeoNames (CC BY 4.0) where a geonameid is cited.",
+                  "队伍驻地坐标：注明 geonameid 者来自 GeoNames（CC BY 4.0）。"),
+    "backup": (" (backup)", "（后备）"),
+    # map
+    "map.roads": ("roads", "道路"),
+    "map.jurisdictions": ("township areas", "镇街辖区"),
+    "map.cells": ("on-time cells", "按时率网格"),
+    "map.late": ("late reports", "迟到上报"),
+    "map.bases": ("bases", "驻地"),
+    "map.reset": ("whole district", "全区"),
+    "map.hint": ("wheel: zoom · drag: pan · click: details", "滚轮缩放 · 拖动平移 · 点击查看"),
+    "map.sampled": ("({shown} of {total} late reports shown)", "（显示 {total} 件迟到上报中的 {shown} 件）"),
+    "map.id": ("report (replication/id)", "上报（重复/编号）"),
+    "map.time": ("reported", "上报时间"),
+    "map.township": ("township", "镇街"),
+    "map.crew": ("crew", "队组"),
+    "map.response": ("response", "响应时间"),
+    "map.cause": ("late cause", "迟到原因"),
+    "map.reports": ("reports", "上报数"),
+    "map.on_time": ("on time", "按时率"),
+    "map.unverified": ("unverified", "未核实"),
+    "map.attr_standin": ("STAND-IN road network (generated, not real roads): not planning results",
+                         "替代路网（程序生成，并非真实道路）：结果不能作为规划依据"),
+    "map.attr_osm": ("Road data © OpenStreetMap contributors (ODbL)", "道路数据 © OpenStreetMap 贡献者（ODbL 许可）"),
+    "graph.stand-in": ("stand-in", "替代路网"),
+    "graph.osm": ("OpenStreetMap", "OpenStreetMap"),
+    "graph.file": ("OSM file", "OSM 文件"),
+}
+
+
+class Catalog:
+    """Messages of one language: ``cat("key", n=3)``."""
+
+    def __init__(self, lang: str):
+        if lang not in LANGS:
+            raise ValueError(f"language must be one of {', '.join(LANGS)}, not {lang!r}")
+        self.lang = lang
+        self._i = 0 if lang == "en" else 1
+
+    def __call__(self, key: str, **kw) -> str:
+        text = MESSAGES[key][self._i]
+        return text.format(**kw) if kw else text
+
+    def get(self, key: str, default: str) -> str:
+        return MESSAGES[key][self._i] if key in MESSAGES else default
+
+
+def catalog(lang: str = "en") -> Catalog:
+    """The message lookup for ``lang`` (``zh`` or ``en``)."""
+    return Catalog(lang)
