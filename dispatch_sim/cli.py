@@ -56,8 +56,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Does a 30-minute on-site response promise hold on real roads, under real load?")
 graph_app = typer.Typer(no_args_is_help=True, help="Get, import and describe road graphs.")
 app.add_typer(graph_app, name="graph")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, emoji=False)  # user values (team names) printed literally
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 _state = {"verbose": False, "quiet": False, "warned": set()}
 ISSUES_HINT = "please report it to the dispatch-sim maintainers with that file and the command you ran"

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import socket
 import tempfile
 import warnings
