@@ -1060,7 +1060,6 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in {"road_length", "township", "hotspot", "polygons", "points"}
                                                                           or _UNION_TAG.match(p))))
-        field = _loc_str(loc)
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(Scenario, loc, data)
             guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)

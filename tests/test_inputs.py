@@ -7,7 +7,6 @@ settings survive a download.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
