@@ -77,6 +77,13 @@ def _check_hhmm(v: str) -> str:
     return v
 
 
+def _names(names, n: int = 10) -> str:
+    """A list of user-given names for a message: each shortened, at most ``n`` of them."""
+    shown = [_short(str(x), 40)[1:-1] if len(str(x)) > 40 else str(x) for x in list(names)[:n]]
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(shown) + more
+
+
 def _short(v, n: int = 60) -> str:
     r = repr(v)
     return r if len(r) <= n else r[: n - 5] + "…" + r[-4:]
@@ -493,7 +500,7 @@ class Scenario(_Strict):
         names = [t.name for t in self.teams]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"team names must be unique; repeated: {', '.join(dup)}")
+            raise ValueError(f"team names must be unique; repeated: {_names(dup)}")
         if not any(not t.backup for t in self.teams):
             raise ValueError("at least one team must be a township team (backup: false)")
         known = set(names)
@@ -501,14 +508,14 @@ class Scenario(_Strict):
             if isinstance(w, WhereTownship):
                 bad = sorted(set(w.shares) - known)
                 if bad:
-                    raise ValueError(f"demand.where township shares name unknown teams: {', '.join(bad)}")
+                    raise ValueError(f"demand.where township shares name unknown teams: {_names(bad)}")
         for s in self.demand.surges:
             bad = sorted(set(s.teams or []) - known)
             if bad:
-                raise ValueError(f"demand.surges '{s.name}' names unknown teams: {', '.join(bad)}")
+                raise ValueError(f"demand.surges {_short(s.name, 40)} names unknown teams: {_names(bad)}")
         bad = sorted(set(self.targets.per_team) - known)
         if bad:
-            raise ValueError(f"targets.per_team names unknown teams: {', '.join(bad)}")
+            raise ValueError(f"targets.per_team names unknown teams: {_names(bad)}")
         if self.graph.source == "stand-in" and self.graph.bbox is None:
             raise ValueError("graph.bbox is required for a stand-in graph")
         if self.graph.source == "file" and not self.graph.file:
@@ -976,14 +983,14 @@ def _input_warnings(sc: Scenario, label: str) -> list[str]:
         if t.backup:
             continue
         if not t.shifts and t.crews == 0:
-            out.append(f"{label}: teams[{i}].crews: team {t.name} has no crews: reports in its area wait forever "
+            out.append(f"{label}: teams[{i}].crews: team {_names([t.name])} has no crews: reports in its area wait forever "
                        "unless another team's crew is sent (policy nearest or home_then_mutual_aid)")
             continue
         if t.shifts:
             gaps = _uncovered(t)
             if gaps:
                 more = f" and {len(gaps) - 4} more" if len(gaps) > 4 else ""
-                out.append(f"{label}: teams[{i}].shifts: team {t.name} has no crew on duty {'; '.join(gaps[:4])}{more}; "
+                out.append(f"{label}: teams[{i}].shifts: team {_names([t.name])} has no crew on duty {'; '.join(gaps[:4])}{more}; "
                            "reports then wait for the next shift unless another team's crew is sent")
     tot = sum(c.share for c in sc.demand.categories)
     if abs(tot - 1.0) > 1e-3:
