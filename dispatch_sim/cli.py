@@ -1,12 +1,27 @@
 """The ``dispatch-sim`` command line: a thin layer over the same functions notebooks call.
 
-Exit codes: 0 fine, 1 a target was missed (``check``), 2 bad input (one line per problem, no traceback).
+Exit codes (one meaning each, on every command):
+
+* 0 fine;
+* 1 a target was missed (``check``);
+* 2 bad input or environment (a scenario value, a missing or unreadable file, an unusable ``--out``, no
+  network, a bad option): one line per problem, ``file: field: message``, never a traceback;
+* 3 internal error (a bug): one line saying so and where the full traceback was written (a log file in
+  the ``--out`` folder when the command has one, else in the cache folder); ``-v`` prints it too;
+* 130 interrupted (Ctrl-C).
+
+Errors and warnings are written to stderr as plain text (no rich markup or emoji substitution), so a
+value such as ``:x:`` or ``[red]`` in a file name or team name is printed literally. ``-q`` keeps only
+errors and warnings; ``-v`` shows tracebacks of internal errors. Both may be given before or after the
+command name.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -16,24 +31,110 @@ import typer
 from rich.console import Console
 
 from . import settings
-from .errors import DispatchSimError, ScenarioError
+from .errors import DispatchSimError, InputWarning, ScenarioError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+
+def _exc_classes(name: str) -> tuple:
+    """``name`` from click and from the copy of click that recent typer versions vendor (``typer._click``)."""
+    found = []
+    for mod in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            m = __import__(mod, fromlist=[name])
+        except ImportError:
+            continue
+        if hasattr(m, name):
+            found.append(getattr(m, name))
+    return tuple(found)
+
+
+_CLICK_ERROR = _exc_classes("ClickException")
+_CLICK_EXIT = _exc_classes("Exit") + (typer.Exit,)
+_CLICK_ABORT = _exc_classes("Abort") + (typer.Abort,)
+_NO_ARGS_HELP = _exc_classes("NoArgsIsHelpError")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
                   help="Does a 30-minute on-site response promise hold on real roads, under real load?")
 graph_app = typer.Typer(no_args_is_help=True, help="Get, import and describe road graphs.")
 app.add_typer(graph_app, name="graph")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, emoji=False)  # user values (team names) printed literally
+err = Console(stderr=True, soft_wrap=True, emoji=False)
+
+_state = {"verbose": False, "quiet": False, "warned": set()}
+ISSUES_HINT = "please report it to the dispatch-sim maintainers with that file and the command you ran"
+
+
+_CONTROL = {c: f"\\u{c:04x}" for c in list(range(0x20)) + [0x7F] if c != 0x09}  # \\u form: also valid in JSON
+_CONTROL.update({c: f"\\u{c:04x}" for c in (0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
+                                             0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029)})
+
+
+def _write_line(stream, line: str) -> None:
+    """Write one line as is (no markup), never failing on characters the terminal cannot show.
+
+    Control characters (newlines, terminal escape sequences, bidi overrides) inside user values are
+    written escaped (``\\u001b``), so one problem stays one line and a file name cannot drive the terminal.
+    """
+    line = line.translate(_CONTROL)
+    enc = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        stream.write(line.encode(enc, "backslashreplace").decode(enc, "replace") + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # closed pipe (dispatch-sim … | head): nothing more to say
+        pass
+
+
+def _eprint(line: str) -> None:
+    _write_line(sys.stderr, line)
+
+
+def _say(line: str) -> None:
+    """Informational output of the commands owned here (silenced by ``-q``)."""
+    if not _state["quiet"]:
+        _write_line(sys.stdout, line)
 
 
 def _warn(msg: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {msg}", highlight=False)
+    """``warning: msg`` on stderr, once per distinct message."""
+    if msg in _state["warned"]:
+        return
+    _state["warned"].add(msg)
+    _eprint(f"warning: {msg}")
+
+
+_orig_showwarning = warnings.showwarning
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):
+    if isinstance(category, type) and issubclass(category, InputWarning):
+        _warn(str(message))
+    elif _state["verbose"]:
+        _orig_showwarning(message, category, filename, lineno, file, line)
+
+
+def _install_warning_hook() -> None:
+    warnings.showwarning = _showwarning
+    warnings.filterwarnings("always", category=InputWarning)
+
+
+def _problems(exc: DispatchSimError) -> list[str]:
+    """The problem lines of an error (a value with a newline in it stays in its line)."""
+    return list(getattr(exc, "problems", None) or [str(exc)])
 
 
 def _fail(exc: DispatchSimError) -> None:
-    for line in str(exc).splitlines():
-        err.print(f"error: {line}", highlight=False, markup=False)
+    for line in _problems(exc):
+        _eprint(f"error: {line}")
     raise typer.Exit(exc.exit_code)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "-v", "--verbose", help="show the traceback of an internal error"),
+          quiet: bool = typer.Option(False, "-q", "--quiet", help="print only errors and warnings")):
+    """Does a 30-minute on-site response promise hold on real roads, under real load?"""
+    _state["verbose"] = verbose or _state["verbose"]
+    _state["quiet"] = quiet or _state["quiet"]
+    out.quiet = err.quiet = _state["quiet"]
+    _install_warning_hook()
 
 
 def _world(path: Path, **run_overrides):
@@ -71,26 +172,175 @@ class _Progress:
         self.p.update(self.task, completed=done, total=total)
 
 
+_ENV_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EMFILE, errno.ENFILE,
+               errno.ENAMETOOLONG, errno.ELOOP}
+
+
+def _log_folder(kwargs) -> Path:
+    """Where an internal error's traceback goes: the command's --out folder if usable, else the cache."""
+    cands = []
+    o = kwargs.get("out_dir")
+    if isinstance(o, Path):
+        cands.append(o)
+    for c in cands + [Path(settings.cache_folder)]:
+        try:
+            c.mkdir(parents=True, exist_ok=True)
+            if os.access(c, os.W_OK):
+                return c
+        except OSError:
+            continue
+    import tempfile
+
+    return Path(tempfile.gettempdir())
+
+
+def _report_bug(exc: BaseException, kwargs) -> None:
+    """One line about an internal error and where its traceback is; the traceback with ``-v``."""
+    import datetime
+    import traceback
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    where = None
+    try:
+        folder = _log_folder(kwargs)
+        where = folder / f"dispatch-sim-error-{stamp}-{os.getpid()}.log"
+        with open(where, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(f"dispatch-sim internal error\ncommand: {sys.argv!r}\npython: {sys.version}\n\n{text}")
+    except OSError:
+        where = None
+    if _state["verbose"]:
+        _eprint(text.rstrip())
+    loc = f"the traceback is in {where}" if where else "the traceback could not be saved (rerun with -v to see it)"
+    _eprint(f"error: internal error ({type(exc).__name__}): this is a bug in dispatch-sim, not a problem with your "
+            f"input; {loc}; {ISSUES_HINT}{'' if _state['verbose'] else ' (rerun with -v to print the traceback)'}")
+
+
+#: Upper limits on integer options (beyond them a command would exhaust the machine, not answer better).
+_INT_LIMITS = {"workers": 1024, "add": 1000, "sample": 1_000_000, "post_crews": 1000, "max_moves": 100_000,
+               "replications": 10_000}
+
+
+def _check_options(kwargs) -> None:
+    """Validate option values before a command body runs: finite numbers, sane sizes, parsable lists."""
+    import math
+
+    for name, v in kwargs.items():
+        opt = "--" + name.rstrip("_").replace("_", "-")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise DispatchSimError(f"{opt}: {v} is not a finite number")
+        if isinstance(v, int) and not isinstance(v, bool) and name in _INT_LIMITS and v > _INT_LIMITS[name]:
+            raise DispatchSimError(f"{opt}: {v} is too large (allowed: at most {_INT_LIMITS[name]})")
+    m = kwargs.get("minutes")
+    if isinstance(m, float) and not 0 < m <= 24 * 60:
+        raise DispatchSimError(f"--minutes: {m:g} is outside the allowed range (0, 1440]")
+    cand = kwargs.get("candidates")
+    if isinstance(cand, Path):
+        _check_candidates(cand)
+    loads = kwargs.get("loads")
+    if isinstance(loads, str):
+        try:
+            vals = [float(x) for x in loads.split(",") if x.strip()]
+            ok = bool(vals) and len(vals) <= 100 and all(math.isfinite(x) and 0 < x <= 1000 for x in vals)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise DispatchSimError(f"--loads: expected up to 100 positive numbers (each at most 1000) separated by "
+                                   f"commas, got {loads[:80]!r}")
+
+
+def _check_candidates(path: Path) -> None:
+    """``place --candidates``: a regular, readable CSV with name, lon, lat, checked before the body reads it.
+
+    The reader in :mod:`dispatch_sim.placement` reads UTF-8 only, so a GBK file (Excel on Chinese
+    Windows) is named here with "save it as UTF-8" rather than failing later.
+    """
+    from .readers import read_csv, read_text
+
+    what = "CSV of candidate sites with columns name, lon, lat"
+    tf = read_text(path, "--candidates", what=what)
+    read_csv(path, "--candidates", required=["name", "lon", "lat"], optional=["crs"], what=what)
+    if tf.encoding not in ("utf-8", "utf-8-sig"):
+        raise DispatchSimError(f"--candidates: {path}: saved as {tf.encoding.upper()}; save it as UTF-8 (in Excel: "
+                               "'CSV UTF-8')")
+
+
+def _check_outputs(kwargs) -> list[Path]:
+    """Check --out folders and output files before the command runs; returns folders created for it."""
+    from .io import prepare_out_dir
+
+    created: list[Path] = []
+    o = kwargs.get("out_dir")
+    if isinstance(o, Path):
+        created += prepare_out_dir(o, "--out")
+    for key, label in (("out_file", "--out"), ("junit", "--junit")):
+        f = kwargs.get(key)
+        if isinstance(f, Path):
+            if f.is_dir():
+                raise DispatchSimError(f"{label}: {f}: is a folder, expected a file name to write")
+            if f.exists() and not f.is_file():
+                raise DispatchSimError(f"{label}: {f}: is not a regular file (a device or pipe); give a file name")
+            created += prepare_out_dir(f.parent if str(f.parent) else Path("."), label)
+    return created
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for d in reversed(folders):
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
 def _guard(fn):
-    """Run a command body: user errors become one line and exit 2."""
+    """Run a command body: user errors → one line, exit 2; a bug → one line and a log, exit 3."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*a, **k):
+        created: list[Path] = []
+        ok = False
         try:
-            return fn(*a, **k)
+            _check_options(k)
+            created = _check_outputs(k)
+            res = fn(*a, **k)
+            ok = True
+            return res
+        except _CLICK_EXIT + _CLICK_ABORT + _CLICK_ERROR as exc:
+            ok = getattr(exc, "exit_code", 1) == 0
+            raise
         except DispatchSimError as exc:
             _fail(exc)
         except KeyboardInterrupt:
-            err.print("interrupted; outputs already written are complete (written atomically)")
+            _eprint("interrupted; outputs already written are complete (written atomically)")
             raise typer.Exit(130)
+        except MemoryError as exc:
+            if _state["verbose"]:
+                _report_bug(exc, k)
+            _eprint("error: out of memory: reduce run.replications, run.horizon_days, run.load or "
+                    "demand.reports_per_day, or the graph size")
+            raise typer.Exit(2)
+        except OSError as exc:
+            if exc.errno in _ENV_ERRNOS:
+                name = exc.filename or ""
+                _eprint(f"error: {name}{': ' if name else ''}{exc.strerror or type(exc).__name__} "
+                        "(check the folder's permissions and free space)")
+                raise typer.Exit(2)
+            _report_bug(exc, k)
+            raise typer.Exit(3)
+        except Exception as exc:  # noqa: BLE001 - the point: no traceback for a CLI user
+            _report_bug(exc, k)
+            raise typer.Exit(3)
+        finally:
+            if not ok:
+                _remove_if_empty(created)
     return wrapper
 
 
 @app.command()
 @_guard
 def validate(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)")):
-    """Check scenario files; one line per problem (file: field: message).
+    """Check scenario files and the files they name; one line per problem (file: field: message).
 
     Example: dispatch-sim validate scenarios/nanhu_baseline.yaml
     """
@@ -100,12 +350,14 @@ def validate(scenario: List[Path] = typer.Argument(..., help="scenario YAML file
     for p in scenario:
         try:
             sc = load_scenario(p)
-            out.print(f"{p}: ok ({sc.name}; {len(sc.teams)} teams, policy {sc.dispatch.policy})", highlight=False)
+            _say(f"{p}: ok ({sc.name}; {len(sc.teams)} teams, policy {sc.dispatch.policy})")
         except ScenarioError as exc:
             problems.extend(exc.problems)
+        except DispatchSimError as exc:
+            problems.extend(_problems(exc))
     if problems:
         for line in problems:
-            err.print(line, highlight=False, markup=False)
+            _eprint(line)
         raise typer.Exit(2)
 
 
@@ -519,11 +771,7 @@ def route(scenario: Path = typer.Argument(...),
         raise DispatchSimError(f"--crs: {crs!r} is not one of wgs84, gcj02, bd09")
     pts = []
     for label, text in (("--from", from_), ("--to", to)):
-        try:
-            lon, lat = (float(x) for x in text.split(","))
-        except ValueError:
-            raise DispatchSimError(f"{label}: expected LON,LAT in degrees, got {text!r}") from None
-        pts.append((lon, lat))
+        pts.append(_parse_lonlat(label, text))
     try:
         minute = parse_hhmm(at) if at else 0
     except ValueError as exc:
@@ -549,20 +797,38 @@ def route(scenario: Path = typer.Argument(...),
            "route_nodes": len(nodes), "route": [[round(x, 6), round(y, 6)] for x, y in router.route_coords(nodes)],
            "graph_kind": G.graph.get("kind"), "standin": standin}
     if as_json:
-        out.print_json(json.dumps(res, ensure_ascii=False))
+        _write_line(sys.stdout, json.dumps(res, ensure_ascii=False))
     else:
-        out.print(f"{res['minutes']:.1f} min ({res['band']}), {len(nodes)} nodes; snapped {res['snap_m'][0]} m / "
-                  f"{res['snap_m'][1]} m{'  [STAND-IN roads]' if standin else ''}", highlight=False)
+        _say(f"{res['minutes']:.1f} min ({res['band']}), {len(nodes)} nodes; snapped {res['snap_m'][0]} m / "
+             f"{res['snap_m'][1]} m{'  [STAND-IN roads]' if standin else ''}")
+
+
+def _parse_lonlat(label: str, text: str) -> tuple[float, float]:
+    import math
+
+    try:
+        lon, lat = (float(x) for x in text.split(","))
+    except ValueError:
+        raise DispatchSimError(f"{label}: expected LON,LAT in degrees, e.g. 120.7859,30.7611; got {text[:60]!r}") from None
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise DispatchSimError(f"{label}: {text[:60]!r} is not a longitude,latitude in degrees "
+                               "(allowed: -180..180, -90..90, longitude first)")
+    return lon, lat
 
 
 def _parse_bbox(text: Optional[str]):
+    import math
+
     if text is None:
         return None
     try:
         vals = [float(x) for x in text.split(",")]
-        assert len(vals) == 4
+        assert len(vals) == 4 and all(math.isfinite(v) for v in vals)
     except (ValueError, AssertionError):
-        raise DispatchSimError(f"--bbox: expected W,S,E,N in degrees, got {text!r}") from None
+        raise DispatchSimError(f"--bbox: expected W,S,E,N in degrees, got {text[:80]!r}") from None
+    w, s_, e, n = vals
+    if not (-180 <= w < e <= 180 and -90 <= s_ < n <= 90):
+        raise DispatchSimError(f"--bbox: {text[:80]!r} is not W,S,E,N in degrees with west < east and south < north")
     return tuple(vals)
 
 
@@ -571,17 +837,28 @@ def _parse_bbox(text: Optional[str]):
 def graph_fetch(place: Optional[str] = typer.Option(None, help='e.g. "南湖区, 嘉兴市, 浙江省, 中国"'),
                 bbox: Optional[str] = typer.Option(None, help="W,S,E,N"),
                 out_file: Optional[Path] = typer.Option(None, "--out", help="also save the cleaned graph here (GraphML)"),
-                refresh: bool = typer.Option(False, help="ignore the cache")):
+                refresh: bool = typer.Option(False, help="download anew: bypass the graph cache and the HTTP cache"),
+                overpass_url: Optional[str] = typer.Option(None, "--overpass-url", envvar="DISPATCH_SIM_OVERPASS_URL",
+                                                           help="Overpass API endpoint (a mirror), e.g. "
+                                                                "https://overpass.kumi.systems/api"),
+                nominatim_url: Optional[str] = typer.Option(None, "--nominatim-url", envvar="DISPATCH_SIM_NOMINATIM_URL",
+                                                            help="Nominatim endpoint for --place lookups")):
     """Download the drivable network from OpenStreetMap (cached; needs internet the first time).
 
     Example: dispatch-sim graph fetch --place "南湖区, 嘉兴市, 浙江省, 中国" --out data/nanhu_drive.graphml
     """
-    from .roads import fetch_osm, graph_info, prepare_graph, save_graph
+    from .roads import check_service_url, fetch_osm, graph_info, prepare_graph, save_graph
 
     b = _parse_bbox(bbox)
     if (place is None) == (b is None):
         raise DispatchSimError("give exactly one of --place or --bbox")
-    G = prepare_graph(fetch_osm(place=place, bbox=b, refresh=refresh))
+    if place is not None and (not place.strip() or len(place) > 500):
+        raise DispatchSimError("--place: give a place name such as \"南湖区, 嘉兴市, 浙江省, 中国\" (at most 500 characters)")
+    for label, url in (("--overpass-url", overpass_url), ("--nominatim-url", nominatim_url)):
+        if url is not None:
+            check_service_url(url, label)
+    G = prepare_graph(fetch_osm(place=place, bbox=b, refresh=refresh, overpass_url=overpass_url,
+                                nominatim_url=nominatim_url))
     if out_file:
         save_graph(G, out_file)
     _print_info(graph_info(G))
@@ -599,11 +876,12 @@ def graph_import(file: Path = typer.Argument(..., help=".osm, .osm.bz2 or .osm.p
     """
     from .roads import graph_info, import_osm_file, load_polygon, prepare_graph, resolve_data_path, save_graph
 
-    poly = load_polygon(polygon) if polygon else None
-    G = prepare_graph(import_osm_file(resolve_data_path(file), bbox=_parse_bbox(bbox), polygon=poly))
+    b = _parse_bbox(bbox)
+    poly = load_polygon(polygon, label="--polygon") if polygon else None
+    G = prepare_graph(import_osm_file(resolve_data_path(file), bbox=b, polygon=poly))
     save_graph(G, out_file)
     _print_info(graph_info(G))
-    out.print(f"wrote {out_file}", highlight=False)
+    _say(f"wrote {out_file}")
 
 
 @graph_app.command("info")
@@ -622,32 +900,69 @@ def graph_info_cmd(target: Path = typer.Argument(..., help="a scenario YAML or a
     else:
         info = graph_info(prepare_graph(load_graphml_file(target)))
     if as_json:
-        out.print_json(json.dumps(info, ensure_ascii=False))
+        _write_line(sys.stdout, json.dumps(info, ensure_ascii=False))
     else:
         _print_info(info)
 
 
 def _print_info(info: dict) -> None:
     kind = info["kind"]
-    out.print(f"kind: {kind}{'  <-- ' + settings.standin_label if kind == 'stand-in' else ''}", highlight=False)
-    out.print(f"source: {info['source']}", highlight=False)
-    out.print(f"nodes: {info['nodes']}, edges: {info['edges']}; extent (W,S,E,N): {info['extent']}", highlight=False)
-    out.print(f"dropped outside the largest strongly connected component: {info['dropped_nodes']} nodes, "
-              f"{info['dropped_edges']} edges", highlight=False)
-    out.print("km of road (directed edges) by class: " + ", ".join(f"{k} {v}" for k, v in info["km_directed_by_class"].items()),
-              highlight=False)
-    out.print(info["attribution"], highlight=False)
+    _say(f"kind: {kind}{'  <-- ' + settings.standin_label if kind == 'stand-in' else ''}")
+    _say(f"source: {info['source']}")
+    _say(f"nodes: {info['nodes']}, edges: {info['edges']}; extent (W,S,E,N): {info['extent']}")
+    _say(f"dropped outside the largest strongly connected component: {info['dropped_nodes']} nodes, "
+         f"{info['dropped_edges']} edges")
+    _say("km of road (directed edges) by class: " + ", ".join(f"{k} {v}" for k, v in info["km_directed_by_class"].items()))
+    _say(info["attribution"])
 
 
-def main() -> None:
+_HOIST = {"-v", "--verbose", "-q", "--quiet"}
+
+
+def run_cli(argv: list[str] | None = None, prog_name: str = "dispatch-sim") -> int:
+    """Run the command line with ``argv`` and return the exit code (never raises, never a traceback).
+
+    ``-v``/``-q`` are accepted anywhere before ``--``. Usage errors (a bad option value) are one line,
+    exit 2. Used by :func:`main` and by tests that run the CLI in-process.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:cut] if a in _HOIST]
+    argv = flags + [a for a in argv[:cut] if a not in _HOIST] + argv[cut:]
+    _state.update(verbose=False, quiet=False, warned=set())
+    _install_warning_hook()
     logging.getLogger("osmnx").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=FutureWarning)
     try:
-        app()
+        rc = app(args=argv, prog_name=prog_name, standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
+    except _NO_ARGS_HELP as exc:
+        sys.stdout.write((exc.ctx.get_help() if exc.ctx else str(exc)) + "\n")
+        return 0
+    except _CLICK_EXIT as exc:
+        return exc.exit_code
+    except _CLICK_ABORT:
+        _eprint("interrupted")
+        return 130
+    except _CLICK_ERROR as exc:
+        cmd = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else prog_name
+        msg = " ".join(exc.format_message().split())
+        _eprint(f"error: {msg} (see: {cmd} --help)")
+        return 2
     except DispatchSimError as exc:  # errors raised outside a command body
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        for line in _problems(exc):
+            _eprint(f"error: {line}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _eprint("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001
+        _report_bug(exc, {})
+        return 3
+
+
+def main() -> None:
+    sys.exit(run_cli(sys.argv[1:], prog_name="dispatch-sim"))
 
 
 if __name__ == "__main__":

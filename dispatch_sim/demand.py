@@ -10,7 +10,6 @@ coupling_load``, so the reports at a lower load are a subset of those at a highe
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass
@@ -331,32 +330,10 @@ class DemandModel:
 
     def _read_trace(self, path: Path):
         label = f"demand.trace ({path})"
-        if not path.exists():
-            raise DispatchSimError(f"{label}: file not found")
-        names = {c.name: i for i, c in enumerate(self.dem.categories)}
-        rows = []
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            need = {"timestamp", "lon", "lat"}
-            if not reader.fieldnames or not need <= set(reader.fieldnames):
-                raise DispatchSimError(f"{label}: needs columns timestamp, lon, lat (optional crs, category); got {reader.fieldnames}")
-            for line, row in enumerate(reader, start=2):
-                try:
-                    ts = datetime.fromisoformat(row["timestamp"].strip())
-                    lon, lat = float(row["lon"]), float(row["lat"])
-                except ValueError as exc:
-                    raise DispatchSimError(f"{label}: line {line}: {exc}") from None
-                crs = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
-                if crs not in ("wgs84", "gcj02", "bd09"):
-                    raise DispatchSimError(f"{label}: line {line}: crs {crs!r} not one of wgs84, gcj02, bd09")
-                catname = (row.get("category") or "").strip()
-                if catname and catname not in names:
-                    raise DispatchSimError(f"{label}: line {line}: category {catname!r} is not in demand.categories ({', '.join(names)})")
-                rows.append((ts, lon, lat, crs, names.get(catname, 0)))
-        if not rows:
-            raise DispatchSimError(f"{label}: no reports in the file")
+        names = [c.name for c in self.dem.categories]
+        rows = read_trace_file(path, names)
         t0 = min(r[0] for r in rows)
-        monday = datetime(t0.year, t0.month, t0.day, tzinfo=t0.tzinfo) - timedelta(days=t0.weekday())
+        monday = datetime(t0.year, t0.month, t0.day) - timedelta(days=t0.weekday())
         created = np.array([(r[0] - monday).total_seconds() / 60.0 for r in rows])
         node = np.empty(len(rows), dtype=np.int64)
         snap = np.empty(len(rows))
@@ -370,6 +347,49 @@ class DemandModel:
             snap[sel] = s_m
         cat = np.array([r[4] for r in rows], dtype=np.int16)
         return created, node, snap, cat
+
+
+#: Chinese and other common header spellings of a report log (platform exports, Excel sheets).
+TRACE_ALIASES = {"时间": "timestamp", "上报时间": "timestamp", "发生时间": "timestamp", "time": "timestamp",
+                 "datetime": "timestamp", "经度": "lon", "纬度": "lat", "lng": "lon", "longitude": "lon",
+                 "latitude": "lat", "坐标系": "crs", "类别": "category", "类型": "category", "事件类型": "category"}
+POINTS_ALIASES = {"经度": "lon", "纬度": "lat", "lng": "lon", "longitude": "lon", "latitude": "lat",
+                  "坐标系": "crs", "权重": "weight"}
+TRACE_WHAT = "CSV report log with columns timestamp, lon, lat"
+POINTS_WHAT = "CSV of points with columns lon, lat"
+
+
+def read_trace_file(path, category_names, label: str = "demand.trace"):
+    """Parse a report log CSV (no snapping): ``[(naive local datetime, lon, lat, crs, category index)]``.
+
+    Encoding (UTF-8 or GBK), timestamps as Excel/WPS write them and Chinese headers are accepted (see
+    :mod:`dispatch_sim.readers`); every problem is one line naming the file and the line.
+    """
+    from .readers import _show, parse_float, parse_timestamp, read_csv
+
+    path = Path(path)
+    names = {c: i for i, c in enumerate(category_names)}
+    _, recs = read_csv(path, label, required=["timestamp", "lon", "lat"], optional=["crs", "category"],
+                       aliases=TRACE_ALIASES, what=TRACE_WHAT)
+    rows = []
+    for line, row in recs:
+        try:
+            ts = parse_timestamp(row["timestamp"])
+            lon = parse_float(row["lon"], low=-180, high=180)
+            lat = parse_float(row["lat"], low=-90, high=90)
+        except ValueError as exc:
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: {exc}") from None
+        crs = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
+        if crs not in ("wgs84", "gcj02", "bd09"):
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: crs {crs[:20]!r} not one of wgs84, gcj02, bd09")
+        catname = (row.get("category") or "").strip()
+        if catname and catname not in names:
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: category {catname[:40]!r} is not in "
+                                   f"demand.categories (allowed: {', '.join(names)})")
+        rows.append((ts, lon, lat, crs, names.get(catname, 0)))
+    if not rows:
+        raise DispatchSimError(f"{label}: {_show(path)}: no reports in the file")
+    return rows
 
 
 def _surge_mask(s, hour_idx: np.ndarray) -> np.ndarray:
@@ -396,21 +416,26 @@ def _points_in(geom, rng, k):
 
 
 def _read_points_csv(path: Path, label: str):
-    if not path.exists():
-        raise DispatchSimError(f"{label}.path: {path}: file not found")
+    """Read a ``kind: points`` CSV (lon, lat, optional crs, weight) with the checks of :func:`read_trace_file`."""
+    from .readers import _show, parse_float, read_csv
+
+    lab = f"{label}.path"
+    _, recs = read_csv(path, lab, required=["lon", "lat"], optional=["crs", "weight"], aliases=POINTS_ALIASES,
+                       what=POINTS_WHAT)
     lon, lat, crs, wt = [], [], [], []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"lon", "lat"} <= set(reader.fieldnames):
-            raise DispatchSimError(f"{label}.path: {path}: needs lon and lat columns")
-        for line, row in enumerate(reader, start=2):
-            try:
-                lon.append(float(row["lon"]))
-                lat.append(float(row["lat"]))
-                wt.append(float(row.get("weight") or 1.0))
-            except ValueError as exc:
-                raise DispatchSimError(f"{label}.path: {path}: line {line}: {exc}") from None
-            crs.append((row.get("crs") or "wgs84").strip().lower() or "wgs84")
+    for line, row in recs:
+        try:
+            lon.append(parse_float(row["lon"], low=-180, high=180))
+            lat.append(parse_float(row["lat"], low=-90, high=90))
+            wt.append(parse_float(row.get("weight") or "1", low=0, high=1e12))
+        except ValueError as exc:
+            raise DispatchSimError(f"{lab}: {_show(path)}: line {line}: {exc}") from None
+        c = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
+        if c not in ("wgs84", "gcj02", "bd09"):
+            raise DispatchSimError(f"{lab}: {_show(path)}: line {line}: crs {c[:20]!r} not one of wgs84, gcj02, bd09")
+        crs.append(c)
     if not lon:
-        raise DispatchSimError(f"{label}.path: {path}: no points")
+        raise DispatchSimError(f"{lab}: {_show(path)}: no points")
+    if sum(wt) <= 0:
+        raise DispatchSimError(f"{lab}: {_show(path)}: all weights are zero")
     return np.asarray(lon), np.asarray(lat), crs, np.asarray(wt)

@@ -240,3 +240,68 @@ def _palette_png(data: bytes, dpi: float) -> bytes:
     out = _io.BytesIO()
     q.save(out, format="PNG", optimize=True, dpi=(dpi, dpi))
     return out.getvalue() if out.tell() < len(data) else data
+
+
+def prepare_out_dir(path: str | Path, label: str = "--out") -> list[Path]:
+    """Make sure ``path`` is a folder outputs can be written to, creating it if needed.
+
+    Checked before a command starts, so an unusable output place is one clear line (exit 2) instead of
+    a ``FileExistsError`` after an hour of simulation.
+
+    Parameters
+    ----------
+    path
+        The output folder.
+    label
+        The option that named it, e.g. ``"--out"``, for messages.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Folders created by this call, outermost first (the CLI removes them again, if still empty,
+        when the command fails on bad input).
+
+    Raises
+    ------
+    DispatchSimError
+        When ``path`` (or a parent) exists but is not a folder, or the folder cannot be created or
+        written to.
+    """
+    from .errors import DispatchSimError
+
+    path = Path(path)
+    text = str(path)
+    if "\x00" in text or len(text) > 4096:
+        raise DispatchSimError(f"{label}: not a usable folder name")
+    missing = []
+    p = path
+    try:
+        while not p.exists():
+            if p.is_symlink():
+                raise DispatchSimError(f"{label}: {p}: is a broken symbolic link")
+            missing.append(p)
+            if p.parent == p:
+                break
+            p = p.parent
+        if p.exists() and not p.is_dir():
+            what = "a file" if p.is_file() else "not a folder (a device or pipe)"
+            raise DispatchSimError(f"{label}: {p}: is {what}; give a folder for the outputs")
+    except OSError as exc:
+        raise DispatchSimError(f"{label}: {path}: cannot be used ({exc.strerror or type(exc).__name__})") from None
+    created = []
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".write-test.", suffix=".part")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        for d in reversed(created):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise DispatchSimError(f"{label}: {path}: cannot write there ({exc.strerror or type(exc).__name__}); "
+                               "give a folder you can write to") from None
+    return created

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import socket
 import tempfile
 import warnings
@@ -70,21 +71,120 @@ class GraphSpec:
 
 # --------------------------------------------------------------------------------------- sources
 
-def _osm_cache_path(kind: str, value, network_type: str = "drive") -> Path:
-    key = hashlib.sha1(json.dumps([kind, value, network_type], ensure_ascii=False).encode()).hexdigest()[:16]
+def _osm_cache_path(kind: str, value, network_type: str = "drive", servers: tuple = ()) -> Path:
+    key = hashlib.sha1(json.dumps([kind, value, network_type, *servers], ensure_ascii=False).encode()).hexdigest()[:16]
     return Path(settings.cache_folder) / "graphs" / f"osm_{key}.graphml"
 
 
-def overpass_reachable(timeout_s: float = 3.0) -> bool:
-    """Quick check that the configured Overpass endpoint accepts a TCP connection."""
-    import osmnx as ox
+#: Environment variables naming an Overpass / Nominatim mirror (the CLI options override them).
+OVERPASS_ENV = "DISPATCH_SIM_OVERPASS_URL"
+NOMINATIM_ENV = "DISPATCH_SIM_NOMINATIM_URL"
+#: OSMnx's own defaults (used when OSMnx has not been imported and configured by the caller).
+DEFAULT_OVERPASS = "https://overpass-api.de/api"
+DEFAULT_NOMINATIM = "https://nominatim.openstreetmap.org/"
+#: Seconds allowed for resolving a service's host name and for connecting to it, each; together they
+#: keep an offline failure under 5 s.
+PROBE_TIMEOUT_S = 2.0
 
-    url = urlparse(ox.settings.overpass_url)
-    port = url.port or (443 if url.scheme == "https" else 80)
+
+def service_urls(overpass_url: str | None = None, nominatim_url: str | None = None) -> tuple[str, str]:
+    """The Overpass and Nominatim endpoints to use: argument, else environment variable, else OSMnx's setting."""
+    import sys
+
+    ox = sys.modules.get("osmnx")  # not imported just for its defaults: an offline failure stays fast
+    ov = overpass_url or os.environ.get(OVERPASS_ENV) or (ox.settings.overpass_url if ox else DEFAULT_OVERPASS)
+    nm = nominatim_url or os.environ.get(NOMINATIM_ENV) or (ox.settings.nominatim_url if ox else DEFAULT_NOMINATIM)
+    return ov.rstrip("/"), nm
+
+
+def check_service_url(url: str, label: str) -> str:
+    """An http(s) URL with a host name, or a :class:`GraphSourceError` naming ``label``."""
     try:
-        with socket.create_connection((url.hostname, port), timeout=timeout_s):
-            return True
-    except OSError:
+        u = urlparse(url)
+        ok = u.scheme in ("http", "https") and bool(u.hostname) and len(url) < 2000
+        _ = u.port  # raises ValueError on a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise GraphSourceError(f"{label}: {url[:100]!r} is not an http(s) URL such as https://overpass-api.de/api")
+    return url
+
+
+def _probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
+    """None when ``url``'s host resolves and accepts a TCP connection within the timeouts, else why not."""
+    import concurrent.futures
+
+    u = urlparse(url)
+    host = u.hostname
+    try:
+        port = u.port or (443 if u.scheme == "https" else 80)
+    except ValueError:
+        return "bad port in the URL"
+    if not host:
+        return "no host name in the URL"
+    ex = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        fut = ex.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+        try:
+            infos = fut.result(timeout=timeout_s)
+        except concurrent.futures.TimeoutError:
+            return f"looking up {host} took more than {timeout_s:g} s (no DNS?)"
+        except OSError as exc:
+            return f"cannot look up {host} ({exc.strerror or exc})"
+    finally:
+        ex.shutdown(wait=False)
+    last = None
+    for family, stype, proto, _, addr in infos[:3]:
+        try:
+            with socket.socket(family, stype, proto) as sock:
+                sock.settimeout(timeout_s)
+                sock.connect(addr)
+                return None
+        except OSError as exc:
+            last = exc
+    return f"cannot connect to {host}:{port} ({getattr(last, 'strerror', None) or last})"
+
+
+def _status_usable(overpass_url: str, timeout_s: float = 3.0) -> bool:
+    """Whether the Overpass server's ``/status`` answers in the form OSMnx's rate limiter parses."""
+    try:
+        import requests
+
+        text = requests.get(overpass_url.rstrip("/") + "/status", timeout=timeout_s).text
+        first = text.split("\n")[4].split(" ")[0]
+        return first == "Slot" or first.isdigit()
+    except Exception:  # noqa: BLE001 - any failure means "not usable", and only turns rate limiting off
+        return False
+
+
+def overpass_reachable(timeout_s: float = PROBE_TIMEOUT_S, overpass_url: str | None = None) -> bool:
+    """Quick check that the Overpass endpoint accepts a TCP connection."""
+    return _probe(service_urls(overpass_url)[0], timeout_s) is None
+
+
+_OX_KEYS = ("overpass_url", "nominatim_url", "use_cache", "cache_folder", "log_console", "requests_timeout",
+            "overpass_rate_limit", "doh_url_template")
+
+
+class _osmnx_settings:
+    """Set OSMnx settings for one call and restore the caller's afterwards, also on error."""
+
+    def __init__(self, **values):
+        self.values = values
+
+    def __enter__(self):
+        import osmnx as ox
+
+        self.saved = {k: getattr(ox.settings, k) for k in _OX_KEYS if hasattr(ox.settings, k)}
+        for k, v in self.values.items():
+            setattr(ox.settings, k, v)
+        return self
+
+    def __exit__(self, *exc):
+        import osmnx as ox
+
+        for k, v in self.saved.items():
+            setattr(ox.settings, k, v)
         return False
 
 
@@ -94,8 +194,15 @@ def fetch_osm(
     bbox: tuple[float, float, float, float] | None = None,
     polygon=None,
     refresh: bool = False,
+    overpass_url: str | None = None,
+    nominatim_url: str | None = None,
 ) -> nx.MultiDiGraph:
     """Download the drivable network with OSMnx, or read it from the GraphML cache.
+
+    OSMnx's settings are set only for this call and restored afterwards (the caller's cache folder,
+    timeout and endpoints are left as they were). Before any request, the services the call needs
+    (Nominatim for ``place``, then Overpass) are probed with short timeouts, so offline the call fails
+    within about 5 s naming the service that could not be reached.
 
     Parameters
     ----------
@@ -106,62 +213,85 @@ def fetch_osm(
     polygon
         A shapely (Multi)Polygon in WGS-84.
     refresh
-        Ignore a cached graph and download again.
+        Download anew: ignore the GraphML cache *and* OSMnx's HTTP response cache.
+    overpass_url, nominatim_url
+        Endpoints (mirrors); default: ``DISPATCH_SIM_OVERPASS_URL`` / ``DISPATCH_SIM_NOMINATIM_URL``,
+        else OSMnx's settings. The cache key includes them, so graphs from different servers do not mix.
 
     Returns
     -------
     networkx.MultiDiGraph
         The raw OSMnx graph with ``kind = "osm"`` (not yet cleaned; see :func:`prepare_graph`).
     """
-    import osmnx as ox
-
     if sum(x is not None for x in (place, bbox, polygon)) != 1:
         raise GraphSourceError("give exactly one of --place, --bbox or a polygon to download")
+    ov, nm = service_urls(overpass_url, nominatim_url)
+    check_service_url(ov, "Overpass URL")
+    check_service_url(nm, "Nominatim URL")
     if bbox is not None:
         _check_bbox(bbox)
         query = ("bbox", list(map(float, bbox)))
+        servers = (ov,)
     elif place is not None:
         query = ("place", place)
+        servers = (ov, nm)
     else:
         query = ("polygon", polygon.wkt)
-    cache = _osm_cache_path(*query)
+        servers = (ov,)
+    cache = _osm_cache_path(*query, servers=servers)
     if cache.exists() and not refresh:
-        G = ox.load_graphml(cache)
-        G.graph.update(kind="osm", cached=str(cache))
-        return G
-    _configure_osmnx()
-    try:
-        if place is not None:
-            G = ox.graph_from_place(place, network_type="drive", retain_all=True)
-        elif bbox is not None:
-            G = ox.graph_from_bbox(tuple(bbox), network_type="drive", retain_all=True)
-        else:
-            G = ox.graph_from_polygon(polygon, network_type="drive", retain_all=True)
-    except (ox._errors.InsufficientResponseError, TypeError, ValueError) as exc:
-        raise GraphSourceError(f"OpenStreetMap returned nothing usable for {query[0]} {query[1]!r}: {exc}") from None
-    except Exception as exc:  # requests' connection errors and friends
-        if "Connection" in type(exc).__name__ or "Timeout" in type(exc).__name__ or isinstance(exc, OSError):
-            raise GraphSourceError(
-                f"cannot reach {ox.settings.overpass_url} (no network?). Offline, import an OSM extract instead: "
-                "dispatch-sim graph import FILE --bbox W,S,E,N (see README, 'Getting the Nanhu road graph')"
-            ) from None
-        raise
+        try:
+            G = load_graphml_file(cache)
+            G.graph.update(kind="osm", cached=str(cache))
+            return G
+        except GraphSourceError as exc:  # damaged cache: download again
+            log.info("graph cache %s unreadable (%s); downloading again", cache, exc)
+    if place is not None:
+        why = _probe(nm)
+        if why:
+            raise GraphSourceError(f"cannot reach Nominatim (place lookup) at {nm}: {why}. Give --bbox W,S,E,N instead "
+                                   f"of --place, a mirror with --nominatim-url or {NOMINATIM_ENV}, or import an OSM "
+                                   "extract offline: dispatch-sim graph import FILE --bbox W,S,E,N")
+    why = _probe(ov)
+    if why:
+        raise GraphSourceError(f"cannot reach Overpass at {ov}: {why}. Use a mirror with --overpass-url or "
+                               f"{OVERPASS_ENV}, or import an OSM extract offline: dispatch-sim graph import FILE "
+                               "--bbox W,S,E,N (see README, 'Getting the Nanhu road graph')")
+    import osmnx as ox
+
+    local = urlparse(ov).hostname in ("127.0.0.1", "localhost", "::1")
+    if not local and ox.settings.overpass_rate_limit and not _status_usable(ov):
+        # OSMnx would sleep 60 s before every query to a server whose /status it cannot read (many mirrors)
+        local = True
+    with _osmnx_settings(overpass_url=ov, nominatim_url=nm, use_cache=not refresh,
+                         cache_folder=str(Path(settings.cache_folder) / "http"), log_console=False,
+                         requests_timeout=min(ox.settings.requests_timeout, 180),
+                         **({"overpass_rate_limit": False, "doh_url_template": None} if local else {})):
+        try:
+            if place is not None:
+                G = ox.graph_from_place(place, network_type="drive", retain_all=True)
+            elif bbox is not None:
+                G = ox.graph_from_bbox(tuple(bbox), network_type="drive", retain_all=True)
+            else:
+                G = ox.graph_from_polygon(polygon, network_type="drive", retain_all=True)
+        except (ox._errors.InsufficientResponseError, TypeError, ValueError) as exc:
+            raise GraphSourceError(f"OpenStreetMap returned nothing usable for {query[0]} {str(query[1])[:200]!r}: "
+                                   f"{str(exc)[:300]}") from None
+        except Exception as exc:  # requests' connection errors and friends
+            name = type(exc).__name__
+            if "Connection" in name or "Timeout" in name or "HTTP" in name or isinstance(exc, OSError) \
+                    or "ResponseStatusCode" in name:
+                raise GraphSourceError(
+                    f"download failed ({name}) from Overpass at {ov}"
+                    f"{' or Nominatim at ' + nm if place is not None else ''}. Try again later, a mirror "
+                    f"(--overpass-url, {OVERPASS_ENV}), or import an OSM extract offline: dispatch-sim graph import "
+                    "FILE --bbox W,S,E,N (see README, 'Getting the Nanhu road graph')"
+                ) from None
+            raise
     G.graph.update(kind="osm", source=f"OpenStreetMap via Overpass: {query[0]} {query[1]}")
     cache.parent.mkdir(parents=True, exist_ok=True)
     save_graph(G, cache)
     return G
-
-
-def _configure_osmnx() -> None:
-    import osmnx as ox
-
-    ox.settings.use_cache = True
-    ox.settings.cache_folder = str(Path(settings.cache_folder) / "http")
-    ox.settings.log_console = False
-    ox.settings.requests_timeout = min(ox.settings.requests_timeout, 120)
-    if urlparse(ox.settings.overpass_url).hostname in ("127.0.0.1", "localhost"):
-        ox.settings.overpass_rate_limit = False
-        ox.settings.doh_url_template = None
 
 
 def import_osm_file(
@@ -182,6 +312,10 @@ def import_osm_file(
     path = Path(path)
     if bbox is not None:
         _check_bbox(bbox)
+    if path.exists():
+        from .readers import check_input_file
+
+        check_input_file(path, "OSM extract", what="OSM extract (.osm, .osm.bz2 or .osm.pbf)")
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "drive.osm"
         stats = extract_drivable_xml(path, xml, bbox=bbox, polygon=polygon)
@@ -195,44 +329,97 @@ def import_osm_file(
 
 
 def load_graphml_file(path: str | Path) -> nx.MultiDiGraph:
-    """Load a GraphML saved by dispatch-sim or OSMnx; a saved ``kind`` is kept."""
+    """Load a GraphML saved by dispatch-sim or OSMnx; a saved ``kind`` is kept.
+
+    Every node must have finite ``x`` (longitude) and ``y`` (latitude) in degrees and every edge a
+    finite, non-negative ``length`` (m) when it has one; otherwise one line names the file, the first
+    bad node or edge and how many there are.
+    """
     import osmnx as ox
 
+    from .readers import check_input_file
+
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise GraphSourceError(f"{path}: no such GraphML file; create one with 'dispatch-sim graph fetch' or 'graph import'")
+    check_input_file(path, "GraphML", what="GraphML road graph")
     try:
-        G = ox.load_graphml(path)
-    except Exception as exc:
-        raise GraphSourceError(f"{path}: not a readable GraphML road graph ({type(exc).__name__}: {exc})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            G = ox.load_graphml(path)
+    except Exception as exc:  # noqa: BLE001 - XML, type conversion and attribute errors alike
+        raise GraphSourceError(f"{path}: not a readable GraphML road graph ({type(exc).__name__}; expected a file "
+                               "written by dispatch-sim or osmnx.save_graphml)") from None
     if G.number_of_edges() == 0:
         raise GraphSourceError(f"{path}: the graph has no edges")
+    bad = []
+    for n, d in G.nodes(data=True):
+        x, y = d.get("x"), d.get("y")
+        try:
+            ok = math.isfinite(float(x)) and math.isfinite(float(y)) and -180 <= float(x) <= 180 and -90 <= float(y) <= 90
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            bad.append(n)
+    if bad:
+        raise GraphSourceError(f"{path}: {len(bad)} node(s) lack finite x (longitude) / y (latitude) in degrees, "
+                               f"first: node {str(bad[0])[:40]}; expected a graph saved by dispatch-sim or osmnx")
+    nbad = 0
+    first = None
+    for u, v, d in G.edges(data=True):
+        if "length" in d:
+            try:
+                ok = math.isfinite(float(d["length"])) and float(d["length"]) >= 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                nbad += 1
+                first = first or (u, v)
+    if nbad:
+        raise GraphSourceError(f"{path}: {nbad} edge(s) have a length that is not a finite number of metres >= 0, "
+                               f"first: {str(first[0])[:30]} -> {str(first[1])[:30]}")
     G.graph.setdefault("kind", "graphml")
     G.graph.setdefault("source", f"GraphML {path.name}")
     return G
 
 
-def load_polygon(path: str | Path):
-    """Read a GeoJSON file (Feature, FeatureCollection or geometry) into one shapely geometry."""
+def load_polygon(path: str | Path, label: str | None = None):
+    """Read a GeoJSON file (Feature, FeatureCollection or geometry) into one shapely geometry.
+
+    Parameters
+    ----------
+    path
+        The file (UTF-8 or GBK; at most :data:`~dispatch_sim.readers.MAX_DATA_BYTES`).
+    label
+        Field or option that named it, put before the path in errors.
+    """
     import shapely
     from shapely.geometry import shape
 
+    from .readers import MAX_DATA_BYTES, read_text
+
     path = Path(path)
-    if not path.exists():
-        raise GraphSourceError(f"{path}: no such GeoJSON file")
+    pre = f"{label}: " if label else ""
+    if not path.exists() and not path.is_symlink():
+        raise GraphSourceError(f"{pre}{path}: no such GeoJSON file")
+    text = read_text(path, label or "polygon", max_bytes=MAX_DATA_BYTES, what="GeoJSON polygon file").text
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         if data.get("type") == "FeatureCollection":
             geoms = [shape(f["geometry"]) for f in data["features"]]
         elif data.get("type") == "Feature":
             geoms = [shape(data["geometry"])]
         else:
             geoms = [shape(data)]
-    except Exception as exc:
-        raise GraphSourceError(f"{path}: not a GeoJSON polygon ({exc})") from None
-    geom = shapely.union_all(geoms)
+        geom = shapely.union_all(geoms)
+    except Exception:  # noqa: BLE001 - JSON, key and geometry errors all mean "not a polygon file"
+        raise GraphSourceError(f"{pre}{path}: not a GeoJSON polygon (expected a Polygon or MultiPolygon Feature, "
+                               "FeatureCollection or geometry)") from None
     if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise GraphSourceError(f"{path}: expected a Polygon or MultiPolygon, got {geom.geom_type}")
+        raise GraphSourceError(f"{pre}{path}: expected a Polygon or MultiPolygon, got {geom.geom_type}")
+    xmin, ymin, xmax, ymax = geom.bounds
+    if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+        raise GraphSourceError(f"{pre}{path}: coordinates are not longitude/latitude in degrees (WGS-84)")
     return geom
 
 
@@ -333,7 +520,7 @@ def load_graph(
         p = resolve_data_path(p)
         return p if p.is_absolute() else base / p
 
-    polygon = load_polygon(rel(spec.polygon)) if spec.polygon else None
+    polygon = load_polygon(rel(spec.polygon), label="graph.polygon") if spec.polygon else None
     src = spec.source
     G = None
     if src == "graphml":
@@ -358,8 +545,10 @@ def _auto(spec, anchors, polygon, rel, warn):
         return load_graphml_file(rel(spec.graphml))
     if spec.file and rel(spec.file).exists():
         return import_osm_file(rel(spec.file), bbox=spec.bbox, polygon=polygon)
+    ov, nm = service_urls()
     for kind, value in (("place", spec.place), ("bbox", list(map(float, spec.bbox)) if spec.bbox else None)):
-        if value is not None and _osm_cache_path(kind, value).exists():
+        servers = (ov, nm) if kind == "place" else (ov,)
+        if value is not None and _osm_cache_path(kind, value, servers=servers).exists():
             return fetch_osm(**{kind: value if kind == "place" else tuple(value)})
     if (spec.place or spec.bbox) and overpass_reachable():
         try:

