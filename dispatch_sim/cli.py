@@ -56,8 +56,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Does a 30-minute on-site response promise hold on real roads, under real load?")
 graph_app = typer.Typer(no_args_is_help=True, help="Get, import and describe road graphs.")
 app.add_typer(graph_app, name="graph")
-out = Console(soft_wrap=True, emoji=False)  # user values (team names) printed literally
-err = Console(stderr=True, soft_wrap=True, emoji=False)
+out = Console(soft_wrap=True, emoji=False, markup=False)  # user values (team names) printed literally
+err = Console(stderr=True, soft_wrap=True, emoji=False, markup=False)
 
 _state = {"verbose": False, "quiet": False, "warned": set()}
 ISSUES_HINT = "please report it to the dispatch-sim maintainers with that file and the command you ran"
@@ -127,9 +127,19 @@ def _fail(exc: DispatchSimError) -> None:
     raise typer.Exit(exc.exit_code)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"dispatch_sim {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "-v", "--verbose", help="show the traceback of an internal error"),
-          quiet: bool = typer.Option(False, "-q", "--quiet", help="print only errors and warnings")):
+          quiet: bool = typer.Option(False, "-q", "--quiet", help="print only errors and warnings"),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")):
     """Does a 30-minute on-site response promise hold on real roads, under real load?"""
     _state["verbose"] = verbose or _state["verbose"]
     _state["quiet"] = quiet or _state["quiet"]
@@ -147,7 +157,7 @@ def _world(path: Path, **run_overrides):
     with err.status("loading road graph and router…"):
         w = World(sc, warn=_warn)
     if w.standin:
-        err.print(f"[bold red]{settings.standin_label}[/bold red]", highlight=False)
+        err.print(settings.standin_label, style="bold red", highlight=False)
     return w
 
 
@@ -497,6 +507,9 @@ def stress(scenario: Path = typer.Argument(...),
         assert load_list and all(x > 0 for x in load_list)
     except (ValueError, AssertionError):
         raise DispatchSimError(f"--loads: expected positive numbers separated by commas, got {loads!r}") from None
+    from .scenario import load_scenario
+
+    load_scenario(scenario).with_overrides(load=max(load_list), replications=replications)  # size limits at the top load
     w = _world(scenario)
     with _Progress("load sweep") as prog:
         res = stress_sweep(w, load_list, replications=replications, workers=workers, scheduler=scheduler,

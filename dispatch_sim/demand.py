@@ -154,9 +154,12 @@ class DemandModel:
         raise AssertionError(w)
 
     def _load_polygons(self, w, label):
+        from .readers import read_text
+
         path = Path(w.path)
+        text = read_text(path, f"{label}.path", what="GeoJSON file").text  # GBK/UTF-8 detected, size checked
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text)
             feats = data["features"] if data.get("type") == "FeatureCollection" else [data]
             geoms = [shape(f["geometry"]) for f in feats]
             wts = np.asarray([float((f.get("properties") or {}).get(w.weight_property, 1.0)) for f in feats])

@@ -321,34 +321,30 @@ def recommend(proposal: dict, verification: dict | None) -> dict:
 
 
 def read_candidates(path) -> list[tuple[str, float, float, str, str]]:
-    """Candidate sites from a CSV with columns ``name, lon, lat`` and optionally ``crs``.
+    """Candidate sites from a CSV with columns ``name, lon, lat`` and optionally ``crs`` (UTF-8 or
+    GBK, Chinese headers 名称/经度/纬度 accepted).
 
     Raises :class:`~dispatch_sim.errors.DispatchSimError` naming the file, row and field on bad input.
     """
-    import csv
-    from pathlib import Path
+    from .readers import parse_float, read_csv
 
-    p = Path(path)
-    if not p.exists():
-        raise DispatchSimError(f"{p}: file not found (candidate sites: a CSV with name, lon, lat[, crs])")
+    label = "--candidates"
+    _, rows = read_csv(path, label, required=["name", "lon", "lat"], optional=["crs"],
+                       aliases={"名称": "name", "地点": "name", "经度": "lon", "纬度": "lat", "坐标系": "crs"},
+                       what="CSV of candidate sites with columns name, lon, lat[, crs]")
     out = []
-    with p.open(encoding="utf-8-sig", newline="") as fh:
-        rows = csv.DictReader(fh)
-        missing = {"name", "lon", "lat"} - set(rows.fieldnames or [])
-        if missing:
-            raise DispatchSimError(f"{p}: missing column(s) {', '.join(sorted(missing))}; need name, lon, lat[, crs]")
-        for k, row in enumerate(rows, start=2):
-            crs = (row.get("crs") or "wgs84").strip().lower()
-            if crs not in ("wgs84", "gcj02", "bd09"):
-                raise DispatchSimError(f"{p}: row {k}: crs: {crs!r} is not one of wgs84, gcj02, bd09")
-            try:
-                lon, lat = float(row["lon"]), float(row["lat"])
-            except (TypeError, ValueError):
-                raise DispatchSimError(f"{p}: row {k}: lon/lat: expected numbers, got {row['lon']!r}, {row['lat']!r}") from None
-            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                raise DispatchSimError(f"{p}: row {k}: lon/lat: ({lon}, {lat}) is not a WGS-84-style coordinate")
-            name = (row["name"] or "").strip() or f"row {k}"
-            out.append((name, lon, lat, crs, f"{p}: row {k} ({name})"))
+    for k, row in rows:
+        crs = (row.get("crs") or "wgs84").strip().lower()
+        if crs not in ("wgs84", "gcj02", "bd09"):
+            raise DispatchSimError(f"{label}: {path}: row {k}: crs: {crs[:40]!r} is not one of wgs84, gcj02, bd09")
+        try:
+            lon, lat = parse_float(row["lon"], low=-180, high=180), parse_float(row["lat"], low=-90, high=90)
+        except ValueError as exc:
+            raise DispatchSimError(f"{label}: {path}: row {k}: lon/lat: {exc}") from None
+        name = (row["name"] or "").strip()[:80] or f"row {k}"
+        out.append((name, lon, lat, crs, f"{path}: row {k} ({name})"))
+    if not out:
+        raise DispatchSimError(f"{label}: {path}: no candidate sites in the file")
     return out
 
 

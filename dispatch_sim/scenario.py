@@ -1124,3 +1124,124 @@ def _loc_str_tail(loc) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else "." + str(part)
     return out
+
+
+# ------------------------------------------------------------------------------------ field descriptions
+#: What each field means, for the generated reference (``docs/scenario_reference.md``) and editors;
+#: fields described in their ``Field(...)`` above are not repeated here.
+_DESCRIPTIONS: dict[str, str] = {
+    "Scenario.name": "short title shown at the top of the report and in every output",
+    "Scenario.description": "free text for the reader: what this scenario is and why",
+    "Scenario.run": "how long and how often to simulate (horizon, warm-up, replications, seed, promise, load)",
+    "Scenario.graph": "where the road graph comes from (download, OSM extract, GraphML or labelled stand-in)",
+    "Scenario.speeds": "free-flow speeds by road class and peak-hour slow-downs",
+    "Scenario.teams": "the township enforcement teams (and optional district squads): bases, crews, shifts",
+    "Scenario.dispatch": "how a crew is chosen for a report, and the platform and turnout delays before it drives",
+    "Scenario.demand": "how many reports arrive, when, where and of which kinds",
+    "Scenario.targets": "what counts as keeping the promise (on-time rate, response quantiles) and how it is judged",
+    "RunConfig.horizon_days": "simulated length of each replication",
+    "RunConfig.warmup_days": "first days of each replication left out of the results (the system fills up)",
+    "RunConfig.replications": "independent repetitions with different random reports; more give tighter intervals",
+    "RunConfig.seed": "random seed; the same file and seed give the same results",
+    "GraphConfig.source": ("auto = cached or imported real graph, else download, else stand-in; or force osm, file, "
+                           "graphml or stand-in"),
+    "GraphConfig.place": "place name to geocode for a download, e.g. \"南湖区, 嘉兴市, 浙江省, 中国\"",
+    "GraphConfig.bbox": ("[west, south, east, north] in WGS-84: download area, clip box for an import, extent of the "
+                         "stand-in"),
+    "GraphConfig.polygon": "GeoJSON polygon file to clip a download or import to (e.g. the district outline)",
+    "GraphConfig.file": "local OSM extract (.osm, .osm.bz2 or .osm.pbf) used with source: file",
+    "GraphConfig.graphml": ("GraphML saved by dispatch-sim graph fetch/import; with source: auto it is used when the "
+                            "file exists"),
+    "GraphConfig.standin_nodes": "approximate number of road nodes of the generated stand-in network",
+    "GraphConfig.standin_seed": "random seed of the stand-in network (same seed, same network)",
+    "GraphConfig.urban_centres": "centres of built-up areas where the stand-in network is denser (default: the team bases)",
+    "Point.lon": "longitude in the coordinate system given by crs",
+    "Point.lat": "latitude in the coordinate system given by crs",
+    "Point.crs": ("system the coordinate was taken in: wgs84 (OSM, GPS), gcj02 (Amap, Tencent), bd09 (Baidu); "
+                  "converted to WGS-84 on reading"),
+    "SpeedConfig.urban_kph": ("free-flow speed by OSM road class in built-up areas; classes not given keep the "
+                              "built-in China defaults"),
+    "SpeedConfig.rural_kph": "free-flow speed by OSM road class outside built-up areas",
+    "SpeedConfig.use_maxspeed": ("use a road's tagged maxspeed (times maxspeed_factor) instead of its class speed where "
+                                 "OSM has one"),
+    "SpeedConfig.maxspeed_factor": "share of the posted speed limit driven on average (0.8 = 80%)",
+    "SpeedConfig.time_bands": "times of day when traffic is slower (or faster), e.g. morning and evening peaks",
+    "TimeBandConfig.name": "label of the band in reports",
+    "TimeBandConfig.start": "start of the band, HH:MM",
+    "TimeBandConfig.end": "end of the band, HH:MM (may wrap past midnight)",
+    "TimeBandConfig.weekdays_only": "apply the band Monday to Friday only",
+    "Team.name": "team (township) name as the planners write it; used to match targets, shares and surges",
+    "Team.name_en": "name in Latin letters for English reports and figures",
+    "Team.base": "where the team's crews start and return to",
+    "Team.shifts": "crews on duty by time of day; when empty, crews are on duty around the clock",
+    "Team.backup": "a district squad that only helps other teams (no jurisdiction of its own)",
+    "Team.source": "where the base coordinate comes from (e.g. a GeoNames id), shown in the report",
+    "Team.confidence": "how sure the base coordinate is, in words, shown in the report",
+    "Team.unverified": "the base is an estimate; labelled UNVERIFIED in every report and map",
+    "Shift.start": "start of the shift, HH:MM",
+    "Shift.end": "end of the shift, HH:MM (may wrap past midnight)",
+    "Shift.crews": "crews (vehicles) on duty during the shift",
+    "Shift.days": "which days the shift runs: all, weekdays (Mon-Fri) or weekends",
+    "DispatchConfig.dispatch_delay_min": "time from a report to the platform assigning a crew (triage, phone)",
+    "DispatchConfig.turnout_min": "time from assignment to the crew driving off",
+    "Distribution.dist": "shape of the distribution; decides which of the fields below are needed",
+    "Distribution.value_min": "the duration, for fixed",
+    "Distribution.mean_min": "mean duration, for exponential, lognormal and gamma",
+    "Distribution.sd_min": "standard deviation, for lognormal and gamma",
+    "Distribution.low_min": "shortest duration, for uniform",
+    "Distribution.high_min": "longest duration, for uniform",
+    "Distribution.values_min": "observed durations drawn with equal weight, for empirical",
+    "Demand.hourly_profile": "relative report rate for each hour 0-23 (24 numbers; only proportions matter)",
+    "Demand.weekly_profile": "relative report rate Monday to Sunday (7 numbers; only proportions matter)",
+    "Demand.surges": "periods of extra (or less) load: holidays, campaigns; district-wide or for some teams' areas",
+    "Demand.where": "where reports happen: a mix of components weighted by their weight",
+    "Demand.categories": "kinds of report with their share, priority, promise and on-scene time",
+    "Surge.name": "label of the surge in reports",
+    "Surge.start_day": "first day of the surge (days since the run start, inclusive)",
+    "Surge.end_day": "day the surge ends (exclusive)",
+    "Surge.start": "daily start time, HH:MM",
+    "Surge.end": "daily end time, HH:MM",
+    "Surge.factor": "multiplier on the report rate during the surge (2 = twice as many; with teams, their own rate)",
+    "Surge.teams": "only these teams' own reports surge (default: the whole district)",
+    "WhereRoadLength.kind": "road_length: reports spread along roads in proportion to their length",
+    "WhereRoadLength.weight": "relative weight of this component in the mix",
+    "WhereTownship.kind": "township: reports split between townships by shares, along roads inside each",
+    "WhereTownship.weight": "relative weight of this component in the mix",
+    "WhereHotspot.kind": "hotspot: reports spread evenly over a disc around a point",
+    "WhereHotspot.weight": "relative weight of this component in the mix",
+    "WhereHotspot.lon": "longitude of the hotspot centre",
+    "WhereHotspot.lat": "latitude of the hotspot centre",
+    "WhereHotspot.crs": "coordinate system of lon/lat: wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)",
+    "WhereHotspot.radius_m": "radius of the disc in which the hotspot's reports fall",
+    "WherePolygons.kind": "polygons: reports inside GeoJSON polygons, in proportion to a weight property",
+    "WherePolygons.weight": "relative weight of this component in the mix",
+    "WherePolygons.path": "GeoJSON FeatureCollection of polygons (relative to the scenario file)",
+    "WherePolygons.weight_property": "polygon property holding its relative weight (missing = 1)",
+    "WherePoints.kind": "points: reports at listed points, in proportion to their weight",
+    "WherePoints.weight": "relative weight of this component in the mix",
+    "Category.name": "name of the kind of report (shown in incidents.csv and the report)",
+    "Category.work_min": "time on scene before the crew is free again",
+    "Targets.on_time_rate_min": ("smallest acceptable share of promise-bearing reports reached within run.target_min "
+                                 "(0.9 = 90%), judged for every township and the district"),
+    "Targets.p90_response_max_min": "largest acceptable 90th-percentile response time",
+    "Targets.p95_response_max_min": "largest acceptable 95th-percentile response time",
+    "Targets.per_team": "other targets for named teams (team name -> targets), replacing the township default",
+    "TeamTargets.on_time_rate_min": "smallest acceptable on-time share for this team's own reports",
+    "TeamTargets.p90_response_max_min": "largest acceptable 90th-percentile response time for this team's own reports",
+}
+
+
+def _describe() -> None:
+    models = {m.__name__: m for m in (Scenario, RunConfig, GraphConfig, Point, SpeedConfig, TimeBandConfig, Team, Shift,
+                                      DispatchConfig, Distribution, Demand, Surge, WhereRoadLength, WhereTownship,
+                                      WhereHotspot, WherePolygons, WherePoints, Category, Targets, TeamTargets)}
+    for key, text in _DESCRIPTIONS.items():
+        model, field = key.split(".")
+        info = models[model].model_fields[field]
+        if not info.description:
+            info.description = text
+    for m in models.values():
+        m.model_rebuild(force=True)
+
+
+_describe()
