@@ -765,33 +765,51 @@ def _world_like(wa, b_path):
 @app.command()
 @_guard
 def route(scenario: Path = typer.Argument(...),
-          from_: str = typer.Option(..., "--from", help="LON,LAT"), to: str = typer.Option(..., "--to", help="LON,LAT"),
-          at: Optional[str] = typer.Option(None, help="time of day HH:MM (weekday), picks the time band"),
-          crs: str = typer.Option("wgs84", help="wgs84 | gcj02 | bd09"),
+          from_: str = typer.Option(..., "--from", help="LON,LAT or a team name (its base)"),
+          to: str = typer.Option(..., "--to", help="LON,LAT or a team name (its base)"),
+          at: Optional[str] = typer.Option(None, help="time of day HH:MM (weekday); default: every time band"),
+          day: Optional[float] = typer.Option(None, "--day", help="day of the run (0 = the Monday it starts): applies "
+                                              "the scenario's closures and weather in force then"),
+          crs: str = typer.Option("wgs84", help="wgs84 | gcj02 | bd09 (for LON,LAT given)"),
+          geojson: Optional[Path] = typer.Option(None, "--geojson", help="write the route(s) here as GeoJSON (for QGIS)"),
           as_json: bool = typer.Option(False, "--json", help="print JSON")):
-    """Fastest travel time and route between two points on the scenario's road graph.
+    """Fastest travel time (minutes) and distance (km) between two places, per time band, and the
+    detour when a closure of the scenario applies (--day).
 
-    Example: dispatch-sim route scenarios/nanhu_baseline.yaml --from 120.7859,30.7611 --to 120.8545,30.6611 --at 08:00
+    Example: dispatch-sim route scenarios/nanhu_baseline.yaml --from 东栅街道 --to 120.8545,30.6611 --at 08:00
     """
+    import math
+
+    from .crs import to_wgs84
+    from .disruptions import band_table
+    from .io import write_json_atomic
     from .locate import NodeLocator
-    from .model import World  # noqa: F401
-    from .roads import load_graph, GraphSpec
+    from .roads import GraphSpec, load_graph
     from .routing import Router
     from .scenario import load_scenario
     from .speeds import parse_hhmm
 
     if crs not in ("wgs84", "gcj02", "bd09"):
         raise DispatchSimError(f"--crs: {crs!r} is not one of wgs84, gcj02, bd09")
-    pts = []
-    for label, text in (("--from", from_), ("--to", to)):
-        pts.append(_parse_lonlat(label, text))
     try:
-        minute = parse_hhmm(at) if at else 0
+        minute = parse_hhmm(at) if at else None
     except ValueError as exc:
         raise DispatchSimError(f"--at: {exc}") from None
     sc = load_scenario(scenario)
-    from .crs import to_wgs84
-
+    if day is not None and not (math.isfinite(day) and 0 <= day < sc.run.horizon_days):
+        raise DispatchSimError(f"--day: {day!r} is not a day of the run (allowed: 0 to {sc.run.horizon_days:g})")
+    teams = {t.name: t for t in sc.teams} | {t.name_en.lower(): t for t in sc.teams if t.name_en}
+    pts = []
+    for label, text in (("--from", from_), ("--to", to)):
+        t = teams.get(text.strip()) or teams.get(text.strip().lower())
+        if t is not None:
+            pts.append((t.base.lon, t.base.lat, t.base.crs, t.name))
+        elif "," in text:
+            lon, lat = _parse_lonlat(label, text)
+            pts.append((lon, lat, crs, f"{lon:.5f},{lat:.5f}"))
+        else:
+            raise DispatchSimError(f"{label}: {text[:60]!r} is neither LON,LAT nor a team of the scenario "
+                                   f"(teams: {', '.join(t.name for t in sc.teams)})")
     g = sc.graph
     anchors = [tuple(map(float, to_wgs84(t.base.lon, t.base.lat, t.base.crs))) for t in sc.teams]
     G = load_graph(GraphSpec(source=g.source, place=g.place, bbox=g.bbox, polygon=g.polygon, file=g.file, graphml=g.graphml,
@@ -799,21 +817,64 @@ def route(scenario: Path = typer.Argument(...),
                              urban_centres=[tuple(map(float, to_wgs84(p.lon, p.lat, p.crs))) for p in g.urban_centres]),
                    anchors=anchors, speeds=sc.speeds.settings(), warn=_warn)
     loc = NodeLocator(G)
-    s = [loc.snap(lon, lat, crs, label=lbl, warn=_warn) for (lon, lat), lbl in zip(pts, ("--from", "--to"))]
-    router = Router(G, sc.speeds.band_table(), use_disk_cache=False)
-    band = router.band_at(minute)
-    secs = router.travel_time(s[0].node, s[1].node, band)
-    nodes = router.route(s[0].node, s[1].node, band)
+    s = [loc.snap(lon, lat, c, label=lbl, warn=_warn) for (lon, lat, c, _), lbl in zip(pts, ("--from", "--to"))]
+    with_closures = day is not None and bool(sc.disruptions)
+    bands = band_table(sc, G, sc.run.horizon_days * 1440.0) if with_closures else sc.speeds.band_table()
+    router = Router(G, bands, use_disk_cache=False)
+    regular = len(sc.speeds.band_table().bands)
+    if minute is None and day is None:
+        asked = list(range(regular))  # every regular band
+    else:
+        t_abs = (day or 0) * 1440.0 + (minute or 0)
+        asked = [router.band_at(t_abs)]
     standin = G.graph.get("kind") == "stand-in"
-    res = {"minutes": round(secs / 60.0, 3), "from_node": s[0].node, "to_node": s[1].node,
-           "snap_m": [round(s[0].snap_m, 1), round(s[1].snap_m, 1)], "band": router.bands.bands[band].name,
-           "route_nodes": len(nodes), "route": [[round(x, 6), round(y, 6)] for x, y in router.route_coords(nodes)],
+
+    def leg(band):
+        secs = router.travel_time(s[0].node, s[1].node, band)
+        nodes = router.route(s[0].node, s[1].node, band)
+        km = 0.0
+        for u, v in zip(nodes[:-1], nodes[1:]):
+            km += min(float(d.get("length", 0.0)) for d in G[u][v].values()) / 1000.0
+        return {"band": router.bands.bands[band].name, "minutes": round(secs / 60.0, 3) if secs < math.inf else None,
+                "km": round(km, 3) if nodes else None, "route_nodes": len(nodes),
+                "route": [[round(x, 6), round(y, 6)] for x, y in router.route_coords(nodes)]}
+
+    legs = [leg(b) for b in asked]
+    first = legs[0]
+    res = {"from": pts[0][3], "to": pts[1][3], "minutes": first["minutes"], "km": first["km"],
+           "from_node": s[0].node, "to_node": s[1].node, "snap_m": [round(s[0].snap_m, 1), round(s[1].snap_m, 1)],
+           "band": first["band"], "route_nodes": first["route_nodes"], "route": first["route"], "bands": legs,
            "graph_kind": G.graph.get("kind"), "standin": standin}
+    if with_closures and asked[0] >= regular:  # a disruption is in force: the same time without it
+        base_band = next(i for i in range(regular) if asked[0] in {m.get(i) for _, _, m in router.bands.windows})
+        normal = leg(base_band)
+        res["detour"] = {"without_disruptions": normal, "extra_minutes": (
+            None if first["minutes"] is None else round(first["minutes"] - normal["minutes"], 3)),
+            "extra_km": None if first["km"] is None else round(first["km"] - normal["km"], 3)}
+    if geojson:
+        feats = [{"type": "Feature", "properties": {k: v for k, v in x.items() if k != "route"} | {"from": res["from"], "to": res["to"]},
+                  "geometry": {"type": "LineString", "coordinates": x["route"]}} for x in legs if x["route"]]
+        if "detour" in res and res["detour"]["without_disruptions"]["route"]:
+            n = res["detour"]["without_disruptions"]
+            feats.append({"type": "Feature", "properties": {"band": n["band"] + " (without disruptions)", "minutes": n["minutes"],
+                                                             "km": n["km"]},
+                          "geometry": {"type": "LineString", "coordinates": n["route"]}})
+        write_json_atomic(geojson, {"type": "FeatureCollection", "features": feats,
+                                    "attribution": settings.standin_label if standin else settings.osm_attribution})
     if as_json:
         _write_line(sys.stdout, json.dumps(res, ensure_ascii=False))
-    else:
-        _say(f"{res['minutes']:.1f} min ({res['band']}), {len(nodes)} nodes; snapped {res['snap_m'][0]} m / "
-             f"{res['snap_m'][1]} m{'  [STAND-IN roads]' if standin else ''}")
+        return
+    tag = "  [STAND-IN roads]" if standin else ""
+    for x in legs:
+        what = "no route (closed)" if x["minutes"] is None else f"{x['minutes']:.1f} min, {x['km']:.1f} km"
+        _say(f"{res['from']} → {res['to']}: {what} ({x['band']}){tag}")
+    if "detour" in res:
+        d, n = res["detour"], res["detour"]["without_disruptions"]
+        if d["extra_minutes"] is not None:
+            _say(f"  detour for the disruption: +{d['extra_minutes']:.1f} min, {d['extra_km']:+.1f} km against "
+                 f"{n['minutes']:.1f} min, {n['km']:.1f} km without it ({n['band']})")
+    _say(f"snapped {res['snap_m'][0]} m / {res['snap_m'][1]} m from the road graph"
+         + (f"; wrote {geojson}" if geojson else ""))
 
 
 def _parse_lonlat(label: str, text: str) -> tuple[float, float]:

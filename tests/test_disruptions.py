@@ -18,8 +18,9 @@ def _detour_graph():
     """1-2-3-4 along a line (10 min an edge, road 2-3 named "Bridge Rd"), and a detour 2-50-3 of
     25 + 25 min north of it."""
     G = line_graph(4, extra=[(2, 50, 25.0, LON0 + 1.5 * STEP_DEG, LAT0 + 0.02)])
-    G.add_edge(50, 3, travel_time=25 * 60.0, length=960.0, road_class="residential", highway="residential")
-    G.add_edge(3, 50, travel_time=25 * 60.0, length=960.0, road_class="residential", highway="residential")
+    for a, b in ((50, 3), (3, 50)):
+        G.add_edge(a, b, travel_time=25 * 60.0, length=960.0, road_class="residential", highway="residential",
+                   urban=True, speed_kph=5.76)
     for a, b in ((2, 3), (3, 2)):
         for k in G[a][b]:
             G[a][b][k]["name"] = "Bridge Rd"
@@ -106,3 +107,42 @@ def test_an_overnight_window_belongs_to_the_day_it_starts():
     assert windows(d, 20 * 1440) == [(8 * 1440 + 22 * 60, 9 * 1440 + 6 * 60)]
     d2 = SimpleNamespace(start_day=8, end_day=10, start="07:00", end="19:00")
     assert windows(d2, 9.5 * 1440) == [(8 * 1440 + 420, 8 * 1440 + 1140), (9 * 1440 + 420, 9 * 1440 + 720)]
+
+
+def test_route_cli_names_teams_gives_km_and_shows_the_detour(tmp_path):
+    """On the hand-made graph saved as GraphML (speeds then come from the road class, so every 960 m
+    edge takes the same time): from team A's base (node 1) to node 4 is 3 edges; with Bridge Rd closed
+    on day 1 it is 4 edges round the detour (1-2-50-3-4), one edge's time and 960 m more."""
+    import json
+
+    import yaml
+
+    from dispatch_sim.roads import save_graph
+
+    from .test_cli import _cli
+
+    G = _detour_graph()
+    G.graph["dispatch_sim_kind"] = "graphml"
+    save_graph(G, tmp_path / "line.graphml")
+    data = small_scenario(graph={"source": "graphml", "graphml": "line.graphml"},
+                          teams=[{"name": "A", "base": {"lon": LON0, "lat": LAT0}, "crews": 1}],
+                          disruptions=[{"name": "works", "start_day": 1, "end_day": 2,
+                                        "roads": {"names": ["Bridge Rd"]}, "closed": True}])
+    data["graph"].pop("bbox", None)
+    p = tmp_path / "line.yaml"
+    p.write_text(yaml.safe_dump(data, allow_unicode=True))
+    to = f"{LON0 + 3 * STEP_DEG},{LAT0}"
+    r = _cli("route", p, "--from", "A", "--to", to, "--json")
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["from"] == "A" and j["km"] == pytest.approx(3 * 0.96)
+    edge = j["minutes"] / 3
+    r = _cli("route", p, "--from", "A", "--to", to, "--day", "1.5", "--json", "--geojson", tmp_path / "r.geojson")
+    assert r.returncode == 0, r.stderr
+    j2 = json.loads(r.stdout)
+    assert j2["minutes"] == pytest.approx(4 * edge, abs=1e-3) and j2["km"] == pytest.approx(4 * 0.96)
+    assert j2["detour"]["extra_minutes"] == pytest.approx(edge, abs=1e-3) and j2["detour"]["extra_km"] == pytest.approx(0.96)
+    gj = json.loads((tmp_path / "r.geojson").read_text(encoding="utf-8"))
+    assert len(gj["features"]) == 2 and gj["features"][0]["geometry"]["type"] == "LineString"
+    bad = _cli("route", p, "--from", "Nowhere", "--to", to)
+    assert bad.returncode == 2 and "neither LON,LAT nor a team" in bad.stderr
