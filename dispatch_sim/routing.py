@@ -308,22 +308,11 @@ class Router:
         return now, self.band_at(now), INF
 
     def wait_then_drive(self, src: int, dst: int, now: float) -> float:
-        """Seconds from ``now`` until arrival at ``dst`` when the road is closed now: wait for the
-        first time band (disruption window ending) in which a route exists, then drive. Used only when
-        a crew is given a waiting report it cannot reach yet; inf when no band of the run reaches it."""
-        table = self.bands.table
-        res = self.bands.RES_MIN
-        k0 = int(now // res)
-        seen = set()
-        for k in range(k0, k0 + len(table)):
-            band = int(table[k % len(table)])
-            if band in seen:
-                continue
-            seen.add(band)
-            d = self.tt(band, src, dst)
-            if d < INF:
-                return max(0.0, (k * res - now) * 60.0) + d
-        return INF
+        """Seconds from ``now`` until arrival at ``dst`` when no route exists now (a closure): wait for
+        the first band with a route, then drive; inf when no band of the run has one. The built-in
+        policies never need it (they only take reachable reports); a custom policy may."""
+        t, _, d = self.first_open(now, lambda band: self.tt(band, src, dst))
+        return INF if d == INF else (t - now) * 60.0 + d
 
     def etas_bounded(self, band: int, target: int, sources: np.ndarray, offsets: np.ndarray, bound: float,
                      best_only: bool = False) -> np.ndarray:
