@@ -9,11 +9,33 @@ Public API (the CLI calls the same functions)::
 """
 
 from .errors import DispatchSimError, ScenarioError
-from .experiments import RunResult, check_targets, compare, run_scenario, stress_sweep
-from .model import World
-from .roads import GraphSpec, fetch_osm, graph_info, import_osm_file, load_graph, prepare_graph, save_graph
-from .routing import ReferenceRouter, Router
-from .scenario import Scenario, load_scenario, scenario_from_dict
+
+#: Public names and the module that defines each. They are imported when first used (PEP 562), so
+#: ``import dispatch_sim`` (and every CLI command) does not pay for numba, pandas, networkx and scipy
+#: until it needs them.
+_LAZY = {
+    "RunResult": "experiments", "check_targets": "experiments", "compare": "experiments",
+    "run_scenario": "experiments", "stress_sweep": "experiments", "World": "model",
+    "GraphSpec": "roads", "fetch_osm": "roads", "graph_info": "roads", "import_osm_file": "roads",
+    "load_graph": "roads", "prepare_graph": "roads", "save_graph": "roads",
+    "ReferenceRouter": "routing", "Router": "routing",
+    "Scenario": "scenario", "load_scenario": "scenario", "scenario_from_dict": "scenario",
+}
+
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'dispatch_sim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 
