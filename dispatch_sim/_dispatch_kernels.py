@@ -411,6 +411,19 @@ def clear(st, crew, now):
 
 
 @njit(cache=True, nogil=True)
+def _pull_from_base(st, crew, now, k):
+    """A crew at its base takes the next waiting report it can reach: it is recorded as the ``k``-th
+    crew sent out (``st.woken``/``st.waits``). Returns 1 if it was sent, else 0."""
+    rid = _next_job(st, crew, -1, st.crew_i[crew, C_BASE], now)
+    if rid < 0:
+        return 0
+    base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], st.crew_i[crew, C_BASE]]
+    st.woken[k] = crew
+    st.waits[k] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
+    return 1
+
+
+@njit(cache=True, nogil=True)
 def shift_change(st, team, count, now):
     """The first ``count`` crews of ``team`` on duty, the rest off (busy crews finish their job
     first). A crew coming on duty takes a waiting report at once: ``st.woken``/``st.waits`` get the
@@ -423,12 +436,7 @@ def shift_change(st, team, count, now):
         if should and state == OFF and not crew_i[crew, C_OFF_AFTER]:
             _make_free(st, crew)
             crew_f[crew, F_DUTY_SINCE] = now
-            rid = _next_job(st, crew, -1, crew_i[crew, C_BASE], now)
-            if rid >= 0:
-                base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], crew_i[crew, C_BASE]]
-                st.woken[n_woken] = crew
-                st.waits[n_woken] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
-                n_woken += 1
+            n_woken += _pull_from_base(st, crew, now, n_woken)
         elif should and crew_i[crew, C_OFF_AFTER]:
             crew_i[crew, C_OFF_AFTER] = 0
         elif not should and state == IDLE:
@@ -449,10 +457,5 @@ def retry_idle(st, now):
     for crew in range(crew_i.shape[0]):
         if crew_i[crew, C_STATE] != IDLE or crew_f[crew, F_RET_END] > now:
             continue
-        rid = _next_job(st, crew, -1, crew_i[crew, C_BASE], now)
-        if rid >= 0:
-            base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], crew_i[crew, C_BASE]]
-            st.woken[n_woken] = crew
-            st.waits[n_woken] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
-            n_woken += 1
+        n_woken += _pull_from_base(st, crew, now, n_woken)
     return n_woken
