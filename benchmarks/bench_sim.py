@@ -41,7 +41,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=5, help="runs of the year; the fastest counts, as for the bare loop")
     a = ap.parse_args()
     from dispatch_sim import World, scenario_from_dict, settings
-    from dispatch_sim.compiled_model import can_compile
+    from dispatch_sim.sim import can_compile
 
     sc = scenario_from_dict({
         "name": "bench year",

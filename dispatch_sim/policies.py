@@ -125,6 +125,6 @@ class HomeThenMutualAid(Policy):
 
 
 POLICIES = {p.name: p for p in (HomeTeam, Nearest, HomeThenMutualAid)}
-#: The policies the compiled dispatcher (:mod:`dispatch_sim.compiled_model`) implements too; a class
+#: The policies the compiled dispatcher (:mod:`dispatch_sim.sim.compiled`) implements too; a class
 #: registered in :data:`POLICIES` under one of these names runs on the Python model instead.
 BUILT_IN = dict(POLICIES)

@@ -19,6 +19,7 @@ import networkx as nx
 import numpy as np
 
 from . import settings
+from .sim.layout import BAND_RES_MIN
 
 #: Free-flow speed (km/h) by OSM highway class in built-up areas (assumption, see module docstring).
 URBAN_KPH: dict[str, float] = {
@@ -197,7 +198,7 @@ class BandTable:
     that covers a minute wins. Resolution is 5 minutes over a week.
     """
 
-    RES_MIN = 5
+    RES_MIN = BAND_RES_MIN  # the band grid the dispatchers read (declared in sim.layout)
 
     def __init__(self, bands: list[TimeBand] | None = None, windows: list[tuple[float, float, dict]] | None = None,
                  horizon_min: float | None = None):

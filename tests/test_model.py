@@ -97,9 +97,15 @@ def _erlang_c_wait(lam, mu, c):
     return pw / (c * mu - lam)
 
 
-def test_mm_c_queue_matches_erlang_c(small_world):
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "readable"])
+def test_mm_c_queue_matches_erlang_c(small_world, compiled, monkeypatch):
     """Zero travel, exponential work, Poisson arrivals, one team of c crews: the mean wait in queue
-    must fall within the confidence interval of the simulation's replications around Erlang C."""
+    must fall within the confidence interval of the simulation's replications around Erlang C, on
+    both dispatchers."""
+    from dispatch_sim import settings
+    from dispatch_sim.sim import dispatcher_for
+
+    monkeypatch.setattr(settings, "compiled_dispatch", compiled)
     c, work_mean, per_day = 3, 60.0, 60.0
     lam, mu = per_day / 1440.0, 1.0 / work_mean
     base = {"lon": 120.75, "lat": 30.74}
@@ -112,6 +118,7 @@ def test_mm_c_queue_matches_erlang_c(small_world):
         dispatch={"dispatch_delay_min": {"dist": "fixed", "value_min": 0}, "turnout_min": {"dist": "fixed", "value_min": 0}},
     )
     world = World(scenario_from_dict(data), G=small_world.G)
+    assert (dispatcher_for(world).__name__ == "CompiledDispatcher") == compiled
     waits = []
     for rep in range(10):
         res, df = _incidents(world, rep)

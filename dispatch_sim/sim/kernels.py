@@ -1,14 +1,20 @@
-"""Compiled dispatcher for the built-in policies (numba): the same decisions as
-:class:`dispatch_sim.model.Simulation`, on array state, in one call per SimPy event.
+"""The compiled dispatcher's decisions (numba): the same decisions as the readable dispatcher
+(:mod:`dispatch_sim.sim.readable`), on array state, in one call per SimPy event.
 
 A report costs two SimPy events (its arrival, its clearing); what made it cost fifty bare timeouts
 was the Python around them: generators over free crews, crew objects, small numpy arrays per
 decision, searches. Here a whole decision (which crew, its exact ETA from where it is, the
-bookkeeping) is one call into compiled code with one argument (:class:`DispatchState`), and the
-SimPy processes in :mod:`dispatch_sim.compiled_model` keep the clock. ``tests/test_compiled_model.py``
-holds the two implementations to identical incident tables.
+bookkeeping) is one call into compiled code with one argument (:class:`DispatchState`); the engine
+(:mod:`dispatch_sim.sim.engine`) keeps the clock. ``tests/test_dispatchers.py`` holds the two
+dispatchers to identical incident tables over random seeds, loads, policies, shifts and priorities.
 
-State layout (columns of the int and float arrays):
+The column layout of every array is :mod:`dispatch_sim.sim.layout` (its IntEnums are compile-time
+constants here). The travel-time arrays come from :meth:`dispatch_sim.routing.Router.dispatch_arrays`:
+
+- ``from_base[band, node, base]`` and ``to_base[band, node, base]``: node-major, so one node's
+  times from and to every base are one cache line (ETAs from base, lower bounds);
+- ``route[band, base, node] = (seconds to the base, next hop)``: a return route is walked one
+  cache line per node.
 """
 
 from __future__ import annotations
@@ -17,44 +23,10 @@ import numpy as np
 from numba import njit, types
 from numba.experimental import structref
 
-from ._kernels import _alt_bound
-from .hub_labels import label_distance
-
-# crew int columns
-C_BASE, C_TEAM, C_NODE, C_RET_BAND, C_RET_CUR, C_STATE, C_SEQ, C_JOB, C_OFF_AFTER, C_JOBS, C_K = range(11)
-CREW_INT_COLS = 11
-# crew float columns
-F_RET_START, F_RET_END, F_BUSY_START, F_BUSY_TOTAL, F_DUTY_SINCE, F_DUTY_MIN, F_RET_TOTAL = range(7)
-CREW_FLOAT_COLS = 7
-# team columns
-T_QSTART, T_QLEN, T_BACKUP, T_CREW0, T_NCREW = range(5)
-TEAM_COLS = 5
-# report int columns: in (node, home, priority), out (team, crew, queued)
-R_NODE, R_HOME, R_PRIO, O_TEAM, O_CREW, O_QUEUED = range(6)
-REPORT_INT_COLS = 6
-# report float columns: in (ready, turnout s, work), out (dispatched, arrival, travel, arrived, cleared)
-R_READY, R_TURNOUT_S, R_WORK, O_DISPATCHED, O_ARRIVE_AT, O_TRAVEL, O_ARRIVED, O_CLEARED = range(8)
-REPORT_FLOAT_COLS = 8
-# meta: next free-list sequence number, label lookups, policy, queue discipline, closures in the run
-M_SEQ, M_LOOKUPS, M_POLICY, M_QUEUE, M_CLOSED = range(5)
-META_COLS = 5
-POLICY_CODES = {"home_team": 0, "nearest": 1, "home_then_mutual_aid": 2}
-QUEUE_CODES = {"own_first": 0, "fifo": 1}
-IDLE, BUSY, OFF = 0, 1, 2
-BAND_RES_MIN = 5  # matches speeds.BandTable.RES_MIN
-
-__doc__ += """
-- crews (int): base, team, node, return band, return cursor, state, free-list sequence, job, off
-  after job, jobs, index in team; crews (float): return start/end, busy start/total, on duty
-  since/total, on-duty return drives; teams: queue start/length, backup, first crew, crews;
-- reports (int): node, home team, priority | team, crew, queued; reports (float): ready, turnout s,
-  work min | dispatched, arrival, travel, arrived, cleared (inputs | outputs);
-- ``from_base[band, node, base]`` and ``to_base[band, node, base]``: node-major, so one node's
-  times from and to every base are one cache line (ETAs from base, lower bounds);
-- ``route[band, base, node] = (seconds to the base, next hop)``: a return route is walked one
-  cache line per node.
-"""
-
+from .._kernels import _alt_bound
+from ..hub_labels import label_distance
+from .layout import BAND_RES_MIN, CrewF as CF, CrewI as CI, CrewState as CS, Meta as M, PolicyCode as PC
+from .layout import QueueCode as QC, RepF as RF, RepI as RI, TeamCol as TC
 
 
 # ------------------------------------------------------------------ the state: one argument per call
@@ -89,11 +61,11 @@ def _band(table, now):
 # ------------------------------------------------------------------ waiting reports
 @njit(cache=True, nogil=True, inline="always")
 def _before(a, b, rep_i, rep_f):
-    """Queue order of the Python model's heap items ``(priority, ready, rid)``."""
-    pa, pb = rep_i[a, R_PRIO], rep_i[b, R_PRIO]
+    """Queue order of the readable dispatcher's heap items ``(priority, ready, rid)``."""
+    pa, pb = rep_i[a, RI.PRIO], rep_i[b, RI.PRIO]
     if pa != pb:
         return pa < pb
-    ra, rb = rep_f[a, R_READY], rep_f[b, R_READY]
+    ra, rb = rep_f[a, RF.READY], rep_f[b, RF.READY]
     if ra != rb:
         return ra < rb
     return a < b
@@ -101,9 +73,9 @@ def _before(a, b, rep_i, rep_f):
 
 @njit(cache=True, nogil=True)
 def _enqueue(teams, queue, t, rid, rep_i, rep_f):
-    s = teams[t, T_QSTART]
-    i = teams[t, T_QLEN]
-    teams[t, T_QLEN] = i + 1
+    s = teams[t, TC.QSTART]
+    i = teams[t, TC.QLEN]
+    teams[t, TC.QLEN] = i + 1
     while i > 0:
         parent = (i - 1) // 2
         if _before(rid, queue[s + parent], rep_i, rep_f):
@@ -116,10 +88,10 @@ def _enqueue(teams, queue, t, rid, rep_i, rep_f):
 
 @njit(cache=True, nogil=True)
 def _dequeue(teams, queue, t, rep_i, rep_f):
-    s = teams[t, T_QSTART]
+    s = teams[t, TC.QSTART]
     top = queue[s]
-    size = teams[t, T_QLEN] - 1
-    teams[t, T_QLEN] = size
+    size = teams[t, TC.QLEN] - 1
+    teams[t, TC.QLEN] = size
     if size > 0:
         last = queue[s + size]
         i = 0
@@ -143,9 +115,9 @@ def _pop_best(teams, queue, rep_i, rep_f, only):
     """Most urgent, oldest waiting report of team ``only`` (or of every team when -1); -1 if none."""
     best_t = -1
     for t in range(teams.shape[0]):
-        if (only >= 0 and t != only) or teams[t, T_QLEN] == 0:
+        if (only >= 0 and t != only) or teams[t, TC.QLEN] == 0:
             continue
-        if best_t < 0 or _before(queue[teams[t, T_QSTART]], queue[teams[best_t, T_QSTART]], rep_i, rep_f):
+        if best_t < 0 or _before(queue[teams[t, TC.QSTART]], queue[teams[best_t, TC.QSTART]], rep_i, rep_f):
             best_t = t
     if best_t < 0:
         return -1
@@ -158,7 +130,7 @@ def _pop(st, only, src, base, now):
     closure exists in the run: from node ``src`` by labels, or from base ``base`` by the base matrix.
     The twin of :func:`dispatch_sim.policies.pop_best` with ``sim.reachable_from(crew)``."""
     teams, queue, rep_i, rep_f = st.teams, st.queue, st.rep_i, st.rep_f
-    if st.meta[M_CLOSED] == 0:
+    if st.meta[M.CLOSED] == 0:
         return _pop_best(teams, queue, rep_i, rep_f, only)
     band = _band(st.band_table, now)
     lptr = st.label_ptr
@@ -169,11 +141,11 @@ def _pop(st, only, src, base, now):
         rid = _pop_best(teams, queue, rep_i, rep_f, only)
         if rid < 0:
             break
-        r = rep_i[rid, R_NODE]
+        r = rep_i[rid, RI.NODE]
         if base >= 0:
             d = st.from_base[band, r, base]
         else:
-            st.meta[M_LOOKUPS] += 1
+            st.meta[M.LOOKUPS] += 1
             d = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, src, r)
         if d < np.inf:
             found = rid
@@ -182,7 +154,7 @@ def _pop(st, only, src, base, now):
         nh += 1
     for i in range(nh):
         h = held[i]
-        _enqueue(teams, queue, rep_i[h, R_HOME], h, rep_i, rep_f)
+        _enqueue(teams, queue, rep_i[h, RI.HOME], h, rep_i, rep_f)
     return found
 
 
@@ -191,14 +163,14 @@ def _next_job(st, crew, src, base, now):
     """The policy's ``next_job``: own team's queue first (all queues for squads and ``nearest``),
     then, for mutual aid, any team's; only reports the crew can reach now (see :func:`_pop`)."""
     teams = st.teams
-    t = st.crew_i[crew, C_TEAM]
-    policy = st.meta[M_POLICY]
-    if policy == 1 or teams[t, T_BACKUP]:
+    t = st.crew_i[crew, CI.TEAM]
+    policy = st.meta[M.POLICY]
+    if policy == PC.NEAREST or teams[t, TC.BACKUP]:
         return _pop(st, -1, src, base, now)
-    if policy == 2 and st.meta[M_QUEUE] == 1:  # mutual aid, one first-come queue for everyone
+    if policy == PC.HOME_THEN_MUTUAL_AID and st.meta[M.QUEUE] == QC.FIFO:  # mutual aid, one first-come queue for everyone
         return _pop(st, -1, src, base, now)
     job = _pop(st, t, src, base, now)
-    if job < 0 and policy == 2:
+    if job < 0 and policy == PC.HOME_THEN_MUTUAL_AID:
         job = _pop(st, -1, src, base, now)
     return job
 
@@ -206,7 +178,7 @@ def _next_job(st, crew, src, base, now):
 # ------------------------------------------------------------------ choosing a crew
 @njit(cache=True, nogil=True)
 def _free_crews(teams, crew_i, mode, team, buf):
-    """Free crews in the Python model's iteration order (team by team, then in the order they
+    """Free crews in the readable dispatcher's iteration order (team by team, then in the order they
     became free). Mode 0: crews of ``team``; 1: every team but ``team``; 2: backup teams."""
     n = 0
     for t in range(teams.shape[0]):
@@ -214,14 +186,14 @@ def _free_crews(teams, crew_i, mode, team, buf):
             continue
         if mode == 1 and t == team:
             continue
-        if mode == 2 and not teams[t, T_BACKUP]:
+        if mode == 2 and not teams[t, TC.BACKUP]:
             continue
         first = n
-        for c in range(teams[t, T_CREW0], teams[t, T_CREW0] + teams[t, T_NCREW]):
-            if crew_i[c, C_STATE] == IDLE:
+        for c in range(teams[t, TC.CREW0], teams[t, TC.CREW0] + teams[t, TC.NCREW]):
+            if crew_i[c, CI.STATE] == CS.IDLE:
                 # insertion by free-list sequence
                 i = n
-                while i > first and crew_i[buf[i - 1], C_SEQ] > crew_i[c, C_SEQ]:
+                while i > first and crew_i[buf[i - 1], CI.SEQ] > crew_i[c, CI.SEQ]:
                     buf[i] = buf[i - 1]
                     i -= 1
                 buf[i] = c
@@ -240,29 +212,29 @@ def _best(st, nc, r, turnout, band, now, limit):
     best, best_eta = -1, limit
     for i in range(nc):
         c = cands[i]
-        if crew_f[c, F_RET_END] <= now:
-            eta = turnout + from_base[band, r, crew_i[c, C_BASE]]
+        if crew_f[c, CF.RET_END] <= now:
+            eta = turnout + from_base[band, r, crew_i[c, CI.BASE]]
             if eta < best_eta:
                 best, best_eta = c, eta
     for i in range(nc):
         c = cands[i]
-        if crew_f[c, F_RET_END] <= now:
+        if crew_f[c, CF.RET_END] <= now:
             continue
-        route = st.route[crew_i[c, C_RET_BAND], crew_i[c, C_BASE]]
-        remaining = route[crew_i[c, C_NODE], 0] - (now - crew_f[c, F_RET_START]) * 60.0
+        route = st.route[crew_i[c, CI.RET_BAND], crew_i[c, CI.BASE]]
+        remaining = route[crew_i[c, CI.NODE], 0] - (now - crew_f[c, CF.RET_START]) * 60.0
         # follow next hops from where the last question left it to the first node whose time to
         # base is within what is left: the crew's next node (the walk only ever moves forward)
-        cur = crew_i[c, C_RET_CUR]
+        cur = crew_i[c, CI.RET_CUR]
         while route[cur, 0] > remaining and route[cur, 1] >= 0:
             cur = int(route[cur, 1])
-        crew_i[c, C_RET_CUR] = cur
+        crew_i[c, CI.RET_CUR] = cur
         off = max(0.0, remaining - route[cur, 0])
         # lower bound on d(cur -> r) from the times to and from every base (triangle inequality);
         # a margin keeps rounding from dropping a crew that would win
         lb = _alt_bound(from_base[band, r], from_base[band, cur], to_base[band, cur], to_base[band, r])
         if off + lb * (1 - 1e-12) - 1e-9 >= best_eta:
             continue
-        st.meta[M_LOOKUPS] += 1
+        st.meta[M.LOOKUPS] += 1
         eta = off + label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, cur, r)
         if eta < best_eta:
             best, best_eta = c, eta
@@ -273,22 +245,22 @@ def _best(st, nc, r, turnout, band, now, limit):
 def _assign(st, crew, rid, eta, now):
     """Send ``crew`` to report ``rid``; returns the SimPy wait until it clears the scene (min)."""
     crew_i, crew_f, rep_i, rep_f = st.crew_i, st.crew_f, st.rep_i, st.rep_f
-    if crew_i[crew, C_RET_BAND] >= 0:  # an interrupted (or finished) return trip counts as committed
+    if crew_i[crew, CI.RET_BAND] >= 0:  # an interrupted (or finished) return trip counts as committed
         book_return(crew, now, crew_f)
-        crew_i[crew, C_RET_BAND] = -1
-    crew_i[crew, C_STATE] = BUSY
-    crew_f[crew, F_BUSY_START] = now
-    crew_i[crew, C_JOB] = rid
-    crew_i[crew, C_JOBS] += 1
-    turnout = rep_f[rid, R_TURNOUT_S] if crew_f[crew, F_RET_END] <= now else 0.0
+        crew_i[crew, CI.RET_BAND] = -1
+    crew_i[crew, CI.STATE] = CS.BUSY
+    crew_f[crew, CF.BUSY_START] = now
+    crew_i[crew, CI.JOB] = rid
+    crew_i[crew, CI.JOBS] += 1
+    turnout = rep_f[rid, RF.TURNOUT_S] if crew_f[crew, CF.RET_END] <= now else 0.0
     arrive_at = now + eta / 60.0
-    rep_f[rid, O_DISPATCHED] = now
-    rep_f[rid, O_ARRIVE_AT] = arrive_at
-    rep_f[rid, O_TRAVEL] = (eta - turnout) / 60.0
-    rep_i[rid, O_TEAM] = crew_i[crew, C_TEAM]
-    rep_i[rid, O_CREW] = crew
-    crew_f[crew, F_RET_END] = np.inf
-    return arrive_at - now + rep_f[rid, R_WORK]
+    rep_f[rid, RF.DISPATCHED] = now
+    rep_f[rid, RF.ARRIVE_AT] = arrive_at
+    rep_f[rid, RF.TRAVEL] = (eta - turnout) / 60.0
+    rep_i[rid, RI.TEAM] = crew_i[crew, CI.TEAM]
+    rep_i[rid, RI.CREW] = crew
+    crew_f[crew, CF.RET_END] = np.inf
+    return arrive_at - now + rep_f[rid, RF.WORK]
 
 
 @njit(cache=True, nogil=True)
@@ -296,16 +268,16 @@ def dispatch(st, rid, now):
     """A report reaches the dispatcher: choose a crew by the policy or queue the report.
     Returns ``(crew, wait in minutes until it clears)``, or ``(-1, 0)`` when queued."""
     band = _band(st.band_table, now)
-    r = st.rep_i[rid, R_NODE]
-    home = st.rep_i[rid, R_HOME]
-    turnout = st.rep_f[rid, R_TURNOUT_S]
-    policy = st.meta[M_POLICY]
+    r = st.rep_i[rid, RI.NODE]
+    home = st.rep_i[rid, RI.HOME]
+    turnout = st.rep_f[rid, RF.TURNOUT_S]
+    policy = st.meta[M.POLICY]
     teams, crew_i, buf = st.teams, st.crew_i, st.buf
-    if policy == 1:  # nearest
+    if policy == PC.NEAREST:  # nearest
         crew, eta = _best(st, _free_crews(teams, crew_i, 1, -1, buf), r, turnout, band, now, np.inf)
     else:
         crew, eta = _best(st, _free_crews(teams, crew_i, 0, home, buf), r, turnout, band, now, np.inf)
-        if policy == 0:
+        if policy == PC.HOME_TEAM:
             if crew < 0:
                 nc = _free_crews(teams, crew_i, 2, -1, buf)
                 if nc:
@@ -317,7 +289,7 @@ def dispatch(st, rid, now):
             if aid >= 0 and aid_eta < eta and aid_eta <= max_aid:
                 crew, eta = aid, aid_eta
     if crew < 0:
-        st.rep_i[rid, O_QUEUED] = 1
+        st.rep_i[rid, RI.QUEUED] = 1
         _enqueue(teams, st.queue, home, rid, st.rep_i, st.rep_f)
         return -1, 0.0
     return crew, _assign(st, crew, rid, eta, now)
@@ -327,7 +299,7 @@ def dispatch(st, rid, now):
 def _start_return(st, crew, now):
     crew_i, crew_f = st.crew_i, st.crew_f
     band = _band(st.band_table, now)
-    tt = st.route[band, crew_i[crew, C_BASE], crew_i[crew, C_NODE], 0]
+    tt = st.route[band, crew_i[crew, CI.BASE], crew_i[crew, CI.NODE], 0]
     if tt == np.inf:  # cut off by a closure: it stays until the first band with a way back
         table = st.band_table
         n = table.shape[0]
@@ -338,38 +310,38 @@ def _start_return(st, crew, now):
             if seen[b]:
                 continue
             seen[b] = True
-            d = st.route[b, crew_i[crew, C_BASE], crew_i[crew, C_NODE], 0]
+            d = st.route[b, crew_i[crew, CI.BASE], crew_i[crew, CI.NODE], 0]
             if d < np.inf:
                 now, band, tt = max(now, k * BAND_RES_MIN * 1.0), b, d
                 break
-    crew_f[crew, F_RET_START] = now
-    crew_f[crew, F_RET_END] = now + tt / 60.0
-    crew_i[crew, C_RET_BAND] = band if tt > 0 else -1
-    crew_i[crew, C_RET_CUR] = crew_i[crew, C_NODE]
+    crew_f[crew, CF.RET_START] = now
+    crew_f[crew, CF.RET_END] = now + tt / 60.0
+    crew_i[crew, CI.RET_BAND] = band if tt > 0 else -1
+    crew_i[crew, CI.RET_CUR] = crew_i[crew, CI.NODE]
 
 
 @njit(cache=True, nogil=True)
 def book_return(crew, now, crew_f):
     """Count the on-duty part of the crew's last return drive, up to ``now``, as committed time."""
-    since = crew_f[crew, F_DUTY_SINCE]
+    since = crew_f[crew, CF.DUTY_SINCE]
     if not np.isnan(since):
-        crew_f[crew, F_RET_TOTAL] += max(0.0, min(now, crew_f[crew, F_RET_END]) - max(crew_f[crew, F_RET_START], since))
+        crew_f[crew, CF.RET_TOTAL] += max(0.0, min(now, crew_f[crew, CF.RET_END]) - max(crew_f[crew, CF.RET_START], since))
 
 
 @njit(cache=True, nogil=True)
 def _end_duty(crew, now, crew_i, crew_f):
-    if crew_i[crew, C_RET_BAND] >= 0:
+    if crew_i[crew, CI.RET_BAND] >= 0:
         book_return(crew, now, crew_f)
-    if not np.isnan(crew_f[crew, F_DUTY_SINCE]):
-        crew_f[crew, F_DUTY_MIN] += now - crew_f[crew, F_DUTY_SINCE]
-        crew_f[crew, F_DUTY_SINCE] = np.nan
+    if not np.isnan(crew_f[crew, CF.DUTY_SINCE]):
+        crew_f[crew, CF.DUTY_MIN] += now - crew_f[crew, CF.DUTY_SINCE]
+        crew_f[crew, CF.DUTY_SINCE] = np.nan
 
 
 @njit(cache=True, nogil=True)
 def _make_free(st, crew):
-    st.crew_i[crew, C_STATE] = IDLE
-    st.crew_i[crew, C_SEQ] = st.meta[M_SEQ]
-    st.meta[M_SEQ] += 1
+    st.crew_i[crew, CI.STATE] = CS.IDLE
+    st.crew_i[crew, CI.SEQ] = st.meta[M.SEQ]
+    st.meta[M.SEQ] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -377,33 +349,33 @@ def clear(st, crew, now):
     """``crew`` finished on scene: book the job, then take the next waiting report from here or head
     back to base. Returns the wait in minutes until the next job clears, or -1 when none."""
     crew_i, crew_f, rep_i, rep_f = st.crew_i, st.crew_f, st.rep_i, st.rep_f
-    rid = crew_i[crew, C_JOB]
-    rep_f[rid, O_ARRIVED] = rep_f[rid, O_ARRIVE_AT]
-    rep_f[rid, O_CLEARED] = now
-    crew_i[crew, C_NODE] = rep_i[rid, R_NODE]
-    crew_i[crew, C_JOB] = -1
-    if not crew_i[crew, C_OFF_AFTER]:
-        nxt = _next_job(st, crew, crew_i[crew, C_NODE], -1, now)
+    rid = crew_i[crew, CI.JOB]
+    rep_f[rid, RF.ARRIVED] = rep_f[rid, RF.ARRIVE_AT]
+    rep_f[rid, RF.CLEARED] = now
+    crew_i[crew, CI.NODE] = rep_i[rid, RI.NODE]
+    crew_i[crew, CI.JOB] = -1
+    if not crew_i[crew, CI.OFF_AFTER]:
+        nxt = _next_job(st, crew, crew_i[crew, CI.NODE], -1, now)
         if nxt >= 0:
             band = _band(st.band_table, now)
-            st.meta[M_LOOKUPS] += 1
+            st.meta[M.LOOKUPS] += 1
             lptr = st.label_ptr
-            tt = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, crew_i[crew, C_NODE],
-                                rep_i[nxt, R_NODE])
+            tt = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, crew_i[crew, CI.NODE],
+                                rep_i[nxt, RI.NODE])
             arrive_at = now + tt / 60.0
-            rep_f[nxt, O_DISPATCHED] = now
-            rep_f[nxt, O_ARRIVE_AT] = arrive_at
-            rep_f[nxt, O_TRAVEL] = tt / 60.0
-            rep_i[nxt, O_TEAM] = crew_i[crew, C_TEAM]
-            rep_i[nxt, O_CREW] = crew
-            crew_i[crew, C_JOB] = nxt
-            crew_i[crew, C_JOBS] += 1
-            return arrive_at - now + rep_f[nxt, R_WORK]
-    crew_f[crew, F_BUSY_TOTAL] += now - crew_f[crew, F_BUSY_START]
+            rep_f[nxt, RF.DISPATCHED] = now
+            rep_f[nxt, RF.ARRIVE_AT] = arrive_at
+            rep_f[nxt, RF.TRAVEL] = tt / 60.0
+            rep_i[nxt, RI.TEAM] = crew_i[crew, CI.TEAM]
+            rep_i[nxt, RI.CREW] = crew
+            crew_i[crew, CI.JOB] = nxt
+            crew_i[crew, CI.JOBS] += 1
+            return arrive_at - now + rep_f[nxt, RF.WORK]
+    crew_f[crew, CF.BUSY_TOTAL] += now - crew_f[crew, CF.BUSY_START]
     _start_return(st, crew, now)
-    if crew_i[crew, C_OFF_AFTER]:
-        crew_i[crew, C_OFF_AFTER] = 0
-        crew_i[crew, C_STATE] = OFF
+    if crew_i[crew, CI.OFF_AFTER]:
+        crew_i[crew, CI.OFF_AFTER] = 0
+        crew_i[crew, CI.STATE] = CS.OFF
         _end_duty(crew, now, crew_i, crew_f)
     else:
         _make_free(st, crew)
@@ -414,12 +386,12 @@ def clear(st, crew, now):
 def _pull_from_base(st, crew, now, k):
     """A crew at its base takes the next waiting report it can reach: it is recorded as the ``k``-th
     crew sent out (``st.woken``/``st.waits``). Returns 1 if it was sent, else 0."""
-    rid = _next_job(st, crew, -1, st.crew_i[crew, C_BASE], now)
+    rid = _next_job(st, crew, -1, st.crew_i[crew, CI.BASE], now)
     if rid < 0:
         return 0
-    base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, R_NODE], st.crew_i[crew, C_BASE]]
+    base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, RI.NODE], st.crew_i[crew, CI.BASE]]
     st.woken[k] = crew
-    st.waits[k] = _assign(st, crew, rid, st.rep_f[rid, R_TURNOUT_S] + base_s, now)
+    st.waits[k] = _assign(st, crew, rid, st.rep_f[rid, RF.TURNOUT_S] + base_s, now)
     return 1
 
 
@@ -430,32 +402,32 @@ def shift_change(st, team, count, now):
     crews sent out; returns how many."""
     teams, crew_i, crew_f = st.teams, st.crew_i, st.crew_f
     n_woken = 0
-    for crew in range(teams[team, T_CREW0], teams[team, T_CREW0] + teams[team, T_NCREW]):
-        should = crew_i[crew, C_K] < count
-        state = crew_i[crew, C_STATE]
-        if should and state == OFF and not crew_i[crew, C_OFF_AFTER]:
+    for crew in range(teams[team, TC.CREW0], teams[team, TC.CREW0] + teams[team, TC.NCREW]):
+        should = crew_i[crew, CI.K] < count
+        state = crew_i[crew, CI.STATE]
+        if should and state == CS.OFF and not crew_i[crew, CI.OFF_AFTER]:
             _make_free(st, crew)
-            crew_f[crew, F_DUTY_SINCE] = now
+            crew_f[crew, CF.DUTY_SINCE] = now
             n_woken += _pull_from_base(st, crew, now, n_woken)
-        elif should and crew_i[crew, C_OFF_AFTER]:
-            crew_i[crew, C_OFF_AFTER] = 0
-        elif not should and state == IDLE:
-            crew_i[crew, C_STATE] = OFF
+        elif should and crew_i[crew, CI.OFF_AFTER]:
+            crew_i[crew, CI.OFF_AFTER] = 0
+        elif not should and state == CS.IDLE:
+            crew_i[crew, CI.STATE] = CS.OFF
             _end_duty(crew, now, crew_i, crew_f)
-        elif not should and state == BUSY:
-            crew_i[crew, C_OFF_AFTER] = 1
+        elif not should and state == CS.BUSY:
+            crew_i[crew, CI.OFF_AFTER] = 1
     return n_woken
 
 
 @njit(cache=True, nogil=True)
 def retry_idle(st, now):
     """A closure has ended: every idle crew at base, team by team, takes a waiting report it can now
-    reach (the twin of :meth:`dispatch_sim.model.Simulation.retry_idle`); ``st.woken``/``st.waits``
+    reach (the twin of :meth:`dispatch_sim.sim.readable.ReadableDispatcher.retry_idle`); ``st.woken``/``st.waits``
     get the crews sent out; returns how many."""
     crew_i, crew_f = st.crew_i, st.crew_f
     n_woken = 0
     for crew in range(crew_i.shape[0]):
-        if crew_i[crew, C_STATE] != IDLE or crew_f[crew, F_RET_END] > now:
+        if crew_i[crew, CI.STATE] != CS.IDLE or crew_f[crew, CF.RET_END] > now:
             continue
         n_woken += _pull_from_base(st, crew, now, n_woken)
     return n_woken

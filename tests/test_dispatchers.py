@@ -1,5 +1,5 @@
-"""The compiled dispatcher makes exactly the decisions of the readable Python model, and hub labels
-give exact travel times: the fast path is only faster, never different."""
+"""The two dispatchers behind the engine make exactly the same decisions, the model invariants hold
+on both, and hub labels give exact travel times: the fast path is only faster, never different."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import pytest
 from scipy.sparse.csgraph import dijkstra
 
 from dispatch_sim import World, scenario_from_dict, settings
-from dispatch_sim.compiled_model import CompiledSimulation, can_compile
-from dispatch_sim.model import Simulation
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from dispatch_sim import metrics
+from dispatch_sim.sim import can_compile, dispatcher_for
+from dispatch_sim.sim.compiled import CompiledDispatcher
+from dispatch_sim.sim.engine import run_replication
+from dispatch_sim.sim.readable import ReadableDispatcher
 from dispatch_sim.routing import Router
 from dispatch_sim.speeds import BandTable, TimeBand
 
@@ -43,12 +48,12 @@ def _busy_scenario(policy: str, queue: str = "own_first") -> dict:
 
 @pytest.mark.parametrize("policy,queue", [("home_team", "own_first"), ("nearest", "own_first"),
                                           ("home_then_mutual_aid", "own_first"), ("home_then_mutual_aid", "fifo")])
-def test_compiled_dispatcher_matches_python_model(small_world, policy, queue, monkeypatch):
+def test_compiled_dispatcher_matches_the_readable_one(small_world, policy, queue, monkeypatch):
     world = World(scenario_from_dict(_busy_scenario(policy, queue)), G=small_world.G)
     assert can_compile(world, policy)
     reports = world.reports(0)
-    fast = CompiledSimulation(world, reports).run()
-    slow = Simulation(world, reports).run()
+    fast = run_replication(world, reports, CompiledDispatcher)
+    slow = run_replication(world, reports, ReadableDispatcher)
     assert slow.queued.sum() > 20 and len(set(fast.crew[fast.crew >= 0])) == len(fast.crew_names)
     np.testing.assert_array_equal(fast.team, slow.team)
     np.testing.assert_array_equal(fast.crew, slow.crew)
@@ -56,13 +61,14 @@ def test_compiled_dispatcher_matches_python_model(small_world, policy, queue, mo
     for name in FIELDS:
         np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
     assert fast.events == slow.events
-    # and the switch: World.simulate runs the Python model when the compiled one is turned off
+    # and the switch: World.simulate runs the readable dispatcher when the compiled one is turned off
+    assert dispatcher_for(world) is CompiledDispatcher
     monkeypatch.setattr(settings, "compiled_dispatch", False)
-    assert not can_compile(world, policy)
+    assert not can_compile(world, policy) and dispatcher_for(world) is ReadableDispatcher
     np.testing.assert_array_equal(world.simulate(0, reports=reports).crew, slow.crew)
 
 
-def test_a_policy_registered_in_place_of_a_built_in_runs_on_the_python_model(small_world, monkeypatch):
+def test_a_policy_registered_in_place_of_a_built_in_runs_on_the_readable_dispatcher(small_world, monkeypatch):
     from dispatch_sim.policies import POLICIES, HomeTeam
 
     class NeverSendAnyone(HomeTeam):
@@ -84,7 +90,7 @@ def test_a_policy_of_your_own_runs_from_a_scenario_on_the_python_model(small_wor
         name = "nearest_at_base_only"
 
         def choose(self, sim, rid):
-            return sim.best_crew(rid, [c for c in sim.all_free() if c.ret_end <= sim.env.now], float("inf"))
+            return sim.best_crew(rid, [c for c in sim.all_free() if c.ret_end <= sim.now], float("inf"))
 
     monkeypatch.setitem(POLICIES, NearestAtBaseOnly.name, NearestAtBaseOnly)
     data = small_scenario(dispatch={"policy": NearestAtBaseOnly.name}, demand={"reports_per_day": 120})
@@ -124,7 +130,7 @@ def test_graphs_above_the_label_limit_use_searches(helsinki_graph, monkeypatch):
     assert R.tt(0, a, b) == pytest.approx(float(dijkstra(R.fwd[0], indices=a)[b]), abs=1e-6)
 
 
-def test_compiled_dispatcher_matches_python_model_with_closures_and_weather(small_world):
+def test_compiled_dispatcher_matches_the_readable_one_with_closures_and_weather(small_world):
     """Disruption bands (a closed area in a daily window, a weather day) go through both dispatchers
     identically: the band lookup covers the horizon instead of repeating weekly."""
     data = _busy_scenario("home_then_mutual_aid")
@@ -135,10 +141,74 @@ def test_compiled_dispatcher_matches_python_model_with_closures_and_weather(smal
     world = World(scenario_from_dict(data), G=small_world.G)
     assert can_compile(world, "home_then_mutual_aid") and len(world.bands.bands) > 2
     reports = world.reports(0)
-    fast = CompiledSimulation(world, reports).run()
-    slow = Simulation(world, reports).run()
+    fast = run_replication(world, reports, CompiledDispatcher)
+    slow = run_replication(world, reports, ReadableDispatcher)
     np.testing.assert_array_equal(fast.crew, slow.crew)
     for name in FIELDS:
         np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
     plain = World(scenario_from_dict(_busy_scenario("home_then_mutual_aid")), G=small_world.G).simulate(0)
     assert not np.array_equal(plain.travel_min, fast.travel_min)  # the disruptions changed the drives
+
+
+# ---------------------------------------------------------------- equivalence as a property
+
+_WORLDS: dict = {}
+
+
+def _variant_world(small_world, shifts: bool, priorities: bool) -> World:
+    """One world per shift plan × priority classes (built once): shifts wrap midnight and include a
+    weekday-only shift; priorities are three classes with different work-time laws."""
+    key = (shifts, priorities)
+    if key not in _WORLDS:
+        data = _busy_scenario("home_team")
+        if not shifts:
+            for t in data["teams"]:
+                t.pop("shifts", None)
+                t["crews"] = 2 if not t.get("backup") else 1
+        if not priorities:
+            data["demand"]["categories"] = [{"name": "any", "share": 1, "work_min": {"dist": "lognormal",
+                                                                                     "mean_min": 45, "sd_min": 25}}]
+        _WORLDS[key] = World(scenario_from_dict(data), G=small_world.G)
+    return _WORLDS[key]
+
+
+def assert_invariants(res, world) -> None:
+    """Every report accounted for; times in order; no crew on two jobs; busy time within duty time."""
+    df = metrics.incidents_frame(res, world)
+    assert len(df) == len(res.reports)
+    served = df["arrived_min"].notna()
+    assert int(served.sum() + (~served).sum()) == len(res.reports)
+    s = df[served]
+    assert (s["dispatched_min"] >= s["created_min"] - 1e-9).all()
+    assert (s["arrived_min"] >= s["dispatched_min"] - 1e-9).all()
+    c = s[s["cleared_min"].notna()]
+    assert (c["cleared_min"] >= c["arrived_min"] - 1e-9).all()
+    assert (s["arrived_min"] <= res.horizon_min + 1e-9).all()
+    for crew, g in df[df["dispatched_min"].notna()].sort_values("dispatched_min").groupby("crew"):
+        d = g["dispatched_min"].to_numpy()
+        e = g["cleared_min"].fillna(np.inf).to_numpy()
+        assert (d[1:] >= e[:-1] - 1e-9).all(), crew
+    assert df.loc[df["dispatched_min"].isna(), "arrived_min"].isna().all()
+    assert (res.crew_busy_min <= res.crew_duty_min + 1e-6).all()
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 100_000), load=st.floats(0.3, 6.0),
+       policy=st.sampled_from(["home_team", "nearest", "home_then_mutual_aid"]),
+       queue=st.sampled_from(["own_first", "fifo"]), shifts=st.booleans(), priorities=st.booleans())
+def test_both_dispatchers_give_identical_incident_tables_and_event_counts(small_world, seed, load, policy, queue,
+                                                                         shifts, priorities):
+    world = _variant_world(small_world, shifts, priorities)
+    world.scenario.dispatch.policy = policy
+    world.scenario.dispatch.queue = queue
+    reports = world.reports(0, seed=seed, load=load)
+    fast = run_replication(world, reports, CompiledDispatcher)
+    slow = run_replication(world, reports, ReadableDispatcher)
+    for res in (fast, slow):
+        assert_invariants(res, world)
+    np.testing.assert_array_equal(fast.crew, slow.crew)
+    np.testing.assert_array_equal(fast.team, slow.team)
+    np.testing.assert_array_equal(fast.queued, slow.queued)
+    for name in FIELDS:
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
+    assert fast.events == slow.events

@@ -1,0 +1,154 @@
+"""The state both dispatchers share, declared once: crew states, policy and queue codes, and the
+column layout of the state arrays.
+
+The compiled dispatcher keeps all of its state in these arrays; the readable one keeps crews and
+teams as objects but writes every outcome (a report's dispatch, arrival, clearing; a crew's busy,
+return and on-duty minutes) into the same report and crew arrays, so one function
+(:func:`dispatch_sim.sim.engine.run_replication`) turns either into a
+:class:`~dispatch_sim.sim.engine.ReplicationResult`.
+
+The enums are :class:`enum.IntEnum`: numba reads their members as integer constants, so the kernels
+index ``crew_i[c, CrewI.STATE]`` with no copy of the numbers anywhere. Adding a column is one line
+here; adding a crew state is one member of :class:`CrewState` plus its handling in both dispatchers
+(``docs/extending.md``).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+#: Resolution (minutes) of the time-band table the dispatchers look up: bands change on this grid.
+BAND_RES_MIN = 5
+
+
+class CrewState(IntEnum):
+    """Where a crew is in its cycle. A returning crew is IDLE (it can be sent on from the road)."""
+
+    IDLE = 0
+    BUSY = 1  # dispatched: driving to a report or on scene
+    OFF = 2  # off duty
+
+
+class PolicyCode(IntEnum):
+    """The built-in dispatch policies, by the name a scenario gives (``dispatch.policy``)."""
+
+    HOME_TEAM = 0
+    NEAREST = 1
+    HOME_THEN_MUTUAL_AID = 2
+
+    @classmethod
+    def of(cls, name: str) -> "PolicyCode":
+        return cls[name.upper()]
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [m.name.lower() for m in cls]
+
+
+class QueueCode(IntEnum):
+    """``dispatch.queue``: own team's waiting reports first, or one first-come queue for all."""
+
+    OWN_FIRST = 0
+    FIFO = 1
+
+    @classmethod
+    def of(cls, name: str) -> "QueueCode":
+        return cls[name.upper()]
+
+
+class CrewI(IntEnum):
+    """Integer columns of a crew: base, team, node, return band and cursor, state, free-list
+    sequence, current job, off after this job, jobs done, index within its team."""
+
+    BASE = 0
+    TEAM = 1
+    NODE = 2
+    RET_BAND = 3
+    RET_CUR = 4
+    STATE = 5
+    SEQ = 6
+    JOB = 7
+    OFF_AFTER = 8
+    JOBS = 9
+    K = 10
+
+
+class CrewF(IntEnum):
+    """Float columns of a crew (minutes): return trip start and end, busy since and in total, on duty
+    since and in total, on-duty return drives in total. The three totals are outputs."""
+
+    RET_START = 0
+    RET_END = 1
+    BUSY_START = 2
+    BUSY_TOTAL = 3
+    DUTY_SINCE = 4
+    DUTY_MIN = 5
+    RET_TOTAL = 6
+
+
+class TeamCol(IntEnum):
+    """Columns of a team: its queue's start and length in the shared queue array, backup (district
+    squad) flag, first crew and number of crews."""
+
+    QSTART = 0
+    QLEN = 1
+    BACKUP = 2
+    CREW0 = 3
+    NCREW = 4
+
+
+class RepI(IntEnum):
+    """Integer columns of a report: inputs (node, home team, priority), outputs (team, crew, queued)."""
+
+    NODE = 0
+    HOME = 1
+    PRIO = 2
+    TEAM = 3
+    CREW = 4
+    QUEUED = 5
+
+
+class RepF(IntEnum):
+    """Float columns of a report: inputs (ready, turnout s, work min), outputs (dispatched, arrival
+    as planned, travel, arrived, cleared; minutes)."""
+
+    READY = 0
+    TURNOUT_S = 1
+    WORK = 2
+    DISPATCHED = 3
+    ARRIVE_AT = 4
+    TRAVEL = 5
+    ARRIVED = 6
+    CLEARED = 7
+
+
+class Meta(IntEnum):
+    """Run-wide integers: next free-list sequence number, label lookups, policy, queue, closures."""
+
+    SEQ = 0
+    LOOKUPS = 1
+    POLICY = 2
+    QUEUE = 3
+    CLOSED = 4
+
+
+def report_arrays(reports) -> tuple[np.ndarray, np.ndarray]:
+    """The report arrays of one replication: inputs filled from ``reports``, outputs empty (-1, NaN,
+    not queued)."""
+    n = len(reports)
+    rep_i = np.full((n, len(RepI)), -1, dtype=np.int64)
+    rep_i[:, [RepI.NODE, RepI.HOME, RepI.PRIO]] = np.stack([reports.node, reports.home_team, reports.priority], 1)
+    rep_i[:, RepI.QUEUED] = 0
+    rep_f = np.full((n, len(RepF)), np.nan)
+    rep_f[:, [RepF.READY, RepF.TURNOUT_S, RepF.WORK]] = np.stack(
+        [reports.ready_min, reports.turnout_min * 60.0, reports.work_min], 1)
+    return rep_i, rep_f
+
+
+def crew_float_array(n_crews: int) -> np.ndarray:
+    """Crew float columns, zero, with nobody on duty yet."""
+    crew_f = np.zeros((n_crews, len(CrewF)))
+    crew_f[:, CrewF.DUTY_SINCE] = np.nan
+    return crew_f
