@@ -5,7 +5,7 @@ Public API (the CLI calls the same functions)::
     from dispatch_sim import load_scenario, World, run_scenario
     world = World(load_scenario("scenarios/nanhu_baseline.yaml"))
     result = run_scenario(world)
-    result.summary["on_time"]
+    result.summary.on_time["rate"]   # typed results: dispatch_sim.results
 """
 
 from .errors import DispatchSimError, ScenarioError

@@ -388,7 +388,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
     Example: dispatch-sim run scenarios/nanhu_baseline.yaml --out out/baseline
     """
     from .experiments import run_scenario
-    from .report import write_outputs
+    from .output import write_run
 
     if lang is not None and lang not in ("zh", "en"):
         raise DispatchSimError(f"--lang: {lang!r} is not one of zh, en")
@@ -396,7 +396,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
     with _Progress("replications") as prog:
         result = run_scenario(w, workers=workers, scheduler=scheduler, progress=prog,
                               resume_dir=(out_dir / "partial") if resume else None)
-    paths = write_outputs(result, out_dir, cell_m=cell_m, lang=lang)
+    paths = write_run(result, out_dir, cell_m=cell_m, lang=lang)
     s = json.loads(paths["summary"].read_text(encoding="utf-8"))
     _print_verdict(s["verdict"])
     rep = s["reports"]
@@ -477,9 +477,9 @@ def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)
         if not w.scenario.targets.model_dump(exclude_defaults=True, exclude={"judge", "scope", "min_reports"}):
             out.print(f"NOTE {p}: no targets set", highlight=False)
     if junit:
-        from .output import write_junit
+        from .output import write_check
 
-        write_junit(junit, cases, settings.standin_label)
+        write_check(junit, cases, settings.standin_label)
     if any(c[2].status == "missed" for c in cases) or (strict and any(c[2].status == "undecided" for c in cases)):
         raise typer.Exit(1)
 
@@ -515,36 +515,36 @@ def stress(scenario: Path = typer.Argument(...),
         res = stress_sweep(w, load_list, replications=replications, workers=workers, scheduler=scheduler,
                            progress=prog, resume_dir=(out_dir / "partial") if resume else None, cell_m=cell_m)
     written = write_stress(res, w, out_dir, cell_m)
-    bp = res["breaking_point"]
-    lo, hi = res["loads_swept"]
-    for c in res["worst_cells_at_first_failing_load"][:3]:
-        out.print(f"  weakest place at ×{bp['first_load_failing']:g}: {c.get('place') or c['home_team'] + ' cell ' + c['cell']}: "
+    bp = res.breaking_point
+    lo, hi = res.loads_swept
+    for c in res.worst_cells_at_first_failing_load[:3]:
+        out.print(f"  weakest place at ×{bp.first_load_failing:g}: {c.get('place') or c['home_team'] + ' cell ' + c['cell']}: "
                   f"{c['on_time']} of {c['reports']} on time "
                   f"(95% CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)", highlight=False, markup=False)
-    goal = res["target_on_time_rate"]
-    verdicts = {r["verdict"] for r in res["sweep"]}
-    if bp["first_load_failing"] is None and verdicts <= {"UNDECIDED", "NO REPORTS"}:
+    goal = res.target_on_time_rate
+    verdicts = {r["verdict"] for r in res.sweep}
+    failing = ', '.join(bp.failing_townships_at_first_failing_load) or 'the district'
+    if bp.first_load_failing is None and verdicts <= {"UNDECIDED", "NO REPORTS"}:
         out.print(f"undecided at every swept load ×{lo:g}–×{hi:g}: too few reports to judge; add replications or days",
                   highlight=False)
-    elif bp["first_load_failing"] is None:
+    elif bp.first_load_failing is None:
         out.print(f"does not break within ×{lo:g}–×{hi:g}: no township misses {goal:.0%} on time at any swept load",
                   highlight=False)
-    elif bp["max_load_meeting_target"] is None:
-        out.print(f"breaks at ×{bp['first_load_failing']:g}, and it is not shown to hold at any lower swept load: "
-                  f"{', '.join(bp['failing_townships_at_first_failing_load']) or 'the district'} miss {goal:.0%}",
-                  highlight=False)
+    elif bp.max_load_meeting_target is None:
+        out.print(f"breaks at ×{bp.first_load_failing:g}, and it is not shown to hold at any lower swept load: "
+                  f"{failing} miss {goal:.0%}", highlight=False)
     else:
-        out.print(f"target holds up to load ×{bp['max_load_meeting_target']:g} "
-                  f"(~{bp['reports_per_day_at_max']:.0f} reports/day), no township missing it; fails at "
-                  f"×{bp['first_load_failing']:g} in {', '.join(bp['failing_townships_at_first_failing_load']) or 'the district'}",
-                  highlight=False)
-    for t, b in res["townships"].items():
-        if res.get("scope") == "district" and b["max_load_met"] is None and b["first_load_missed"] is None:
+        out.print(f"target holds up to load ×{bp.max_load_meeting_target:g} "
+                  f"(~{bp.reports_per_day_at_max:.0f} reports/day), no township missing it; fails at "
+                  f"×{bp.first_load_failing:g} in {failing}", highlight=False)
+    for t, b in res.townships.items():
+        if res.scope == "district" and b.max_load_met is None and b.first_load_missed is None:
             continue  # no per-township target to judge
-        held = "not shown at any swept load" if b["max_load_met"] is None else f"holds to ×{b['max_load_met']:g}"
-        broke = (f", misses from ×{b['first_load_missed']:g}" if b["first_load_missed"] is not None
+        held = "not shown at any swept load" if b.max_load_met is None else f"holds to ×{b.max_load_met:g}"
+        broke = (f", misses from ×{b.first_load_missed:g}" if b.first_load_missed is not None
                  else f", does not break within ×{hi:g}")
-        und = f" (too few reports to judge at ×{', ×'.join(f'{x:g}' for x in b['undecided_loads'])})" if b["undecided_loads"] else ""
+        und = (f" (too few reports to judge at ×{', ×'.join(f'{x:g}' for x in b.undecided_loads)})"
+               if b.undecided_loads else "")
         out.print(f"  {t}: {held}{broke}{und}", highlight=False, markup=False)
     out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
@@ -559,12 +559,14 @@ def coverage(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(
 
     Example: dispatch-sim coverage scenarios/nanhu_baseline.yaml --out out/coverage
     """
+    from .coverage import promise_coverage
     from .output import write_coverage
 
     w = _world(scenario)
     m = minutes or w.scenario.run.target_min
-    summ, written = write_coverage(w, m, out_dir, cell_m=cell_m)
-    for band, b in summ["bands"].items():
+    res = promise_coverage(w, m, cell_m=cell_m)
+    written = write_coverage(res, w, out_dir)
+    for band, b in res.summary["bands"].items():
         out.print(f"{band}: {b['promise_reach90_share_own_base'] * 100:.1f}% of demand reached by its own base within "
                   f"{m:g} min of the report in 90% of cases (dispatch delay + turnout + drive, idle crew); "
                   f"{b['promise_reach50_share_own_base'] * 100:.1f}% in half of cases; drive alone within {m:g} min: "
@@ -595,9 +597,8 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
     wb = _world_like(wa, b)
     with _Progress("replications (A, then B)") as prog:
         res = do_compare(wa, wb, replications=replications, workers=workers, scheduler=scheduler, progress=prog)
-    res.pop("runs")
     written = write_compare(res, out_dir, lang=wa.scenario.report.lang)
-    _print_comparison(res)
+    _print_comparison(res.to_json())
     out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
 
@@ -621,8 +622,8 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
 
     Example: dispatch-sim place scenarios/nanhu_peak_load.yaml --add 1 --out out/place
     """
-    from . import placement, plot
-    from .io import savefig_atomic, write_json_atomic, write_text_atomic
+    from . import placement
+    from .output import write_place
 
     if (add is None) == (not relocate):
         raise DispatchSimError("place: give exactly one of --add K or --relocate")
@@ -637,7 +638,7 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
     with err.status("solving the covering model…"):
         res = placement.propose(w, mode="relocate" if relocate else "add", k=add or 0, max_moves=max_moves,
                                 band=b, points=points, sample=sample, seed=w.scenario.run.seed, post_crews=post_crews)
-    prop = res["proposal"]
+    prop = res.proposal
     cov, twice = prop["demand_share_covered"], prop["demand_share_covered_twice"]
     out.print(f"demand within {prop['travel_budget_min']:g} min drive of a base: {cov['before']:.1%} → {cov['after']:.1%}; "
               f"within reach of two bases: {twice['before']:.1%} → {twice['after']:.1%}", highlight=False)
@@ -646,23 +647,16 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
         out.print(f"  {what} to {c['lon']:.5f}, {c['lat']:.5f} ({c['site']})", highlight=False)
     if not prop["changes"]:
         out.print("  no change improves coverage: the layout is already the best among the candidates", highlight=False)
-    variant_file = out_dir / "placement_variant.yaml"
-    write_text_atomic(variant_file, placement.variant_yaml(w.scenario, res["scenario"], out_dir))
-    cmp = None
-    if verify and prop["changes"]:
-        with _Progress("verifying by simulation") as prog:
-            cmp = placement.verify(w, res, replications=replications, load=load, workers=workers, scheduler=scheduler,
-                                   progress=prog)
-        cmp.pop("runs")
-        prop["verification"] = cmp
-        _print_comparison(cmp)
-    prop["recommendation"] = placement.recommend(prop, cmp)
-    out.print(prop["recommendation"]["text"], highlight=False, markup=False,
-              style="bold green" if prop["recommendation"]["recommended"] else "bold yellow")
-    write_json_atomic(out_dir / "placement.json", prop)
-    fig = plot.placement_figure(w, prop, res["weight"])
-    savefig_atomic(fig, out_dir / "figures" / "placement.png")
-    out.print(f"wrote {out_dir}/placement.json, placement_variant.yaml, figures/placement.png", highlight=False)
+    with _Progress("verifying by simulation") as prog:
+        res = placement.finish(w, res, verify_by_simulation=verify, replications=replications, load=load,
+                               workers=workers, scheduler=scheduler, progress=prog)
+    if res.verification is not None:
+        _print_comparison(res.verification.to_json())
+    rec = res.recommendation or {}
+    out.print(rec.get("text", ""), highlight=False, markup=False,
+              style="bold green" if rec.get("recommended") else "bold yellow")
+    written = write_place(res, w, out_dir)
+    out.print(f"wrote {out_dir}/: {', '.join(written)}", highlight=False)
 
 
 @app.command()
@@ -683,7 +677,7 @@ def staff(scenario: Path = typer.Argument(..., help="scenario YAML"),
     import time
 
     from . import staffing
-    from .output import write_staffing
+    from .output import write_staff
 
     staffing.check_inputs(night_cost, max_per_shift)
     w = _world(scenario)
@@ -696,7 +690,7 @@ def staff(scenario: Path = typer.Argument(..., help="scenario YAML"),
                                max_per_slot=max_per_shift, workers=workers, scheduler=scheduler, progress=progress)
     secs = time.perf_counter() - t0
     res["seconds"] = round(secs, 1)
-    written = write_staffing(res, w, out_dir)
+    written = write_staff(res, w, out_dir)
     out.print(f"{'team':<14}{'shift':<22}{'today':>6}{'bound':>7}{'proposed':>10}", highlight=False, markup=False)
     for r in res["table"]:
         mark = "" if r["today"] == r["proposed"] else ("  +" if r["proposed"] > r["today"] else "  -")

@@ -13,6 +13,7 @@ per-band GeoJSON is a grid of square cells (``cell_m``), small enough for QGIS t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -172,3 +173,32 @@ def promise_cells_geojson(world, minutes: float = 30.0, band: int = 0, cell_m: f
             "reach90": bool(row["p"] >= 0.9), "nodes": int(row["nodes"])}})
     return {"type": "FeatureCollection", "cell_m": cell_m, "minutes": minutes,
             "band": world.bands.bands[band].name, "features": feats}
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    """What ``dispatch-sim coverage`` computes: the summary (``coverage.json``), one grid of promise
+    reach per time band (``coverage_<band>.geojson``) and the band where fewest cells are reached."""
+
+    minutes: float
+    summary: dict
+    grids: dict[str, dict]
+    worst_band: str
+
+
+def promise_coverage(world, minutes: float, cell_m: float = 500.0) -> CoverageResult:
+    """Reach of the promise per time band: :func:`coverage_summary` and a :func:`promise_cells_geojson`
+    grid for every band."""
+    summ = coverage_summary(world, minutes)
+    summ["graph_kind"] = "stand-in" if world.standin else world.G.graph.get("kind")
+    summ["standin"] = world.standin
+    pre = pre_drive_minutes(world)
+    grids: dict[str, dict] = {}
+    worst, worst_beyond = None, -1
+    for b, band in enumerate(world.bands.bands):
+        fc = promise_cells_geojson(world, minutes, b, cell_m, pre)
+        beyond = sum(1 for f in fc["features"] if not f["properties"]["reach90"])
+        if beyond > worst_beyond:
+            worst, worst_beyond = band.name, beyond
+        grids[band.name] = fc
+    return CoverageResult(minutes, summ, grids, worst)

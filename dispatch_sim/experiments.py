@@ -13,7 +13,7 @@ import logging
 import os
 import pickle
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,8 @@ import pandas as pd
 
 from . import metrics
 from .model import ReplicationResult, World
+from .results import (BreakingPoint, Comparison, Decision, Metrics, RunMeta, RunSummary, StressResult,
+                      TownshipLoads)
 from .scenario import Scenario
 from .verdict import judge
 
@@ -131,7 +133,7 @@ class RunResult:
     world: World
     results: list[ReplicationResult]
     incidents: pd.DataFrame
-    summary: dict = field(default_factory=dict)
+    summary: RunSummary
 
 
 def run_scenario(world: World, *, replications: int | None = None, seed: int | None = None,
@@ -145,10 +147,9 @@ def run_scenario(world: World, *, replications: int | None = None, seed: int | N
     tasks = [(r, seed, load, coupling_load) for r in range(reps)]
     results = run_tasks(world, tasks, workers=workers, scheduler=scheduler, progress=progress, resume_dir=resume_dir)
     incidents = pd.concat([metrics.incidents_frame(r, world) for r in results], ignore_index=True)
-    summary = metrics.summarize(incidents, results, world)
-    summary = {"scenario": sc.name, "scenario_file": sc.source_file, "seed": seed, "replications": reps, "load": load,
-               "policy": sc.dispatch.policy, "graph": graph_summary(world), **summary}
-    return RunResult(world, results, incidents, summary)
+    meta = RunMeta(scenario=sc.name, scenario_file=sc.source_file, seed=seed, replications=reps, load=load,
+                   policy=sc.dispatch.policy, graph=graph_summary(world))
+    return RunResult(world, results, incidents, RunSummary.of(meta, metrics.summarize(incidents, results, world)))
 
 
 def graph_summary(world: World) -> dict:
@@ -167,7 +168,7 @@ def graph_summary(world: World) -> dict:
 
 # ------------------------------------------------------------------------------------ targets
 
-def check_targets(summary: dict, scenario: Scenario) -> list[dict]:
+def check_targets(summary: Metrics, scenario: Scenario) -> list[dict]:
     """Judge the scenario's targets on a run summary: one row per area (district, each township) and
     target, with ``status`` (met / missed / undecided) and ``passed`` (True / False / None).
     The rule is :func:`dispatch_sim.verdict.judge`."""
@@ -178,14 +179,14 @@ def check_targets(summary: dict, scenario: Scenario) -> list[dict]:
 
 def stress_sweep(world: World, loads: list[float], *, replications: int | None = None, workers: int | None = 1,
                  scheduler: str | None = None, progress=None, bisect_steps: int = 4, resume_dir=None,
-                 cell_m: float = 500.0) -> dict:
+                 cell_m: float = 500.0) -> StressResult:
     """On-time rate against load (common random numbers) and the largest load that meets the target.
 
     Reports at every load come from one draw at the highest load, thinned: a lower load sees a
     subset of a higher load's reports. The breaking point is bracketed on the sweep and refined by
     bisection, judged like ``check`` (the CI lower bound by default).
 
-    ``result["cells"]`` holds the per-cell reliability (GeoJSON, see
+    ``result.cells`` holds the per-cell reliability (GeoJSON, see
     :mod:`dispatch_sim.reliability`) at the last load that holds and the first that fails: where
     the circle breaks first.
     """
@@ -196,7 +197,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
     loads = sorted(set(float(x) for x in loads))
     goal = sc.targets.on_time_rate_min if sc.targets.on_time_rate_min is not None else 0.9
     coupling = max(loads)  # one draw at the top load, thinned for every lower load
-    cache: dict[float, dict] = {}
+    cache: dict[float, Metrics] = {}
     cells: dict[float, dict] = {}
 
     def evaluate(ld_list):
@@ -251,17 +252,17 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
         v = verdict_at(ld)
         district = next((r for r in v.rows if r.area == "district"), None)
         by_team = {}
-        for t, b in s["by_team"].items():
+        for t, b in s.by_team.items():
             tr = next((r for r in v.rows if r.area == t), None)
             by_team[t] = {"rate": b["rate"], "ci95": b["ci95"], "utilization": b["utilization"],
                           "committed": b.get("committed"), "reports": b["known_outcome"],
                           "judged_value": tr.value if tr else None, "status": tr.status if tr else None}
-        rows.append({"load": ld, "reports_per_day": sc.demand.reports_per_day * ld, "rate": s["on_time"]["rate"],
-                     "ci95": s["on_time"]["ci95"], "judged_value": district.value if district else None,
+        rows.append({"load": ld, "reports_per_day": sc.demand.reports_per_day * ld, "rate": s.on_time["rate"],
+                     "ci95": s.on_time["ci95"], "judged_value": district.value if district else None,
                      "district_status": district.status if district else None, "verdict": v.status,
                      "meets_target": v.status == "HOLDS", "failing_townships": v.failing_townships(),
                      "undecided_townships": v.undecided_townships(),
-                     "p90_min": s["response_min"]["p90"], "by_team": by_team})
+                     "p90_min": s.response_min["p90"], "by_team": by_team})
     townships = {}
     for t in [x.name for x in sc.teams if not x.backup]:
         last_met, first_missed, undecided = None, None, []
@@ -274,33 +275,33 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
                 last_met = r["load"]
             elif st == "undecided":
                 undecided.append(r["load"])
-        townships[t] = {"max_load_met": last_met, "first_load_missed": first_missed, "undecided_loads": undecided}
+        townships[t] = TownshipLoads(max_load_met=last_met, first_load_missed=first_missed, undecided_loads=undecided)
     district_ok = [r["load"] for r in rows if r["district_status"] == "met"]
     district_bad = [r["load"] for r in rows if r["district_status"] == "missed"]
     top, bottom = max(loads), min(loads)
-    return {
-        "scenario": sc.name, "target_on_time_rate": goal, "judge": sc.targets.judge, "scope": sc.targets.scope,
-        "min_reports": verdict_at(loads[0]).min_reports, "replications": reps,
-        "seed": sc.run.seed, "coupling_load": coupling, "graph": graph_summary(world), "loads_swept": [bottom, top],
-        "breaking_point": {"max_load_meeting_target": lo, "first_load_failing": hi,
-                           "reports_per_day_at_max": None if lo is None else sc.demand.reports_per_day * lo,
-                           "failing_townships_at_first_failing_load": (verdict_at(hi).failing_townships()
-                                                                       if hi is not None else []),
-                           "rule": "the scenario verdict: every township (and the district) meets the on-time "
-                                   "target, judged like run/check"},
-        "district_only": {"max_load_meeting_target": max([d for d in district_ok if all(b > d for b in district_bad)],
-                                                         default=None),
-                          "first_load_failing": min(district_bad, default=None)},
-        "townships": townships,
-        "team_max_load_meeting_target": {t: v["max_load_met"] for t, v in townships.items()},
-        "worst_cells_at_first_failing_load": worst_cells(cells[hi], target=goal) if hi is not None else [],
-        "cells": {ld: cells[ld] for ld in (lo, hi) if ld is not None},
-        "team_note": ("per township: max_load_met = the highest swept load up to which the township meets the "
-                      "target (judged like the verdict, the same judged value the figure plots); "
-                      "first_load_missed = the first load where it misses; loads where it had too few reports "
-                      "to judge are listed as undecided; null max_load_met = never shown even at the lowest load"),
-        "sweep": rows,
-    }
+    return StressResult(
+        scenario=sc.name, target_on_time_rate=goal, judge=sc.targets.judge, scope=sc.targets.scope,
+        min_reports=verdict_at(loads[0]).min_reports, replications=reps,
+        seed=sc.run.seed, coupling_load=coupling, graph=graph_summary(world), loads_swept=[bottom, top],
+        breaking_point=BreakingPoint(
+            max_load_meeting_target=lo, first_load_failing=hi,
+            reports_per_day_at_max=None if lo is None else sc.demand.reports_per_day * lo,
+            failing_townships_at_first_failing_load=verdict_at(hi).failing_townships() if hi is not None else [],
+            rule="the scenario verdict: every township (and the district) meets the on-time target, judged like "
+                 "run/check"),
+        district_only={"max_load_meeting_target": max([d for d in district_ok if all(b > d for b in district_bad)],
+                                                      default=None),
+                       "first_load_failing": min(district_bad, default=None)},
+        townships=townships,
+        team_max_load_meeting_target={t: v.max_load_met for t, v in townships.items()},
+        worst_cells_at_first_failing_load=worst_cells(cells[hi], target=goal) if hi is not None else [],
+        team_note=("per township: max_load_met = the highest swept load up to which the township meets the "
+                   "target (judged like the verdict, the same judged value the figure plots); "
+                   "first_load_missed = the first load where it misses; loads where it had too few reports "
+                   "to judge are listed as undecided; null max_load_met = never shown even at the lowest load"),
+        sweep=rows,
+        cells={ld: cells[ld] for ld in (lo, hi) if ld is not None},
+    )
 
 
 # ------------------------------------------------------------------------------------ compare
@@ -333,7 +334,7 @@ def paired(diff) -> dict:
 
 
 def compare(world_a: World, world_b: World, *, replications: int | None = None, workers: int | None = 1,
-            scheduler: str | None = None, progress=None) -> dict:
+            scheduler: str | None = None, progress=None) -> Comparison:
     """Variant B against A under common random numbers: both levels, both verdicts, and paired
     differences B − A (district and per township) with 95% intervals over replications.
 
@@ -349,11 +350,12 @@ def compare(world_a: World, world_b: World, *, replications: int | None = None, 
     a_rate, a_resp, a_town = _per_replication_rates(ra, reps, towns)
     b_rate, b_resp, b_town = _per_replication_rates(rb, reps, towns)
     va, vb = judge(ra.summary, world_a.scenario), judge(rb.summary, world_b.scenario)
+    sa, sb = ra.summary, rb.summary
     d_rate = paired(b_rate - a_rate)
     d_resp = paired(b_resp - a_resp)
     by_town = {}
     for t in towns:
-        ba, bb = ra.summary["by_team"].get(t, {}), rb.summary["by_team"].get(t, {})
+        ba, bb = sa.by_team.get(t, {}), sb.by_team.get(t, {})
         by_town[t] = {
             "a": {"rate": ba.get("rate"), "ci95": ba.get("ci95"), "reports": ba.get("known_outcome"),
                   "status": va.townships.get(t, {}).get("status")},
@@ -363,8 +365,8 @@ def compare(world_a: World, world_b: World, *, replications: int | None = None, 
         }
 
     def level(run, v, world):
-        return {"scenario": world.scenario.name, "file": world.scenario.source_file, "on_time": run.summary["on_time"],
-                "response_min": run.summary["response_min"], "verdict": verdict_json(v, run.summary)}
+        return {"scenario": world.scenario.name, "file": world.scenario.source_file, "on_time": run.summary.on_time,
+                "response_min": run.summary.response_min, "verdict": verdict_json(v, run.summary)}
 
     better = [t for t, x in by_town.items() if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] > 0]
     worse = [t for t, x in by_town.items() if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] < 0]
@@ -375,16 +377,15 @@ def compare(world_a: World, world_b: World, *, replications: int | None = None, 
     else:
         decision = f"B is {'better' if d_rate['mean'] > 0 else 'worse'} than A on the district on-time rate"
     ga = graph_summary(world_a)
-    return {
-        "a": level(ra, va, world_a), "b": level(rb, vb, world_b),
-        "graph": {"kind": ga["kind"], "standin": ga["standin"], "nodes": ga["nodes"], "source": ga["source"],
-                  "attribution": ga["attribution"]},
-        "replications": reps, "seed": seed,
-        "difference_b_minus_a": {"on_time_rate": d_rate, "mean_response_min": d_resp},
-        "by_township": by_town,
-        "decision": {"text": decision, "significant": d_rate["significant"], "townships_better": better,
-                     "townships_worse": worse},
-        "mutual_aid_in_a": ra.summary["mutual_aid"],
-        "mutual_aid_in_b": rb.summary["mutual_aid"],
-        "runs": (ra, rb),
-    }
+    return Comparison(
+        a=level(ra, va, world_a), b=level(rb, vb, world_b),
+        graph={"kind": ga["kind"], "standin": ga["standin"], "nodes": ga["nodes"], "source": ga["source"],
+               "attribution": ga["attribution"]},
+        replications=reps, seed=seed,
+        difference_b_minus_a={"on_time_rate": d_rate, "mean_response_min": d_resp},
+        by_township=by_town,
+        decision=Decision(text=decision, significant=d_rate["significant"], townships_better=better,
+                          townships_worse=worse),
+        mutual_aid_in_a=sa.mutual_aid, mutual_aid_in_b=sb.mutual_aid,
+        runs=(ra, rb),
+    )

@@ -205,6 +205,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "fig.target": ("target", "目标"),
     "fig.breaking_point": ("promise breaks (first township) above ×{bp:g}", "负荷超过 {bp:g} 倍时承诺被打破（首个镇街）"),
     "fig.load_x": ("load (× baseline reports per day)", "负荷（基准日均上报量的倍数）"),
+    "fig.cells_load_title": ("On-time rate per {cell} m cell at load ×{load}", "负荷 ×{load} 时每 {cell} 米网格的按时到场率"),
     "fig.stress_district": ("District (common random numbers)", "全区（共同随机数）"),
     "fig.stress_holds": ("{label}: holds to ×{b:g}", "{label}：{b:g} 倍负荷内达标"),
     "fig.stress_none": ("{label}: not demonstrated", "{label}：未证实达标"),

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .results import Metrics
+
 LATE_CAUSES = ("waited_for_crew", "served_by_far_team", "long_travel", "slow_dispatch", "open_at_horizon")
 
 INCIDENT_COLUMNS = ["replication", "report_id", "created_min", "dispatched_min", "arrived_min", "cleared_min", "team",
@@ -193,8 +195,8 @@ def crew_time(results: list) -> dict:
     return out
 
 
-def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
-    """The summary of a run (DESIGN §6 ``summary.json`` minus run metadata)."""
+def summarize(incidents: pd.DataFrame, results: list, world) -> Metrics:
+    """The measured figures of a set of replications (``summary.json`` minus run metadata)."""
     sc = world.scenario
     target = sc.run.target_min
     reps = sorted(incidents["replication"].unique().tolist()) if len(incidents) else [r.replication for r in results]
@@ -234,8 +236,8 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
         k, n = int(kn["on_time"].sum()), int(len(kn))
         by_hour.append({"hour": h, "reports": int(len(sub)), "rate": (k / n) if n else None,
                         "ci95": list(wilson(k, n)) if n else None})
-    return {
-        "reports": {
+    return Metrics(
+        reports={
             "total": total,
             "served": served,
             "open_at_horizon": open_h,
@@ -245,18 +247,18 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
             "censored_open_younger_than_target": int((prom["on_time"].isna()).sum()),
             "per_replication": {int(r): int((incidents["replication"] == r).sum()) for r in reps},
         },
-        "on_time": {"target_min": target, **{k: overall[k] for k in ("rate", "ci95", "ci95_between_replications", "known_outcome", "on_time")}},
-        "response_min": overall["response_min"],
-        "by_team": by_team,
-        "by_hour": by_hour,
-        "late_causes": causes,
-        "crew_utilization": {n: (c["busy_min"] / c["duty_min"] if c["duty_min"] > 0 else None) for n, c in crews.items()},
-        "crew_committed": {n: (c["committed_min"] / c["duty_min"] if c["duty_min"] > 0 else None)
-                           for n, c in crews.items()},
-        "utilization_note": ("utilization = busy / on duty (busy: sent until clear, unavailable for dispatch); "
-                             "committed = (busy + on-duty drives back to base) / on duty"),
-        "wait_min": _tail(prom["wait_min"]),
-        "move_ups": (sum(int(r.extra.get("move_ups", 0)) for r in results)
-                     if any("move_ups" in r.extra for r in results) else None),
-        "mutual_aid": mutual_aid(incidents, results[0].horizon_min, results[0].warmup_min) if results else None,
-    }
+        on_time={"target_min": target, **{k: overall[k] for k in ("rate", "ci95", "ci95_between_replications", "known_outcome", "on_time")}},
+        response_min=overall["response_min"],
+        by_team=by_team,
+        by_hour=by_hour,
+        late_causes=causes,
+        crew_utilization={n: (c["busy_min"] / c["duty_min"] if c["duty_min"] > 0 else None) for n, c in crews.items()},
+        crew_committed={n: (c["committed_min"] / c["duty_min"] if c["duty_min"] > 0 else None)
+                        for n, c in crews.items()},
+        utilization_note=("utilization = busy / on duty (busy: sent until clear, unavailable for dispatch); "
+                          "committed = (busy + on-duty drives back to base) / on duty"),
+        wait_min=_tail(prom["wait_min"]),
+        move_ups=(sum(int(r.extra.get("move_ups", 0)) for r in results)
+                  if any("move_ups" in r.extra for r in results) else None),
+        mutual_aid=mutual_aid(incidents, results[0].horizon_min, results[0].warmup_min) if results else None,
+    )

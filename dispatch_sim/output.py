@@ -1,22 +1,50 @@
-"""Output writers for the commands other than ``run`` (whose writer is :mod:`dispatch_sim.report`).
+"""The output layer: one writer per command, ``write_<command>(result, out_dir, ...)``.
 
-One function per command: ``write_junit`` (``check``), ``write_stress``, ``write_compare``. Each takes
-the command's result and a destination, writes every file atomically and returns what it wrote, so
-the CLI only parses arguments, calls the API and prints.
+========== =========================== =====================================================
+command    writer                      files
+========== =========================== =====================================================
+run        :func:`write_run`            summary.json, incidents.csv, cells.geojson, report.html,
+                                        figures/*.png (data alone: :func:`write_run_data`)
+check      :func:`write_check`          JUnit XML
+stress     :func:`write_stress`         stress.json, cells_load_*.geojson, figures/
+coverage   :func:`write_coverage`       coverage.json, coverage_<band>.geojson, figures/coverage.png
+compare    :func:`write_compare`        compare.json, figures/compare.png
+place      :func:`write_place`          placement.json, placement_variant.yaml, figures/placement.png
+staff      :func:`write_staff`          staffing.json, staffing_variant.yaml, figures/staffing.png
+========== =========================== =====================================================
+
+Each takes the command's typed result (:mod:`dispatch_sim.results`), writes every file atomically
+(:mod:`dispatch_sim.io`) and returns what it wrote; the CLI only parses arguments, calls the API,
+calls the writer and prints. Figures come from :mod:`dispatch_sim.plot`, each drawn inside its own
+style context, from the same JSON-shaped data the files hold. A new figure: a function in ``plot.py``
+and one line in the writer of its command.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
-from .io import savefig_atomic, write_json_atomic, write_text_atomic
+from . import plot
+from .i18n import catalog
+from .io import savefig_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
+from .metrics import INCIDENT_COLUMNS, LATE_CAUSES
+from .reliability import cell_reliability, worst_cells
+from .report import CLOCK_COLUMNS, clock_times, provenance, render_html
+from .verdict import judge, verdict_json
+from .webmap import interactive_map
+
+if TYPE_CHECKING:
+    from .coverage import CoverageResult
+    from .experiments import RunResult
+    from .results import Comparison, PlacementProposal, StressResult
 
 log = logging.getLogger("dispatch_sim")
 
 
-def write_junit(path, cases, standin_label: str) -> Path:
+def write_check(path, cases, standin_label: str) -> Path:
     """JUnit XML for ``check``: one test case per scenario × area (district, each township) × target.
 
     ``cases`` holds ``(scenario name, scenario path, TargetResult, on stand-in)``. A missed target is a
@@ -40,6 +68,67 @@ def write_junit(path, cases, standin_label: str) -> Path:
     return write_text_atomic(path, "\n".join(xml))
 
 
+# ------------------------------------------------------------------------------------ run
+
+def write_run_data(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict:
+    """Write a run's data files (``summary.json``, ``incidents.csv``, ``cells.geojson``) into ``out_dir``.
+
+    Returns ``{"summary", "incidents", "cells", "paths"}``: the written summary dict, the incident table
+    with clock times, the cell collection and the paths, for the figures and the page that follow.
+    """
+    out = Path(out_dir)
+    sc = run.world.scenario
+    lang = lang or sc.report.lang
+    paths = {}
+    summary = run.summary.to_json()
+    summary["scenario_file"] = None
+    summary.update(provenance(sc))
+    v = judge(run.summary, sc)
+    summary["targets"] = [r.to_json() for r in v.rows]
+    summary["verdict"] = verdict_json(v, run.summary, lang)
+    summary["warnings"] = list(run.world.warnings)
+    cells = cell_reliability(run.incidents, run.world, cell_m)
+    summary["worst_cells"] = worst_cells(cells, target=sc.targets.on_time_rate_min)
+    incidents = clock_times(run.incidents, sc.run.start_date)
+    paths["cells"] = write_json_atomic(out / "cells.geojson", cells)
+    paths["summary"] = write_json_atomic(out / "summary.json", summary)
+    columns = INCIDENT_COLUMNS + list(CLOCK_COLUMNS.values())
+    paths["incidents"] = write_csv_atomic(out / "incidents.csv", incidents[columns])
+    return {"summary": summary, "incidents": incidents, "cells": cells, "paths": paths}
+
+
+def write_run(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict[str, Path]:
+    """Write every output of a run into ``out_dir`` (atomically, file by file)."""
+    out = Path(out_dir)
+    figs = out / "figures"
+    sc = run.world.scenario
+    lang = lang or sc.report.lang
+    data = write_run_data(run, out, cell_m, lang)
+    summary, incidents, cells, paths = data["summary"], data["incidents"], data["cells"], data["paths"]
+    figures = {
+        "map.png": plot.map_figure(run.world, run.incidents[~run.incidents["warmup"]], lang=lang),
+        "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min, lang=lang),
+        "on_time_by_hour.png": plot.hourly_figure(summary, sc.targets.on_time_rate_min, lang=lang),
+        "utilization.png": plot.utilization_figure(summary, sc, lang=lang),
+        "cells.png": plot.cells_figure(run.world, cells, sc.targets.on_time_rate_min, lang=lang),
+    }
+    for name, fig in figures.items():
+        paths[name] = savefig_atomic(fig, figs / name)
+    T = catalog(lang)
+    labels = {k[4:]: T(k) for k in
+              ("map.roads", "map.jurisdictions", "map.cells", "map.late", "map.bases", "map.reset", "map.hint",
+               "map.sampled", "map.id", "map.time", "map.township", "map.crew", "map.response", "map.cause",
+               "map.reports", "map.on_time", "map.unverified")}
+    labels.update({f"cause_{c}": T(f"cause.{c}") for c in LATE_CAUSES})
+    labels.update({f"status_{k}": T(f"status.{k}") for k in ("met", "missed", "undecided")})
+    labels["attribution"] = T("map.attr_standin") if run.world.standin else T("map.attr_osm")
+    webmap = interactive_map(run.world, incidents, cells, summary, labels, lang)
+    paths["report"] = write_text_atomic(out / "report.html",
+                                        render_html(summary, sc, {n: paths[n] for n in figures}, lang, webmap))
+    return paths
+
+
+
 def write_geojson(path, fc: dict) -> Path:
     """GeoJSON without indentation (a third of the size; GIS tools do not need it pretty)."""
     import json
@@ -61,77 +150,71 @@ def _own_folder(out_dir: Path, patterns: tuple[str, ...]) -> list[Path]:
     return removed
 
 
-def write_stress(res: dict, world, out_dir, cell_m: float, lang: str | None = None) -> list[str]:
+# ------------------------------------------------------------------------------------ the other commands
+
+def write_stress(res: StressResult, world, out_dir, cell_m: float, lang: str | None = None) -> list[str]:
     """``stress.json``, ``figures/stress.png`` and the cell maps at the last load that holds and
     the first that fails. Cell files of an earlier sweep in the same folder are removed first."""
-    from . import plot
-
     out = Path(out_dir)
-    res = dict(res)
-    cells = res.pop("cells")
+    doc = res.to_json()
     _own_folder(out, ("cells_load_*.geojson", "figures/cells_load_*.png"))
-    write_json_atomic(out / "stress.json", res)
+    write_json_atomic(out / "stress.json", doc)
     lang = lang or world.scenario.report.lang
     labels = {t.name: t.name_en or t.name for t in world.scenario.teams} if lang == "en" else None
-    fig = plot.stress_figure(res, labels, lang=lang)
+    fig = plot.stress_figure(doc, labels, lang=lang)
     savefig_atomic(fig, out / "figures" / "stress.png")
     written = ["stress.json", "figures/stress.png"]
-    for ld, fc in cells.items():
+    for ld, fc in res.cells.items():
         write_json_atomic(out / f"cells_load_{ld:g}.geojson", fc)
-        title = (f"On-time rate per {cell_m:g} m cell at load ×{ld:g}" if lang == "en"
-                 else f"负荷 ×{ld:g} 时每 {cell_m:g} 米网格的按时到场率")
-        fig = plot.cells_figure(world, fc, res["target_on_time_rate"], title=title, lang=lang)
+        title = catalog(lang)("fig.cells_load_title", cell=f"{cell_m:g}", load=f"{ld:g}")
+        fig = plot.cells_figure(world, fc, res.target_on_time_rate, title=title, lang=lang)
         savefig_atomic(fig, out / "figures" / f"cells_load_{ld:g}.png")
         written += [f"cells_load_{ld:g}.geojson", f"figures/cells_load_{ld:g}.png"]
     return written
 
 
-def write_compare(res: dict, out_dir, lang: str | None = None) -> list[str]:
+def write_compare(res: Comparison, out_dir, lang: str | None = None) -> list[str]:
     """``compare.json`` and ``figures/compare.png`` (levels of A and B per township with intervals)."""
-    from . import plot
-
     out = Path(out_dir)
-    write_json_atomic(out / "compare.json", res)
-    written = ["compare.json"]
-    fig = plot.compare_figure(res, lang=lang)
+    doc = res.to_json()
+    write_json_atomic(out / "compare.json", doc)
+    fig = plot.compare_figure(doc, lang=lang)
     savefig_atomic(fig, out / "figures" / "compare.png")
-    written.append("figures/compare.png")
+    return ["compare.json", "figures/compare.png"]
+
+
+def write_coverage(res: CoverageResult, world, out_dir, lang: str | None = None) -> list[str]:
+    """``coverage.json``, one ``coverage_<band>.geojson`` grid per time band and
+    ``figures/coverage.png`` (minutes to arrival in 90% of cases, in the band where fewest cells are
+    reached). GeoJSON files of an earlier run in the same folder are removed first."""
+    out = Path(out_dir)
+    _own_folder(out, ("coverage_*.geojson", "coverage.geojson"))
+    write_json_atomic(out / "coverage.json", res.summary)
+    written = ["coverage.json"]
+    for band, fc in res.grids.items():
+        write_geojson(out / f"coverage_{band}.geojson", fc)
+        written.append(f"coverage_{band}.geojson")
+    fig = plot.coverage_figure(world, res.grids[res.worst_band], res.minutes, lang=lang)
+    savefig_atomic(fig, out / "figures" / "coverage.png")
+    written.append("figures/coverage.png")
     return written
 
 
-def write_coverage(world, minutes: float, out_dir, cell_m: float = 500.0, lang: str | None = None) -> tuple[dict, list[str]]:
-    """``coverage.json``, one ``coverage_<band>.geojson`` grid per time band and
-    ``figures/coverage.png`` (minutes to arrival in 90% of cases, in the band where fewest cells are
-    reached). GeoJSON files of an
-    earlier run in the same folder are removed first."""
-    from . import plot
-    from .coverage import coverage_summary, pre_drive_minutes, promise_cells_geojson
+def write_place(res: PlacementProposal, world, out_dir) -> list[str]:
+    """``placement.json`` (proposal, verification, recommendation), ``placement_variant.yaml``
+    (extends the scenario) and ``figures/placement.png``."""
+    from .placement import variant_yaml
 
     out = Path(out_dir)
-    summ = coverage_summary(world, minutes)
-    summ["graph_kind"] = "stand-in" if world.standin else world.G.graph.get("kind")
-    summ["standin"] = world.standin
-    _own_folder(out, ("coverage_*.geojson", "coverage.geojson"))
-    write_json_atomic(out / "coverage.json", summ)
-    written = ["coverage.json"]
-    pre = pre_drive_minutes(world)
-    worst, worst_beyond = None, -1
-    for b, band in enumerate(world.bands.bands):
-        fc = promise_cells_geojson(world, minutes, b, cell_m, pre)
-        beyond = sum(1 for f in fc["features"] if not f["properties"]["reach90"])
-        if beyond > worst_beyond:
-            worst, worst_beyond = fc, beyond
-        write_geojson(out / f"coverage_{band.name}.geojson", fc)
-        written.append(f"coverage_{band.name}.geojson")
-    fig = plot.coverage_figure(world, worst, minutes, lang=lang)  # the band where the circle is smallest
-    savefig_atomic(fig, out / "figures" / "coverage.png")
-    written.append("figures/coverage.png")
-    return summ, written
+    write_text_atomic(out / "placement_variant.yaml", variant_yaml(world.scenario, res.scenario, out))
+    doc = res.to_json()
+    write_json_atomic(out / "placement.json", doc)
+    savefig_atomic(plot.placement_figure(world, doc, res.weight), out / "figures" / "placement.png")
+    return ["placement.json", "placement_variant.yaml", "figures/placement.png"]
 
 
-def write_staffing(res: dict, world, out_dir, lang: str | None = None) -> list[str]:
+def write_staff(res: dict, world, out_dir, lang: str | None = None) -> list[str]:
     """``staffing.json``, ``staffing_variant.yaml`` (extends the scenario) and ``figures/staffing.png``."""
-    from . import plot
     from .staffing import variant_yaml
 
     out = Path(out_dir)

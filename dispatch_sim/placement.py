@@ -18,13 +18,14 @@ Solved with PuLP and its bundled CBC solver.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from .coverage import demand_weights
 from .errors import DispatchSimError
+from .results import Comparison, PlacementProposal
 from .scenario import Point, Scenario, Team
 
 
@@ -183,11 +184,12 @@ def covered_shares(cover: np.ndarray, weight: np.ndarray, opened) -> tuple[float
 
 
 def propose(world, *, mode: str = "add", k: int = 1, max_moves: int | None = None, minutes: float | None = None,
-            band: int = 0, sample: int = 300, points=(), seed: int = 0, post_crews: int = 1) -> dict:
+            band: int = 0, sample: int = 300, points=(), seed: int = 0, post_crews: int = 1) -> PlacementProposal:
     """Solve the covering model for the scenario's world and build the variant scenario.
 
-    Returns a dict with the proposal (JSON-ready) under ``"proposal"`` and the variant
-    :class:`~dispatch_sim.scenario.Scenario` under ``"scenario"``.
+    Returns a :class:`~dispatch_sim.results.PlacementProposal`: the proposal (JSON-ready) in
+    ``proposal``, the variant :class:`~dispatch_sim.scenario.Scenario` in ``scenario``;
+    :func:`finish` adds the simulation check and the recommendation.
     """
     sc = world.scenario
     if mode not in ("add", "relocate"):
@@ -270,16 +272,16 @@ def propose(world, *, mode: str = "add", k: int = 1, max_moves: int | None = Non
                               "a new or moved base also redraws derived jurisdictions; give polygons to pin them"),
         "standin": world.standin,
     }
-    return {"proposal": proposal, "scenario": variant, "sites": sites, "cover": cover, "weight": weight}
+    return PlacementProposal(proposal=proposal, scenario=variant, sites=sites, cover=cover, weight=weight)
 
 
-def verify(world, proposal: dict, *, replications: int | None = None, load: float | None = None,
-           workers: int | None = 1, scheduler: str | None = None, progress=None) -> dict:
+def verify(world, proposal: PlacementProposal, *, replications: int | None = None, load: float | None = None,
+           workers: int | None = 1, scheduler: str | None = None, progress=None) -> Comparison:
     """Simulate the current layout and the proposal with common random numbers; paired differences."""
     from .experiments import compare
     from .model import World
 
-    variant = proposal["scenario"]
+    variant = proposal.scenario
     if load is not None:
         variant = variant.with_overrides(load=load)
         world = World(world.scenario.with_overrides(load=load), G=world.G, router=world.router)
@@ -288,7 +290,14 @@ def verify(world, proposal: dict, *, replications: int | None = None, load: floa
 
 
 
-def recommend(proposal: dict, verification: dict | None) -> dict:
+def finish(world, res: PlacementProposal, *, verify_by_simulation: bool = True, **run) -> PlacementProposal:
+    """The proposal with its simulation check (when it changes anything and ``verify_by_simulation``)
+    and its recommendation; ``run`` goes to :func:`verify` (replications, load, workers, ...)."""
+    cmp = verify(world, res, **run) if verify_by_simulation and res.proposal["changes"] else None
+    return replace(res, verification=cmp, recommendation=recommend(res.proposal, cmp))
+
+
+def recommend(proposal: dict, verification: Comparison | None) -> dict:
     """Recommend the proposal only when simulation shows it helps: the district on-time gain's 95%
     interval lies above zero and no township gets significantly worse. Otherwise "no change
     recommended", still naming the best candidate found and why it is not recommended."""
@@ -300,8 +309,8 @@ def recommend(proposal: dict, verification: dict | None) -> dict:
     if verification is None:
         return {"recommended": False, "best_candidate": best,
                 "text": f"not verified by simulation (--no-verify): best candidate {best}; no recommendation"}
-    d = verification["difference_b_minus_a"]["on_time_rate"]
-    worse = verification["decision"]["townships_worse"]
+    d = verification.difference_b_minus_a["on_time_rate"]
+    worse = verification.decision.townships_worse
     lo, hi = d["ci95"]
     gain = f"{d['mean'] * 100:+.1f} points" + ("" if lo is None or lo != lo else f" (95% CI {lo * 100:+.1f} to {hi * 100:+.1f})")
     if d.get("replications_used", 2) < 2:

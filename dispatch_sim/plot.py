@@ -213,6 +213,12 @@ def cdf_figure(incidents, target_min: float, lang: str | None = None) -> Dispatc
     return fig
 
 
+def _doc(result) -> dict:
+    """A typed result (:mod:`dispatch_sim.results`) as the JSON document its command writes; a dict
+    (such a document read back from a file) as it is. Figures draw from the document's shape."""
+    return result.to_json() if hasattr(result, "to_json") else result
+
+
 def _target_from_summary(summary: dict) -> float | None:
     """The district on-time-rate target recorded in ``summary["targets"]``, if any."""
     for row in summary.get("targets") or []:
@@ -238,6 +244,7 @@ def hourly_figure(summary: dict, target_rate: float | None = None, lang: str | N
         ``"zh"`` or ``"en"``.
     """
     lang = _lang(None, lang)
+    summary = _doc(summary)
     target_rate = target_rate if target_rate is not None else _target_from_summary(summary)
     rows = summary["by_hour"]
     hrs = [r["hour"] for r in rows]
@@ -271,7 +278,7 @@ def utilization_figure(summary: dict, sc, lang: str | None = None) -> DispatchFi
     """
     lang = _lang(sc, lang)
     names = [_team_label(t, lang) for t in sc.teams]
-    stats = [summary["by_team"].get(t.name, {}) for t in sc.teams]
+    stats = [_doc(summary)["by_team"].get(t.name, {}) for t in sc.teams]
     busy = np.array([s.get("utilization") or 0.0 for s in stats], dtype=float)
     has_committed = any(s.get("committed") is not None for s in stats)
     committed = np.array([s.get("committed") or 0.0 for s in stats], dtype=float) if has_committed else None
@@ -306,6 +313,7 @@ def stress_figure(stress: dict, team_labels: dict | None = None, lang: str | Non
     import matplotlib
 
     lang = _lang(None, lang)
+    stress = _doc(stress)
     rows = stress["sweep"]
     loads = [r["load"] for r in rows]
     rate = [r["rate"] for r in rows]
@@ -463,13 +471,14 @@ def compare_figure(cmp: dict, team_labels: dict | None = None, lang: str | None 
     Parameters
     ----------
     cmp
-        The result of :func:`dispatch_sim.compare`.
+        The result of :func:`dispatch_sim.compare` (or its ``compare.json``).
     team_labels
         Optional team name → label (e.g. ``name_en`` for English figures).
     lang
         ``"zh"`` or ``"en"``.
     """
     lang = _lang(None, lang)
+    cmp = _doc(cmp)
     towns = list(cmp.get("by_township", {}))
     labels = [(team_labels or {}).get(t, t) for t in towns]
     labels = [lab if fonts.can_render(lab) else f"#{i + 1}" for i, lab in enumerate(labels)]

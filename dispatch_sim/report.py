@@ -1,4 +1,4 @@
-"""``dispatch-sim run`` outputs: summary.json, incidents.csv, cells.geojson, report.html, figures/.
+"""The report page of ``dispatch-sim run`` (its files are written by :func:`dispatch_sim.output.write_run`).
 
 The report is one self-contained file a planner can send by message: figures inlined as PNG, an
 interactive map drawn from the road graph as inline SVG (:mod:`dispatch_sim.webmap`), no request to
@@ -19,12 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import fonts, plot, settings
-from .experiments import RunResult
 from .i18n import catalog
-from .io import savefig_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
 from .metrics import INCIDENT_COLUMNS, LATE_CAUSES
-from .verdict import judge, verdict_json
-from .webmap import MAP_CSS, interactive_map
+from .webmap import MAP_CSS
 
 TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 CLOCK_COLUMNS = {"created_min": "created_at", "dispatched_min": "dispatched_at", "arrived_min": "arrived_at",
@@ -64,66 +61,6 @@ def clock_times(incidents: pd.DataFrame, start_date: str) -> pd.DataFrame:
         ts = t0 + pd.to_timedelta(out[col], unit="min")
         out[name] = ts.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\+\d\d)(\d\d)$", r"\1:\2", regex=True)
     return out
-
-
-def write_run_data(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict:
-    """Write a run's data files (``summary.json``, ``incidents.csv``, ``cells.geojson``) into ``out_dir``.
-
-    Returns ``{"summary", "incidents", "cells", "paths"}``: the written summary dict, the incident table
-    with clock times, the cell collection and the paths, for the figures and the page that follow.
-    """
-    from .reliability import cell_reliability, worst_cells
-
-    out = Path(out_dir)
-    sc = run.world.scenario
-    lang = lang or sc.report.lang
-    paths = {}
-    summary = dict(run.summary)
-    summary["scenario_file"] = None
-    summary.update(provenance(sc))
-    v = judge(summary, sc)
-    summary["targets"] = [r.to_json() for r in v.rows]
-    summary["verdict"] = verdict_json(v, summary, lang)
-    summary["warnings"] = list(run.world.warnings)
-    cells = cell_reliability(run.incidents, run.world, cell_m)
-    summary["worst_cells"] = worst_cells(cells, target=sc.targets.on_time_rate_min)
-    incidents = clock_times(run.incidents, sc.run.start_date)
-    paths["cells"] = write_json_atomic(out / "cells.geojson", cells)
-    paths["summary"] = write_json_atomic(out / "summary.json", summary)
-    columns = INCIDENT_COLUMNS + list(CLOCK_COLUMNS.values())
-    paths["incidents"] = write_csv_atomic(out / "incidents.csv", incidents[columns])
-    return {"summary": summary, "incidents": incidents, "cells": cells, "paths": paths}
-
-
-def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict[str, Path]:
-    """Write every output of a run into ``out_dir`` (atomically, file by file)."""
-    out = Path(out_dir)
-    figs = out / "figures"
-    sc = run.world.scenario
-    lang = lang or sc.report.lang
-    data = write_run_data(run, out, cell_m, lang)
-    summary, incidents, cells, paths = data["summary"], data["incidents"], data["cells"], data["paths"]
-    figures = {
-        "map.png": plot.map_figure(run.world, run.incidents[~run.incidents["warmup"]], lang=lang),
-        "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min, lang=lang),
-        "on_time_by_hour.png": plot.hourly_figure(summary, sc.targets.on_time_rate_min, lang=lang),
-        "utilization.png": plot.utilization_figure(summary, sc, lang=lang),
-        "cells.png": plot.cells_figure(run.world, cells, sc.targets.on_time_rate_min, lang=lang),
-    }
-    for name, fig in figures.items():
-        paths[name] = savefig_atomic(fig, figs / name)
-    T = catalog(lang)
-    labels = {k[4:]: T(k) for k in
-              ("map.roads", "map.jurisdictions", "map.cells", "map.late", "map.bases", "map.reset", "map.hint",
-               "map.sampled", "map.id", "map.time", "map.township", "map.crew", "map.response", "map.cause",
-               "map.reports", "map.on_time", "map.unverified")}
-    labels.update({f"cause_{c}": T(f"cause.{c}") for c in LATE_CAUSES})
-    labels.update({f"status_{k}": T(f"status.{k}") for k in ("met", "missed", "undecided")})
-    labels["attribution"] = T("map.attr_standin") if run.world.standin else T("map.attr_osm")
-    webmap = interactive_map(run.world, incidents, cells, summary, labels, lang)
-    paths["report"] = write_text_atomic(out / "report.html",
-                                        render_html(summary, sc, {n: paths[n] for n in figures}, lang, webmap))
-    return paths
 
 
 def _img(path: Path, alt: str = "") -> str:

@@ -297,9 +297,9 @@ def propose(world, *, load: float | None = None, replications: int | None = None
         "table": table, "steps": steps, "removals": removals, "evaluations": ev.runs,
         "simulated_years": round(ev.runs * reps * sc.run.horizon_days / 365.0, 2),
         "verdict": verdict_json(final_v, final_summary),
-        "on_time": final_summary["on_time"],
+        "on_time": final_summary.on_time,
         "by_team": {t: {"rate": b["rate"], "ci95": b["ci95"], "p90_min": b["response_min"]["p90"],
-                        "utilization": b["utilization"]} for t, b in final_summary["by_team"].items()},
+                        "utilization": b["utilization"]} for t, b in final_summary.by_team.items()},
         "scenario_obj": proposal,
     }
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .metrics import wilson
+from .results import Metrics
 
 #: From this many replications on, the between-replication interval also bounds the on-time rate
 #: (the more conservative of the two lower bounds); below it, the pooled Wilson interval alone.
@@ -174,13 +175,13 @@ def _quantile_row(area: str, block: dict, key: str, limit: float, judge: str, mi
                         reason)
 
 
-def judge(summary: dict, scenario) -> Verdict:
+def judge(summary: Metrics, scenario) -> Verdict:
     """Judge the scenario's targets on a run summary (see the module docstring for the rule).
 
     Parameters
     ----------
     summary
-        ``RunResult.summary`` (``summary.json`` without the verdict).
+        The run's :class:`~dispatch_sim.results.Metrics` (``RunResult.summary`` is one).
     scenario
         The :class:`~dispatch_sim.scenario.Scenario` whose ``targets`` are judged.
     """
@@ -195,8 +196,8 @@ def judge(summary: dict, scenario) -> Verdict:
     def need_q(q):
         return fixed if fixed is not None else min_reports_quantile(q, t.judge)
 
-    use_between = len(summary.get("reports", {}).get("per_replication", {})) >= MIN_REPS_FOR_BETWEEN_CI
-    district_block = {**summary["on_time"], "response_min": summary["response_min"]}
+    use_between = len(summary.reports.get("per_replication", {})) >= MIN_REPS_FOR_BETWEEN_CI
+    district_block = {**summary.on_time, "response_min": summary.response_min}
 
     def rows_for(area, block, rate_goal, p90, p95):
         out = []
@@ -214,7 +215,7 @@ def judge(summary: dict, scenario) -> Verdict:
     for team in scenario.teams:
         if team.backup:
             continue
-        block = summary["by_team"].get(team.name)
+        block = summary.by_team.get(team.name)
         if block is None:
             continue
         own = t.per_team.get(team.name)
@@ -237,7 +238,7 @@ def judge(summary: dict, scenario) -> Verdict:
         }
     if not rows:
         status = "NO TARGETS"
-    elif not int(summary["on_time"].get("known_outcome") or 0):
+    elif not int(summary.on_time.get("known_outcome") or 0):
         status = "NO REPORTS"
     elif any(r.status == MISSED for r in rows):
         status = "BREAKS"
@@ -256,13 +257,13 @@ def _ci(ci) -> str:
     return "" if not ci or ci[0] is None else f" ({ci[0] * 100:.1f}–{ci[1] * 100:.1f}%)"
 
 
-def verdict_text(v: Verdict, summary: dict, lang: str = "en") -> str:
+def verdict_text(v: Verdict, summary: Metrics, lang: str = "en") -> str:
     """The verdict sentence for console, report and ``summary.json``, in ``lang`` (zh or en)."""
     from .i18n import catalog
 
     T = catalog(lang)
     sep = "; " if lang == "en" else "；"
-    ot = summary["on_time"]
+    ot = summary.on_time
     district = T("verdict.district", rate=_pct(ot.get("rate")), ci=_ci(ot.get("ci95")), target=f"{ot.get('target_min'):g}")
 
     def names_of(keys):
@@ -312,7 +313,7 @@ def verdict_text(v: Verdict, summary: dict, lang: str = "en") -> str:
     return sep.join(parts)
 
 
-def verdict_json(v: Verdict, summary: dict, lang: str = "en") -> dict:
+def verdict_json(v: Verdict, summary: Metrics, lang: str = "en") -> dict:
     """The ``verdict`` object of ``summary.json``: ``text`` in the report's language, ``text_en``
     always in English."""
     return {

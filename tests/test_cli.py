@@ -206,13 +206,16 @@ def test_compare_of_a_scenario_with_itself_is_no_significant_difference(scenario
 
 def test_place_recommends_only_a_significant_gain_with_no_township_worse():
     from dispatch_sim.placement import recommend
+    from dispatch_sim.results import Comparison, Decision
 
     prop = {"changes": [{"action": "move", "team": "凤桥镇", "site": "node 1"}]}
 
     def ver(mean, lo, hi, worse=()):
         sig = lo > 0 or hi < 0
-        return {"difference_b_minus_a": {"on_time_rate": {"mean": mean, "ci95": [lo, hi], "significant": sig}},
-                "decision": {"townships_worse": list(worse)}}
+        return Comparison(a={}, b={}, graph={}, replications=5, seed=1, by_township={}, mutual_aid_in_a=None,
+                          mutual_aid_in_b=None,
+                          difference_b_minus_a={"on_time_rate": {"mean": mean, "ci95": [lo, hi], "significant": sig}},
+                          decision=Decision(text="", significant=sig, townships_better=[], townships_worse=list(worse)))
 
     r = recommend(prop, ver(0.008, -0.006, 0.022))
     assert not r["recommended"] and r["text"].startswith("no change recommended") and "凤桥镇" in r["text"]

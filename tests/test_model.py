@@ -23,7 +23,7 @@ def _incidents(world, rep=0, **kw):
 
 def test_every_report_is_accounted_for(small_world):
     run = run_scenario(small_world)
-    r = run.summary["reports"]
+    r = run.summary.reports
     assert r["total"] == r["served"] + r["open_at_horizon"]
     assert r["total"] == len(run.incidents) == sum(len(x.reports) for x in run.results)
 
@@ -138,9 +138,9 @@ def test_mutual_aid_helps_an_overloaded_team(small_world):
     aid = World(scenario_from_dict(data), G=small_world.G, router=small_world.router)
     a = run_scenario(home).summary
     b = run_scenario(aid).summary
-    assert b["on_time"]["rate"] > a["on_time"]["rate"]
-    assert b["by_team"]["A"]["served_by_others"] > 0 and a["by_team"]["A"]["served_by_others"] == 0
-    assert sum(b["late_causes"].values()) < sum(a["late_causes"].values())
+    assert b.on_time["rate"] > a.on_time["rate"]
+    assert b.by_team["A"]["served_by_others"] > 0 and a.by_team["A"]["served_by_others"] == 0
+    assert sum(b.late_causes.values()) < sum(a.late_causes.values())
 
 
 def test_more_crews_never_lower_on_time_rate(small_world):
@@ -150,7 +150,7 @@ def test_more_crews_never_lower_on_time_rate(small_world):
         for t in data["teams"]:
             t["crews"] = crews
         w = World(scenario_from_dict(data), G=small_world.G)
-        rates.append(run_scenario(w).summary["on_time"]["rate"])
+        rates.append(run_scenario(w).summary.on_time["rate"])
     assert rates[0] <= rates[1] + 0.01 and rates[1] <= rates[2] + 0.01
 
 
@@ -181,7 +181,7 @@ def test_late_causes_are_explained(small_world):
 
 def test_utilization_is_a_share(small_world):
     s = run_scenario(small_world).summary
-    for t in s["by_team"].values():
+    for t in s.by_team.values():
         assert 0 <= t["utilization"] <= 1
 
 

@@ -86,4 +86,4 @@ def test_move_up_keeps_the_invariants_and_helps(small_world):
     committed = res.crew_busy_min + res.crew_return_min
     assert (committed <= res.crew_duty_min + 1e-6).all()
     s = run_scenario(w).summary
-    assert s["move_ups"] > 0
+    assert s.move_ups > 0

@@ -16,7 +16,7 @@ def test_local_pool_equals_serial(small_world):
     a = run_scenario(small_world, replications=4, workers=1)
     b = run_scenario(small_world, replications=4, workers=2)
     pd.testing.assert_frame_equal(_table(a), _table(b))
-    assert a.summary["on_time"] == b.summary["on_time"]
+    assert a.summary.on_time == b.summary.on_time
 
 
 def test_dask_local_cluster_equals_serial(small_world):

@@ -102,15 +102,15 @@ def test_breaking_point_matches_mm1_queue():
         targets={"on_time_rate_min": goal, "judge": "point"})
     w = World(scenario_from_dict(data), G=G, use_disk_cache=False)
     res = stress_sweep(w, [0.5, 1.0, 2.0, 3.0], bisect_steps=4)
-    bp = res["breaking_point"]
-    assert bp["max_load_meeting_target"] is not None and bp["first_load_failing"] is not None
-    assert abs(bp["max_load_meeting_target"] - load_star) < 0.15, (bp, load_star)
-    rates = [row["rate"] for row in res["sweep"]]
+    bp = res.breaking_point
+    assert bp.max_load_meeting_target is not None and bp.first_load_failing is not None
+    assert abs(bp.max_load_meeting_target - load_star) < 0.15, (bp, load_star)
+    rates = [row["rate"] for row in res.sweep]
     assert all(b <= a + 0.01 for a, b in zip(rates, rates[1:]))  # more load never helps beyond noise
-    for row in res["sweep"]:
+    for row in res.sweep:
         assert row["rate"] == pytest.approx(_mm1_on_time(row["load"] * 0.2, mu, 30.0), abs=0.025)
-    assert res["team_max_load_meeting_target"]["A"] is not None
-    assert set(res["cells"]) == {bp["max_load_meeting_target"], bp["first_load_failing"]}
+    assert res.team_max_load_meeting_target["A"] is not None
+    assert set(res.cells) == {bp.max_load_meeting_target, bp.first_load_failing}
 
 
 def test_add_post_goes_where_the_line_is_uncovered():
@@ -120,12 +120,12 @@ def test_add_post_goes_where_the_line_is_uncovered():
     w = line_world(G, [{"name": "A", "base": {"lon": LON0, "lat": LAT0}, "crews": 1}],
                    demand={"reports_per_day": 50, "where": [{"kind": "road_length"}]})
     res = propose(w, mode="add", k=1, sample=9)
-    p = res["proposal"]
+    p = res.proposal
     (change,) = p["changes"]
     assert change["site"] == "road node 6"
     assert p["demand_share_covered"]["after"] == pytest.approx(1.0)
     assert p["demand_share_covered"]["before"] < 0.6
-    variant = res["scenario"]
+    variant = res.scenario
     assert [t.name for t in variant.teams] == ["A", change["name"]] and variant.teams[1].unverified
 
 
@@ -134,12 +134,12 @@ def test_relocate_moves_the_base_to_the_middle():
     G = line_graph(7)
     w = line_world(G, [{"name": "A", "base": {"lon": LON0, "lat": LAT0}, "crews": 1}],
                    demand={"reports_per_day": 50, "where": [{"kind": "road_length"}]})
-    p = propose(w, mode="relocate", sample=7)["proposal"]
+    p = propose(w, mode="relocate", sample=7).proposal
     (change,) = p["changes"]
     assert change["site"] == "road node 4" and change["team"] == "A"
     assert p["demand_share_covered"]["after"] == pytest.approx(1.0)
     # with no move allowed, nothing changes
-    assert propose(w, mode="relocate", sample=7, max_moves=0)["proposal"]["changes"] == []
+    assert propose(w, mode="relocate", sample=7, max_moves=0).proposal["changes"] == []
 
 
 def test_cell_reliability_accounts_for_every_known_report(small_world):
@@ -177,7 +177,7 @@ def test_help_across_township_lines_is_counted_in_crew_hours(small_world):
                           dispatch={"policy": "home_then_mutual_aid", "mutual_aid_threshold_min": 15})
     w = World(scenario_from_dict(data), G=small_world.G, router=small_world.router)
     run = run_scenario(w)
-    aid = run.summary["mutual_aid"]
+    aid = run.summary.mutual_aid
     inc = run.incidents
     helped = inc[~inc["warmup"] & (inc["team"] != inc["home_team"]) & (inc["team"] != "")]
     assert aid["reports"] == len(helped) > 0

@@ -11,7 +11,7 @@ import pytest
 
 from dispatch_sim import World, run_scenario, scenario_from_dict
 from dispatch_sim.i18n import LANGS, MESSAGES, catalog
-from dispatch_sim.report import write_outputs
+from dispatch_sim.output import write_run
 
 from .conftest import small_scenario
 
@@ -27,7 +27,7 @@ def run_zh(small_world, tmp_path_factory):
     w = World(sc, G=small_world.G, router=small_world.router)
     run = run_scenario(w)
     out = tmp_path_factory.mktemp("zh")
-    paths = write_outputs(run, out)
+    paths = write_run(run, out)
     return run, out, paths
 
 

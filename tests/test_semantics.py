@@ -67,9 +67,9 @@ def test_busy_time_is_recomputed_from_the_incident_table(small_world, monkeypatc
         assert (res.crew_busy_min <= res.crew_duty_min + 1e-6).all()
         assert (committed <= res.crew_duty_min + 1e-6).all()
     s = run_scenario(w, replications=1).summary
-    for name, b in s["by_team"].items():
+    for name, b in s.by_team.items():
         assert 0 <= b["utilization"] <= b["committed"] <= 1
-    assert max(s["crew_committed"].values()) > 0.9  # overload: nearly always committed, never above 1
+    assert max(s.crew_committed.values()) > 0.9  # overload: nearly always committed, never above 1
 
 
 def test_fifo_queue_serves_other_townships_waiting_reports_in_arrival_order(small_world):

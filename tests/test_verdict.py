@@ -13,6 +13,7 @@ import yaml
 
 from dispatch_sim import scenario_from_dict
 from dispatch_sim.metrics import wilson
+from dispatch_sim.results import Metrics
 from dispatch_sim.verdict import default_min_reports, judge, verdict_json
 
 from .conftest import small_scenario
@@ -26,12 +27,14 @@ def _block(k, n, p90=20.0):
             "response_min": {"p90": p90, "p90_ci95": [p90 - 1, p90 + 1], "p95": p90 + 2, "p95_ci95": [p90, p90 + 4]}}
 
 
-def _summary(blocks: dict, district=(950, 1000)):
+def _summary(blocks: dict, district=(950, 1000)) -> Metrics:
     k, n = district
-    return {"on_time": {"target_min": 30, "known_outcome": n, "on_time": k, "rate": k / n, "ci95": list(wilson(k, n)),
-                        "ci95_between_replications": None},
-            "response_min": {"p90": 20, "p90_ci95": [19, 21], "p95": 22, "p95_ci95": [21, 23]},
-            "reports": {"per_replication": {0: n}}, "by_team": blocks}
+    return Metrics(on_time={"target_min": 30, "known_outcome": n, "on_time": k, "rate": k / n,
+                            "ci95": list(wilson(k, n)), "ci95_between_replications": None},
+                   response_min={"p90": 20, "p90_ci95": [19, 21], "p95": 22, "p95_ci95": [21, 23]},
+                   reports={"per_replication": {0: n}}, by_team=blocks, by_hour=[], late_causes={},
+                   crew_utilization={}, crew_committed={}, utilization_note="", wait_min={}, move_ups=None,
+                   mutual_aid=None)
 
 
 def _scenario(**targets):

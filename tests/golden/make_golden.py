@@ -31,7 +31,7 @@ def golden_outputs(name: str) -> dict[str, bytes]:
 
     from dispatch_sim import World, load_scenario
     from dispatch_sim.experiments import run_scenario
-    from dispatch_sim.report import write_run_data
+    from dispatch_sim.output import write_run_data
 
     sc = load_scenario(ROOT / "scenarios" / name).with_overrides(horizon_days=DAYS, replications=REPS)
     run = run_scenario(World(sc), workers=1)
