@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
+
 from .errors import DispatchSimError
 
 #: Largest scenario YAML file read (bytes). Real scenarios are a few kB.
@@ -391,3 +393,70 @@ def parse_timestamp(text: str) -> datetime:
         return datetime(int(y), int(mo), int(d), hour, int(mi or 0), int(ss or 0), int((frac or "0").ljust(6, "0")[:6]))
     except ValueError as exc:
         raise ValueError(f"{t!r} is not a valid date/time ({exc})") from None
+
+
+# ------------------------------------------------------------------------------------ report logs and points
+
+#: Chinese and other common header spellings of a report log (platform exports, Excel sheets).
+TRACE_ALIASES = {"时间": "timestamp", "上报时间": "timestamp", "发生时间": "timestamp", "time": "timestamp",
+                 "datetime": "timestamp", "经度": "lon", "纬度": "lat", "lng": "lon", "longitude": "lon",
+                 "latitude": "lat", "坐标系": "crs", "类别": "category", "类型": "category", "事件类型": "category"}
+POINTS_ALIASES = {"经度": "lon", "纬度": "lat", "lng": "lon", "longitude": "lon", "latitude": "lat",
+                  "坐标系": "crs", "权重": "weight"}
+TRACE_WHAT = "CSV report log with columns timestamp, lon, lat"
+POINTS_WHAT = "CSV of points with columns lon, lat"
+
+
+def read_trace_file(path, category_names, label: str = "demand.trace"):
+    """Parse a report log CSV (no snapping): ``[(naive local datetime, lon, lat, crs, category index)]``.
+
+    Encoding (UTF-8 or GBK), timestamps as Excel/WPS write them and Chinese headers are accepted (see
+    :mod:`dispatch_sim.readers`); every problem is one line naming the file and the line.
+    """
+    path = Path(path)
+    names = {c: i for i, c in enumerate(category_names)}
+    _, recs = read_csv(path, label, required=["timestamp", "lon", "lat"], optional=["crs", "category"],
+                       aliases=TRACE_ALIASES, what=TRACE_WHAT)
+    rows = []
+    for line, row in recs:
+        try:
+            ts = parse_timestamp(row["timestamp"])
+            lon = parse_float(row["lon"], low=-180, high=180)
+            lat = parse_float(row["lat"], low=-90, high=90)
+        except ValueError as exc:
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: {exc}") from None
+        crs = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
+        if crs not in ("wgs84", "gcj02", "bd09"):
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: crs {crs[:20]!r} not one of wgs84, gcj02, bd09")
+        catname = (row.get("category") or "").strip()
+        if catname and catname not in names:
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: category {catname[:40]!r} is not in "
+                                   f"demand.categories (allowed: {', '.join(names)})")
+        rows.append((ts, lon, lat, crs, names.get(catname, 0)))
+    if not rows:
+        raise DispatchSimError(f"{label}: {_show(path)}: no reports in the file")
+    return rows
+
+
+def read_points_csv(path: Path, label: str):
+    """Read a ``kind: points`` CSV (lon, lat, optional crs, weight) with the checks of :func:`read_trace_file`."""
+    lab = f"{label}.path"
+    _, recs = read_csv(path, lab, required=["lon", "lat"], optional=["crs", "weight"], aliases=POINTS_ALIASES,
+                       what=POINTS_WHAT)
+    lon, lat, crs, wt = [], [], [], []
+    for line, row in recs:
+        try:
+            lon.append(parse_float(row["lon"], low=-180, high=180))
+            lat.append(parse_float(row["lat"], low=-90, high=90))
+            wt.append(parse_float(row.get("weight") or "1", low=0, high=1e12))
+        except ValueError as exc:
+            raise DispatchSimError(f"{lab}: {_show(path)}: line {line}: {exc}") from None
+        c = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
+        if c not in ("wgs84", "gcj02", "bd09"):
+            raise DispatchSimError(f"{lab}: {_show(path)}: line {line}: crs {c[:20]!r} not one of wgs84, gcj02, bd09")
+        crs.append(c)
+    if not lon:
+        raise DispatchSimError(f"{lab}: {_show(path)}: no points")
+    if sum(wt) <= 0:
+        raise DispatchSimError(f"{lab}: {_show(path)}: all weights are zero")
+    return np.asarray(lon), np.asarray(lat), crs, np.asarray(wt)

@@ -37,6 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import DispatchSimError, InputWarning, ScenarioError
+from .readers import read_points_csv, read_trace_file
 from .speeds import BandTable, SpeedSettings, TimeBand, parse_hhmm
 
 CRSName = Literal["wgs84", "gcj02", "bd09"]
@@ -870,14 +871,10 @@ def _check_files(sc: Scenario, label: str) -> list[str]:
         if t.jurisdiction:
             guard(f"teams[{i}].jurisdiction", lambda t=t, i=i: jurisdiction(t, i))
     if sc.demand.trace:
-        from .demand import read_trace_file
-
         guard("demand.trace", lambda: read_trace_file(sc.demand.trace, [c.name for c in sc.demand.categories]))
     for i, wh in enumerate(sc.demand.where):
         if isinstance(wh, WherePoints):
-            from .demand import _read_points_csv
-
-            guard(f"demand.where[{i}].path", lambda wh=wh, i=i: _read_points_csv(wh.path, f"demand.where[{i}]"))
+            guard(f"demand.where[{i}].path", lambda wh=wh, i=i: read_points_csv(wh.path, f"demand.where[{i}]"))
         elif isinstance(wh, WherePolygons):
             def poly(wh=wh, i=i):
                 import json

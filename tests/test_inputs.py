@@ -50,7 +50,7 @@ TRACE_GBK = ("上报时间,经度,纬度,类别\n"
 
 
 def test_gbk_trace_with_chinese_headers_and_excel_timestamps_reads(tmp_path):
-    from dispatch_sim.demand import read_trace_file
+    from dispatch_sim.readers import read_trace_file
 
     p = tmp_path / "log.csv"
     p.write_bytes(TRACE_GBK.encode("gbk"))
@@ -70,9 +70,9 @@ def test_utf16_and_bom_files_read(tmp_path):
     for enc in ("utf-16", "utf-8-sig"):
         p = tmp_path / f"pts_{enc}.csv"
         p.write_bytes("lon,lat,权重\n120.75,30.74,2\n".encode(enc))
-        from dispatch_sim.demand import _read_points_csv
+        from dispatch_sim.readers import read_points_csv
 
-        lon, lat, crs, wt = _read_points_csv(p, "demand.where[0]")
+        lon, lat, crs, wt = read_points_csv(p, "demand.where[0]")
         assert lon.tolist() == [120.75] and wt.tolist() == [2.0]
 
 
