@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 import simpy
@@ -39,7 +39,17 @@ from .layout import CrewF, RepF, RepI, crew_float_array, report_arrays
 
 if TYPE_CHECKING:
     from ..demand import Reports
-    from ..model import World
+
+
+class World(Protocol):
+    """What the engine and the dispatchers read of a :class:`dispatch_sim.model.World` (which the
+    simulation never imports): the scenario, the time bands, the router and the bases' router
+    indices."""
+
+    scenario: Any
+    bands: Any
+    router: Any
+    base_idx: np.ndarray
 
 
 # ------------------------------------------------------------------------------------ results
