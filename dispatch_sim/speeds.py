@@ -19,7 +19,9 @@ import networkx as nx
 import numpy as np
 
 from . import settings
-from .sim.layout import BAND_RES_MIN
+
+#: Resolution (minutes) of the time-band table: bands change on this grid; both dispatchers read it.
+BAND_RES_MIN = 5
 
 #: Free-flow speed (km/h) by OSM highway class in built-up areas (assumption, see module docstring).
 URBAN_KPH: dict[str, float] = {
@@ -198,7 +200,7 @@ class BandTable:
     that covers a minute wins. Resolution is 5 minutes over a week.
     """
 
-    RES_MIN = BAND_RES_MIN  # the band grid the dispatchers read (declared in sim.layout)
+    RES_MIN = BAND_RES_MIN
 
     def __init__(self, bands: list[TimeBand] | None = None, windows: list[tuple[float, float, dict]] | None = None,
                  horizon_min: float | None = None):

@@ -19,8 +19,7 @@ from enum import IntEnum
 
 import numpy as np
 
-#: Resolution (minutes) of the time-band table the dispatchers look up: bands change on this grid.
-BAND_RES_MIN = 5
+from ..speeds import BAND_RES_MIN  # noqa: F401  (the band grid the kernels read, declared with the bands)
 
 
 class CrewState(IntEnum):
