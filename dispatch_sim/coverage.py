@@ -32,7 +32,7 @@ def reach(world, minutes: float, band: int = 0, include_turnout: bool = False) -
 
 def pre_drive_minutes(world, n: int = 4000) -> np.ndarray:
     """A sorted sample of dispatch delay + turnout (minutes) from the scenario's distributions."""
-    from .demand import sample_durations
+    from .distributions import sample_durations
 
     sc = world.scenario
     ss = np.random.SeedSequence([sc.run.seed, 424_242])

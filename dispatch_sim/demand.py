@@ -20,33 +20,13 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
+from .distributions import sample_durations
 from .errors import DispatchSimError
 from .readers import read_points_csv, read_trace_file
-from .scenario import (Distribution, Scenario, WhereHotspot, WherePoints, WherePolygons, WhereRoadLength,
-                       WhereTownship)
+from .scenario import Scenario, WhereHotspot, WherePoints, WherePolygons, WhereRoadLength, WhereTownship
 from .speeds import parse_hhmm
 
 STREAMS = ("arrivals", "places", "categories", "work", "delay", "turnout", "marks", "components")
-
-
-def sample_durations(dist: Distribution, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Draw ``size`` durations (minutes) from a scenario distribution."""
-    if size == 0:
-        return np.zeros(0)
-    if dist.dist == "fixed":
-        return np.full(size, float(dist.value_min))
-    if dist.dist == "exponential":
-        return rng.exponential(dist.mean_min, size)
-    if dist.dist == "lognormal":
-        m, s = dist.mean_min, dist.sd_min
-        sigma2 = math.log(1 + (s / m) ** 2)
-        return rng.lognormal(math.log(m) - sigma2 / 2, math.sqrt(sigma2), size)
-    if dist.dist == "gamma":
-        m, s = dist.mean_min, dist.sd_min
-        return rng.gamma((m / s) ** 2, s * s / m, size)
-    if dist.dist == "uniform":
-        return rng.uniform(dist.low_min, dist.high_min, size)
-    return rng.choice(np.asarray(dist.values_min, dtype=float), size)
 
 
 @dataclass
@@ -120,7 +100,7 @@ class DemandModel:
     def _prepare(self, w, i, warn):
         label = f"demand.where[{i}]"
         if isinstance(w, WhereRoadLength):
-            return ("edges", self._edge_sampler())
+            return RoadLength(self._edge_sampler())
         if isinstance(w, WhereTownship):
             team_p = np.array([w.shares.get(n, 0.0) for n in self.team_names], dtype=float)
             if team_p.sum() <= 0:
@@ -133,15 +113,15 @@ class DemandModel:
             missing = [self.team_names[t] for t in range(len(samplers)) if team_p[t] > 0 and samplers[t] is None]
             if missing:
                 raise DispatchSimError(f"{label}.shares: teams without any road in their jurisdiction: {', '.join(missing)}")
-            return ("township", team_p / team_p.sum(), samplers)
+            return TownshipShares(team_p / team_p.sum(), samplers)
         if isinstance(w, WhereHotspot):
             from .crs import to_wgs84
 
             lon, lat = to_wgs84(w.lon, w.lat, w.crs)
             self.locator.snap_many([lon], [lat], label=f"{label} hotspot", warn=warn)
-            return ("disc", float(lon), float(lat), float(w.radius_m))
+            return Disc(float(lon), float(lat), float(w.radius_m))
         if isinstance(w, WherePolygons):
-            return ("polygons",) + self._load_polygons(w, label)
+            return Polygons(*self._load_polygons(w, label))
         if isinstance(w, WherePoints):
             lon, lat, crs, wt = read_points_csv(Path(w.path), label)
             nodes = np.empty(len(lon), dtype=np.int64)
@@ -151,7 +131,7 @@ class DemandModel:
                 n_ids, s_m, _, _ = self.locator.snap_many(lon[sel], lat[sel], c, label=f"{label} point", warn=warn)
                 nodes[sel] = [self.router.index[int(x)] for x in n_ids]
                 snaps[sel] = s_m
-            return ("points", nodes, snaps, wt / wt.sum())
+            return Points(nodes, snaps, wt / wt.sum())
         raise AssertionError(w)
 
     def _load_polygons(self, w, label):
@@ -188,36 +168,8 @@ class DemandModel:
         snap = np.zeros(k)
         for ci, c in enumerate(self.components):
             sel = np.flatnonzero(comp == ci)
-            m = len(sel)
-            if m == 0:
-                continue
-            if c[0] == "edges":
-                node[sel], snap[sel] = self._sample_edges(c[1], rng, m)
-            elif c[0] == "township":
-                teams = rng.choice(len(c[1]), size=m, p=c[1])
-                for t in np.unique(teams):
-                    s2 = sel[teams == t]
-                    node[s2], snap[s2] = self._sample_edges(c[2][t], rng, len(s2))
-            elif c[0] == "disc":
-                _, lon0, lat0, r = c
-                rad = r * np.sqrt(rng.random(m))
-                ang = rng.random(m) * 2 * np.pi
-                lon = lon0 + rad * np.cos(ang) / (111320.0 * math.cos(math.radians(lat0)))
-                lat = lat0 + rad * np.sin(ang) / 110540.0
-                node[sel], snap[sel] = self._snap_idx(lon, lat)
-            elif c[0] == "polygons":
-                geoms, p = c[1], c[2]
-                which = rng.choice(len(geoms), size=m, p=p)
-                lon = np.empty(m)
-                lat = np.empty(m)
-                for gi in np.unique(which):
-                    s2 = np.flatnonzero(which == gi)
-                    lon[s2], lat[s2] = _points_in(geoms[gi], rng, len(s2))
-                node[sel], snap[sel] = self._snap_idx(lon, lat)
-            else:
-                _, pn, ps, pw = c
-                j = rng.choice(len(pn), size=m, p=pw)
-                node[sel], snap[sel] = pn[j], ps[j]
+            if len(sel):
+                node[sel], snap[sel] = c.sample(self, rng, len(sel))
         return node, snap
 
     def _snap_idx(self, lon, lat):
@@ -351,6 +303,85 @@ class DemandModel:
             snap[sel] = s_m
         cat = np.array([r[4] for r in rows], dtype=np.int16)
         return created, node, snap, cat
+
+
+# ------------------------------------------------------------------------------------ where: components
+# One small class per ``demand.where`` kind, each with ``sample(model, rng, k) -> (node index, snap m)``.
+# ``DemandModel._prepare`` builds them from the scenario; a new kind is a class here, a branch there and
+# a ``Where...`` model in scenario.py. Every class draws in the same order as before, so seeds keep
+# giving the same reports.
+
+@dataclass(frozen=True)
+class RoadLength:
+    """Anywhere on the road network, in proportion to road length (``kind: road_length``)."""
+
+    cdf: np.ndarray
+
+    def sample(self, dm: "DemandModel", rng, k):
+        return dm._sample_edges(self.cdf, rng, k)
+
+
+@dataclass(frozen=True)
+class TownshipShares:
+    """A township by its share, then its roads by length (``kind: township``)."""
+
+    p: np.ndarray
+    samplers: list
+
+    def sample(self, dm: "DemandModel", rng, k):
+        teams = rng.choice(len(self.p), size=k, p=self.p)
+        node = np.empty(k, dtype=np.int64)
+        snap = np.zeros(k)
+        for t in np.unique(teams):
+            s2 = np.flatnonzero(teams == t)
+            node[s2], snap[s2] = dm._sample_edges(self.samplers[t], rng, len(s2))
+        return node, snap
+
+
+@dataclass(frozen=True)
+class Disc:
+    """Uniform in a disc around a hotspot, snapped to the nearest road node (``kind: hotspot``)."""
+
+    lon: float
+    lat: float
+    radius_m: float
+
+    def sample(self, dm: "DemandModel", rng, k):
+        rad = self.radius_m * np.sqrt(rng.random(k))
+        ang = rng.random(k) * 2 * np.pi
+        lon = self.lon + rad * np.cos(ang) / (111320.0 * math.cos(math.radians(self.lat)))
+        lat = self.lat + rad * np.sin(ang) / 110540.0
+        return dm._snap_idx(lon, lat)
+
+
+@dataclass(frozen=True)
+class Polygons:
+    """A polygon by its weight, then uniform inside it (``kind: polygons``)."""
+
+    geoms: list
+    p: np.ndarray
+
+    def sample(self, dm: "DemandModel", rng, k):
+        which = rng.choice(len(self.geoms), size=k, p=self.p)
+        lon = np.empty(k)
+        lat = np.empty(k)
+        for gi in np.unique(which):
+            s2 = np.flatnonzero(which == gi)
+            lon[s2], lat[s2] = _points_in(self.geoms[gi], rng, len(s2))
+        return dm._snap_idx(lon, lat)
+
+
+@dataclass(frozen=True)
+class Points:
+    """Observed points by their weights (``kind: points``), already snapped."""
+
+    nodes: np.ndarray
+    snaps: np.ndarray
+    p: np.ndarray
+
+    def sample(self, dm: "DemandModel", rng, k):
+        j = rng.choice(len(self.nodes), size=k, p=self.p)
+        return self.nodes[j], self.snaps[j]
 
 
 def _surge_mask(s, hour_idx: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from .distributions import law
 from .errors import DispatchSimError, InputWarning, ScenarioError
 from .readers import read_points_csv, read_trace_file
 from .speeds import BandTable, SpeedSettings, TimeBand, parse_hhmm
@@ -127,8 +128,8 @@ class Distribution(_Strict):
         return self
 
     def mean(self) -> float:
-        return {"fixed": lambda: self.value_min, "uniform": lambda: (self.low_min + self.high_min) / 2,
-                "empirical": lambda: sum(self.values_min) / len(self.values_min)}.get(self.dist, lambda: self.mean_min)()
+        """Mean duration (minutes) of the law (:mod:`dispatch_sim.distributions`)."""
+        return float(law(self).mean())
 
 
 class Shift(_Strict):

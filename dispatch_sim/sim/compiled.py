@@ -15,6 +15,7 @@ from . import kernels as K
 from .engine import Dispatcher, Outcome, Roster, Woken, has_closures
 from .layout import CrewF, CrewI, CrewState, Meta, PolicyCode, QueueCode, RepF, TeamCol
 
+
 def _entry_point(kernel, *example_args):
     """The compiled entry point of ``kernel`` for the types of ``example_args`` (compiled or loaded
     from numba's disk cache once). Calling it skips the dispatcher's per-call type resolution, so

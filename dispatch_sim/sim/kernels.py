@@ -25,8 +25,16 @@ from numba.experimental import structref
 
 from .._kernels import _alt_bound
 from ..hub_labels import label_distance
-from .layout import BAND_RES_MIN, CrewF as CF, CrewI as CI, CrewState as CS, Meta as M, PolicyCode as PC
-from .layout import QueueCode as QC, RepF as RF, RepI as RI, TeamCol as TC
+from .layout import BAND_RES_MIN
+from .layout import CrewF as CF
+from .layout import CrewI as CI
+from .layout import CrewState as CS
+from .layout import Meta as M
+from .layout import PolicyCode as PC
+from .layout import QueueCode as QC
+from .layout import RepF as RF
+from .layout import RepI as RI
+from .layout import TeamCol as TC
 
 
 # ------------------------------------------------------------------ the state: one argument per call
