@@ -301,7 +301,9 @@ def team_free(p: Prepared, world, team_idx: np.ndarray) -> np.ndarray:
     ok_team = team_idx >= 0
     idx = np.flatnonzero(ok_team & np.isfinite(p.dispatched))
     if len(idx):
-        back[idx] = r.to_base[0][team_idx[idx], p.node[idx]] / 60.0
+        # the slowest band's drive back: a crew still on its way home is sent without turnout, from the road
+        tb = r.to_base[:, team_idx[idx], p.node[idx]]
+        back[idx] = np.max(np.where(np.isfinite(tb), tb, 0.0), axis=0) / 60.0
     busy_to = end + np.where(np.isfinite(back), back, 0.0)
     for t in np.unique(team_idx[ok_team]):
         sel = np.flatnonzero((team_idx == t) & np.isfinite(p.dispatched))
