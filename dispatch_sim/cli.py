@@ -1028,7 +1028,7 @@ def calibrate(log_file: Path = typer.Argument(..., help="report log exported by 
               seed: int = typer.Option(0, min=0, help="bootstrap seed")):
     """Fit a scenario to a report log: demand, work times, delays, speeds; writes NEW.yaml and a page.
 
-    Example: dispatch-sim calibrate scenarios/examples/nanhu_log_2022q3.csv --base scenarios/nanhu_baseline.yaml --out out/calibrated.yaml
+    Example: dispatch-sim calibrate scenarios/examples/nanhu_synthetic_log_2022q3.csv --base scenarios/nanhu_baseline.yaml --out out/calibrated.yaml
     """
     from .calibrate import calibrate as fit, write_calibration
     from .io import prepare_out_dir
@@ -1066,7 +1066,7 @@ def backtest(scenario: Path = typer.Argument(..., help="scenario YAML to test"),
              lang: Optional[str] = typer.Option(None, help="page language zh | en (default: the scenario's report.lang)")):
     """Replay a report log through the model; say where model and record disagree beyond chance.
 
-    Example: dispatch-sim backtest out/calibrated.yaml --log scenarios/examples/nanhu_log_2022q3.csv --out out/backtest
+    Example: dispatch-sim backtest out/calibrated.yaml --log scenarios/examples/nanhu_synthetic_log_2022q3.csv --out out/backtest
     """
     from .backtest import backtest as run_backtest, summary_lines
     from .io import write_json_atomic
