@@ -88,9 +88,16 @@ def _shapefile_features(shp: bytes, dbf: bytes | None, cpg: str | None, path, la
     import shapefile
     from shapely.geometry import shape
 
-    encs = [cpg] if cpg else []
+    import codecs
+    import re
+
+    if cpg and re.fullmatch(r"(?:ansi\s*)?\d{3,5}", cpg.strip().lower()):  # ArcGIS writes code pages: "936", "ANSI 936"
+        cpg = "cp" + re.sub(r"\D", "", cpg)
+    try:
+        encs = [codecs.lookup(cpg).name] if cpg else []
+    except LookupError:
+        encs = []  # an unknown .cpg: try the usual ones
     encs += ["utf-8", "gbk"]
-    last = None
     for enc in encs:
         try:
             r = shapefile.Reader(shp=io.BytesIO(shp), dbf=io.BytesIO(dbf) if dbf else None, encoding=enc)
@@ -104,13 +111,14 @@ def _shapefile_features(shp: bytes, dbf: bytes | None, cpg: str | None, path, la
                     continue
                 out.append((props, shape(geo)))
             return out
-        except UnicodeDecodeError as exc:
-            last = exc
+        except UnicodeDecodeError:
             continue
         except Exception as exc:  # noqa: BLE001 - a damaged shapefile
+            if "decode" in str(exc).lower():  # pyshp 3 wraps an attribute decoding failure in dbfFileException
+                continue
             raise DispatchSimError(f"{label}: {_show(path)}: not a readable Shapefile ({type(exc).__name__})") from None
-    raise DispatchSimError(f"{label}: {_show(path)}: the .dbf attributes are in an unknown encoding ({type(last).__name__}); "
-                           "add a .cpg file naming it (e.g. GBK)")
+    raise DispatchSimError(f"{label}: {_show(path)}: the .dbf attributes are in an unknown encoding (tried "
+                           f"{', '.join(encs)}); add a .cpg file naming it (e.g. GBK)")
 
 
 def read_polygons(path, crs: str = "wgs84", label: str = "boundaries") -> list[tuple[dict, object]]:
