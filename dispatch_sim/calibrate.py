@@ -290,9 +290,48 @@ def time_profile(created_min: np.ndarray, first_day_min: float, days: int, rng) 
             "weekday_counts": wcount.astype(int).tolist(), "independence": g}
 
 
-def team_free(p: Prepared, world, team_idx: np.ndarray) -> np.ndarray:
+def quarantined_jobs(log: ReportLog, p: Prepared, scenario) -> list[tuple[int, float, float]]:
+    """``(team, start, end)`` in minutes of the quarantined rows that still show a team at work.
+
+    A quarantined row (an arrival typed before the report, no report time, a placeholder place) is no
+    use for the fits, but the job it records happened: its team was busy. Without it, the team's next job
+    looks "free" although its crew came straight from that scene, with no turnout and a shorter drive,
+    which biases turnout low. Duplicates are left out (their job is in the log).
+    """
+    from .logs import _time_cell
+
+    lookup = team_lookup(scenario)
+    t0 = pd.Timestamp(p.t0)
+    out = []
+    for q in log.quarantine:
+        if str(q.get("reason", "")).startswith("duplicate"):
+            continue
+        team = match_team(q.get("team") or q.get("township") or None, lookup)
+        if team < 0:
+            continue
+
+        def t(f):
+            v = q.get(f)
+            if not v:
+                return None
+            try:
+                return (pd.Timestamp(_time_cell(v)) - t0).total_seconds() / 60.0
+            except (ValueError, TypeError):
+                return None
+
+        start = next((x for x in (t("dispatched_at"), t("reported_at")) if x is not None), None)
+        end = next((x for x in (t("closed_at"), t("arrived_at")) if x is not None), None)
+        if start is None or end is None or not 0 <= end - start <= 1440.0:
+            continue
+        out.append((team, start, end))
+    return out
+
+
+def team_free(p: Prepared, world, team_idx: np.ndarray, others: list | None = None) -> np.ndarray:
     """Per record: the serving team had no other job open from the report until this dispatch (its
-    crews were at or returning to base with nothing else to do); conservative, see the module notes."""
+    crews were at or returning to base with nothing else to do); conservative, see the module notes.
+    ``others``: ``(team, start, end)`` of jobs not in the records (:func:`quarantined_jobs`), each counted
+    as open until its end plus the team's longest drive back to base."""
     n = len(p.created)
     free = np.zeros(n, dtype=bool)
     r = world.router
@@ -320,6 +359,10 @@ def team_free(p: Prepared, world, team_idx: np.ndarray) -> np.ndarray:
         rep_prev = np.maximum.accumulate(np.r_[-np.inf, p.created[order][:-1]])
         free[order] &= rep_prev <= p.created[order]
         free[order] &= np.isfinite(d)
+    for t, a, b in others or ():
+        tb = r.to_base[:, t, :]
+        longest = float(np.max(tb[np.isfinite(tb)])) / 60.0 if np.isfinite(tb).any() else 0.0
+        free &= ~((team_idx == t) & (p.dispatched >= a) & (p.created <= b + longest))
     return free
 
 
@@ -491,7 +534,7 @@ def calibrate(log: ReportLog, world, *, seed: int = 0) -> dict:
     team_idx = np.where(p.team >= 0, p.team, np.where(p.township >= 0, p.township, p.home))
     if not (p.team >= 0).any():
         notes.append("the log has no team column: the township's own team is taken as the team that went")
-    free = team_free(p, world, team_idx)
+    free = team_free(p, world, team_idx, quarantined_jobs(log, p, sc))
     delay = p.dispatched - p.created
     delay_fit = fit_duration(delay[free & np.isfinite(delay)], "dispatch_delay")
     delay_fit["records_team_free"] = int((free & np.isfinite(delay)).sum())

@@ -992,13 +992,17 @@ def _print_info(info: dict) -> None:
 
 # ------------------------------------------------------------------ calibrate and backtest (issue 16)
 
-def _open_log(world, log_path: Path, crs: str, mapping: Optional[Path], label: str):
-    """Read, locate and screen a report log against the scenario's district; prints the accounting."""
+def _read_log(log_path: Path, crs: str, mapping: Optional[Path], label: str):
+    """Read a report log (before any graph is built: a bad file fails in a second, not after the graph)."""
     from .logs import Mapping, normalise_crs, read_log
 
     m = Mapping.read(mapping) if mapping else None
     c = normalise_crs(crs, "--crs")
-    log = read_log(log_path, mapping=m, label=label)
+    return read_log(log_path, mapping=m, label=label), c
+
+
+def _locate_log(world, log, c: str):
+    """Locate and screen a read log against the scenario's district."""
     from .boundaries import district_polygon
 
     log.locate(None if c == "auto" else c, district=district_polygon(world.scenario), extent=world.locator.extent,
@@ -1037,8 +1041,9 @@ def calibrate(log_file: Path = typer.Argument(..., help="report log exported by 
         raise DispatchSimError(f"--lang: {lang!r} is not one of zh, en")
     if out_file.suffix.lower() not in (".yaml", ".yml"):
         raise DispatchSimError(f"--out: {out_file}: give a .yaml file name for the calibrated scenario")
+    log, c = _read_log(log_file, crs, mapping, "LOG")
     world = _world(base)
-    log = _open_log(world, log_file, crs, mapping, "LOG")
+    _locate_log(world, log, c)
     rdir = report_dir or out_file.with_name(out_file.stem + "_calibration")
     prepare_out_dir(rdir, "--report-dir")
     cal = fit(log, world, seed=seed)
@@ -1075,8 +1080,9 @@ def backtest(scenario: Path = typer.Argument(..., help="scenario YAML to test"),
 
     if lang not in (None, "zh", "en"):
         raise DispatchSimError(f"--lang: {lang!r} is not one of zh, en")
+    log, c = _read_log(log_file, crs, mapping, "--log")
     world = _world(scenario)
-    log = _open_log(world, log_file, crs, mapping, "--log")
+    _locate_log(world, log, c)
     bt = run_backtest(world, log, replications=replications, seed=seed)
     write_quarantine(log, out_dir / "quarantine.csv")
     write_json_atomic(out_dir / "backtest.json", {k: v for k, v in bt.items()

@@ -33,7 +33,7 @@ ZH_CATEGORIES = {"city_appearance": "市容环境", "illegal_construction": "违
 
 
 def simulate_log(scenario, *, days: float, seed: int = 1, start_date: str | None = None, G=None,
-                 jitter_m: float = 10.0, world=None) -> pd.DataFrame:
+                 jitter_m: float = 10.0, world=None, with_truth: bool = False):
     """One replication of ``scenario`` over ``days`` days, as the platform would have logged it.
 
     Parameters
@@ -50,13 +50,17 @@ def simulate_log(scenario, *, days: float, seed: int = 1, start_date: str | None
         A prepared graph (or a World) to reuse.
     jitter_m
         Places are moved up to this far from the road node (uniform in a disc).
+    with_truth
+        Also return what the platform does not record, row by row: the model's turnout, dispatch delay
+        and on-scene work (minutes) and the road node of each report.
 
     Returns
     -------
     pandas.DataFrame
         ``report_id, reported_at, category, township, lon, lat, dispatched_at, arrived_at, closed_at,
         team`` with datetimes (seconds) and WGS-84 degrees; reports not dispatched by the end of the log
-        have empty dispatch, arrival and close times.
+        have empty dispatch, arrival and close times. With ``with_truth``: ``(log, truth)``, ``truth``
+        with ``report_id, turnout_min, dispatch_delay_min, work_min, node`` in the log's row order.
     """
     from .model import World
 
@@ -94,8 +98,12 @@ def simulate_log(scenario, *, days: float, seed: int = 1, start_date: str | None
         "closed_at": clock(res.cleared_min[order]),
         "team": names[np.where(team < 0, -1, team)][order],
     })
-    df["report_id"] = [f"NH{int(seed) % 1000:03d}{i:06d}" for i in range(n)]
-    return df
+    if not with_truth:
+        return df
+    truth = pd.DataFrame({"report_id": df["report_id"], "turnout_min": rep.turnout_min[order],
+                          "dispatch_delay_min": (rep.ready_min - rep.created_min)[order], "work_min": rep.work_min[order],
+                          "node": r.node_ids[rep.node[order]]})
+    return df, truth
 
 
 def _excel_forms(ts: datetime, k: int) -> str:

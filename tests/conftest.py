@@ -67,3 +67,8 @@ def small_world():
     from dispatch_sim import World, scenario_from_dict
 
     return World(scenario_from_dict(small_scenario()))
+
+
+# the report-log fixtures of tests/test_calibrate.py and tests/test_backtest.py, shared by both (issue 16)
+from .calib_fixtures import (base_files, base_world, cal, clean_log, generated, located, messy, recovered,  # noqa: E402,F401
+                             truth_world, written)

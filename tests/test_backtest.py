@@ -7,27 +7,9 @@ import json
 
 import pytest
 
-from .test_calibrate import base_files, base_world, cal, clean_log, located, messy, truth_dict, truth_world  # noqa: F401
+from .calib_fixtures import RURAL, URBAN, located_for, truth_dict
 
 REPS = 20
-
-
-def _located_for(world, path):
-    from dispatch_sim.logs import read_log
-
-    log = read_log(path)
-    log.locate(None, extent=world.locator.extent, locator=world.locator)
-    return log
-
-
-@pytest.fixture(scope="module")
-def recovered(cal, located, base_world, base_files, tmp_path_factory):  # noqa: F811
-    from dispatch_sim import World, load_scenario
-    from dispatch_sim.calibrate import write_calibration
-
-    out = tmp_path_factory.mktemp("rec") / "recovered.yaml"
-    write_calibration(cal, located, base_world, base_files / "base.yaml", out, lang="zh")
-    return World(load_scenario(out)), out
 
 
 def test_holm_matches_a_hand_computation():
@@ -37,53 +19,51 @@ def test_holm_matches_a_hand_computation():
     assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
 
 
-def test_recovered_scenario_agrees_with_its_log(recovered, messy):  # noqa: F811
+def test_recovered_scenario_agrees_with_its_log(recovered, messy):
     from dispatch_sim.backtest import backtest
 
     world, _ = recovered
-    bt = backtest(world, _located_for(world, messy[2]["gbk"]), replications=REPS, seed=3)
+    bt = backtest(world, located_for(world, messy[2]["gbk"]), replications=REPS, seed=3)
     assert bt["agrees"], bt["disagreements"]
     tested = [a for a in bt["areas"] if a.get("status") == "tested"]
     assert {a["area"] for a in tested} == {"district", "A", "B", "C"}
     d = bt["areas"][0]
     # observed on-time rate recomputed from the log directly (a second way)
-    log = _located_for(world, messy[2]["gbk"])
+    log = located_for(world, messy[2]["gbk"])
     r = (log.records["arrived_at"] - log.records["reported_at"]).dt.total_seconds() / 60
     assert d["on_time_observed"] == pytest.approx(float((r[r.notna()] <= 30).mean()))
     assert d["on_time_simulated_pi95"][0] - 0.03 <= d["on_time_observed"] <= d["on_time_simulated_pi95"][1] + 0.03
 
 
-def test_slower_roads_are_flagged_in_every_township(truth_world, messy):  # noqa: F811
+def test_slower_roads_are_flagged_in_every_township(truth_world, messy):
     from dispatch_sim import World, scenario_from_dict
     from dispatch_sim.backtest import backtest
 
     d = copy.deepcopy(truth_dict())
-    from .test_calibrate import RURAL, URBAN
-
     d["speeds"].update(urban_kph={k: v * 0.6 for k, v in URBAN.items()}, rural_kph={k: v * 0.6 for k, v in RURAL.items()})
     world = World(scenario_from_dict(d))
-    bt = backtest(world, _located_for(world, messy[2]["gbk"]), replications=REPS, seed=3)
+    bt = backtest(world, located_for(world, messy[2]["gbk"]), replications=REPS, seed=3)
     assert not bt["agrees"]
     assert set(bt["flagged_areas"]) == {"district", "A", "B", "C"}
     assert all(x["on_time_simulated"] < x["on_time_observed"] for x in bt["areas"] if x.get("status") == "tested")
     assert not any(t["beyond_chance"] for t in bt["tests"] if t["test"] == "report_count")  # demand is right
 
 
-def test_one_townships_doubled_rate_is_flagged_on_that_township(truth_world, messy):  # noqa: F811
+def test_one_townships_doubled_rate_is_flagged_on_that_township(truth_world, messy):
     from dispatch_sim import World, scenario_from_dict
     from dispatch_sim.backtest import backtest
 
     d = copy.deepcopy(truth_dict())
     d["demand"]["surges"] = [{"name": "B doubled", "start_day": 0, "end_day": 3000, "factor": 2, "teams": ["B"]}]
     world = World(scenario_from_dict(d), G=truth_world.G, router=truth_world.router)
-    bt = backtest(world, _located_for(world, messy[2]["gbk"]), replications=REPS, seed=3)
+    bt = backtest(world, located_for(world, messy[2]["gbk"]), replications=REPS, seed=3)
     counts = {t["area"]: t for t in bt["tests"] if t["test"] == "report_count"}
     assert counts["B"]["beyond_chance"] and bt["demand"]["B"]["ratio"] == pytest.approx(0.5, abs=0.08)
     assert not counts["A"]["beyond_chance"] and not counts["C"]["beyond_chance"]
     assert "B" in bt["flagged_areas"] and "A" not in bt["flagged_areas"] and "C" not in bt["flagged_areas"]
 
 
-def test_backtest_command_writes_json_and_an_offline_page(recovered, messy, tmp_path, capsys):  # noqa: F811
+def test_backtest_command_writes_json_and_an_offline_page(recovered, messy, tmp_path, capsys):
     from dispatch_sim.cli import run_cli
 
     _, path = recovered

@@ -4,101 +4,13 @@ files are one line and exit 2."""
 
 from __future__ import annotations
 
-import copy
 import csv
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import small_scenario
-
-DAYS = 40
-URBAN = {"motorway": 80, "trunk": 50, "primary": 40, "secondary": 35, "tertiary": 30, "unclassified": 25,
-         "residential": 20, "living_street": 10, "service": 15, "road": 25}
-RURAL = {"motorway": 100, "trunk": 70, "primary": 60, "secondary": 50, "tertiary": 40, "unclassified": 35,
-         "residential": 30, "living_street": 10, "service": 20, "road": 30}
-
-
-def truth_dict() -> dict:
-    return small_scenario(
-        speeds={"time_bands": [{"name": "peak", "start": "07:00", "end": "10:00", "factor": 0.6}]},
-        dispatch={"policy": "home_team", "dispatch_delay_min": {"dist": "lognormal", "mean_min": 3, "sd_min": 1.5},
-                  "turnout_min": {"dist": "uniform", "low_min": 1, "high_min": 4}},
-        demand={"reports_per_day": 30, "categories": [
-            {"name": "a", "share": 0.6, "work_min": {"dist": "lognormal", "mean_min": 30, "sd_min": 15}},
-            {"name": "b", "share": 0.4, "work_min": {"dist": "gamma", "mean_min": 50, "sd_min": 20}}]})
-
-
-def wrong_base_dict() -> dict:
-    """The truth with everything the log should correct set wrong: speeds ×0.8, peak 0.9, rate, work, delay."""
-    d = copy.deepcopy(truth_dict())
-    d["speeds"] = {"urban_kph": {k: v * 0.8 for k, v in URBAN.items()}, "rural_kph": {k: v * 0.8 for k, v in RURAL.items()},
-                   "maxspeed_factor": 0.64, "time_bands": [{"name": "peak", "start": "07:00", "end": "10:00", "factor": 0.9}]}
-    d["demand"]["reports_per_day"] = 10
-    d["demand"]["categories"][0]["work_min"] = {"dist": "exponential", "mean_min": 60}
-    d["dispatch"]["dispatch_delay_min"] = {"dist": "fixed", "value_min": 8}
-    return d
-
-
-@pytest.fixture(scope="session")
-def truth_world():
-    from dispatch_sim import World, scenario_from_dict
-
-    return World(scenario_from_dict(truth_dict()))
-
-
-@pytest.fixture(scope="session")
-def clean_log(truth_world):
-    from dispatch_sim.synthlog import simulate_log
-
-    return simulate_log(truth_world.scenario, days=DAYS, seed=5, world=truth_world)
-
-
-@pytest.fixture(scope="session")
-def messy(clean_log, tmp_path_factory):
-    from dispatch_sim.synthlog import make_messy, write_export
-
-    table, injected = make_messy(clean_log, seed=1)
-    d = tmp_path_factory.mktemp("logs")
-    paths = {"gbk": write_export(table, d / "log_gbk.csv", encoding="gbk", title="南湖区事件清单（导出）"),
-             "utf8": write_export(table, d / "log_utf8.csv", encoding="utf-8-sig"),
-             "xlsx": write_export(table, d / "log.xlsx", title="南湖区事件清单")}
-    return table, injected, paths
-
-
-@pytest.fixture(scope="session")
-def base_files(tmp_path_factory):
-    import yaml
-
-    d = tmp_path_factory.mktemp("base")
-    (d / "base.yaml").write_text(yaml.safe_dump(wrong_base_dict(), allow_unicode=True), encoding="utf-8")
-    (d / "truth.yaml").write_text(yaml.safe_dump(truth_dict(), allow_unicode=True), encoding="utf-8")
-    return d
-
-
-@pytest.fixture(scope="session")
-def base_world(base_files):
-    from dispatch_sim import World, load_scenario
-
-    return World(load_scenario(base_files / "base.yaml"))
-
-
-@pytest.fixture(scope="session")
-def located(messy, base_world):
-    from dispatch_sim.logs import read_log
-
-    log = read_log(messy[2]["gbk"])
-    log.locate(None, extent=base_world.locator.extent, locator=base_world.locator)
-    return log
-
-
-@pytest.fixture(scope="session")
-def cal(located, base_world):
-    from dispatch_sim.calibrate import calibrate
-
-    return calibrate(located, base_world, seed=0)
+from .calib_fixtures import URBAN
 
 
 # ------------------------------------------------------------------------------------------ the log
@@ -219,9 +131,7 @@ def test_dispatch_delay_turnout_and_speed_factors_are_recovered(cal):
     d = cal["dispatch_delay"]
     assert d["best"] == "lognormal" and d["mean_ci95"][0] <= 3 <= d["mean_ci95"][1]
     tr = cal["travel"]
-    # turnout (uniform 1-4, mean 2.5) comes out ~0.1-0.2 min low (a known bias, under investigation: the interval
-    # does not contain 2.5 on this log), so only its size is asserted here, not the interval
-    assert 2.25 <= tr["turnout_mean"] <= 2.6
+    assert 2.2 <= tr["turnout_mean"] <= 2.8 and tr["turnout_ci95"][1] - tr["turnout_ci95"][0] < 0.45
     # truth against the base: off-peak 1/0.8; peak 0.6 / (0.8 × 0.9)
     for band, f in (("off_peak", 1 / 0.8), ("peak", 0.6 / 0.72)):
         lo, hi = tr["bands"][band]["ci95"]
@@ -229,12 +139,47 @@ def test_dispatch_delay_turnout_and_speed_factors_are_recovered(cal):
         assert hi - lo < 0.15
 
 
-def test_calibrated_scenario_extends_the_base_and_loads(cal, located, base_world, base_files, tmp_path):
-    from dispatch_sim import load_scenario
-    from dispatch_sim.calibrate import write_calibration
+def test_turnout_is_the_mean_of_the_turnouts_of_the_records_it_used(generated, located, base_world, cal, truth_world):
+    """Turnout is the intercept of arrival − dispatch against the routed time; a second way to the same figure is
+    the model's own turnouts of those records (which the log does not hold). On this log they average 2.39 min, not
+    the distribution's 2.5: a low draw, not a bias (over 60 such logs the fit averages 2.490, sd 0.074, and its interval
+    covers 2.5 in 55: python tools/calibration_coverage.py); the fit must find the 2.39."""
+    from dispatch_sim.calibrate import prepare, quarantined_jobs, team_free
 
-    out = tmp_path / "cal.yaml"
-    paths = write_calibration(cal, located, base_world, base_files / "base.yaml", out, lang="en")
+    truth = generated[1].set_index("report_id")
+    p = prepare(located, base_world)
+    team_idx = np.where(p.team >= 0, p.team, np.where(p.township >= 0, p.township, p.home))
+    used = team_free(p, base_world, team_idx, quarantined_jobs(located, p, base_world.scenario))
+    used &= np.isfinite(p.arrived) & np.isfinite(p.dispatched)
+    assert used.sum() == cal["travel"]["n"]
+    ids = located.records["report_id"].to_numpy()[used]
+    own = float(truth.loc[ids, "turnout_min"].mean())
+    lo, hi = cal["travel"]["turnout_ci95"]
+    assert lo <= own <= hi and abs(cal["travel"]["turnout_mean"] - own) < 0.1, (own, cal["travel"]["turnout_mean"])
+    # what the regression assumes holds exactly in the model: arrival − dispatch − turnout is the fastest drive from
+    # the team's base to the report's node in the time band at dispatch (to the second the log is rounded to), so
+    # neither the start point nor the band (nor floored edge times) bias the turnout
+    r = truth_world.router
+    drive = (p.arrived - p.dispatched)[used] - truth.loc[ids, "turnout_min"].to_numpy()
+    band = np.array([r.band_at(t) for t in p.dispatched[used]])
+    node = np.array([r.index[int(n)] for n in truth.loc[ids, "node"]])
+    routed = r.from_base[band, team_idx[used], node] / 60.0
+    assert np.abs(drive - routed).max() < 1.5 / 60
+    # without the quarantined rows' jobs, records whose crew came straight from a quarantined job's scene pass as free
+    naive = team_free(p, base_world, team_idx) & np.isfinite(p.arrived) & np.isfinite(p.dispatched)
+    extra = naive & ~used
+    assert extra.any()
+    e_ids = located.records["report_id"].to_numpy()[extra]
+    gap = (p.arrived - p.dispatched)[extra] - truth.loc[e_ids, "turnout_min"].to_numpy()
+    e_routed = r.from_base[np.array([r.band_at(t) for t in p.dispatched[extra]]), team_idx[extra],
+                           np.array([r.index[int(n)] for n in truth.loc[e_ids, "node"]])] / 60.0
+    assert np.abs(gap - e_routed).max() > 1.0  # at least one of them did not start from base
+
+
+def test_calibrated_scenario_extends_the_base_and_loads(cal, located, base_world, written):
+    from dispatch_sim import load_scenario
+
+    out = written["scenario"]
     text = out.read_text(encoding="utf-8")
     assert "extends:" in text and "95% CI" in text
     sc = load_scenario(out)
@@ -242,9 +187,12 @@ def test_calibrated_scenario_extends_the_base_and_loads(cal, located, base_world
     assert [c.name for c in sc.demand.categories] == ["a", "b"]
     assert sc.demand.categories[1].work_min.dist == "gamma"
     assert sc.teams == base_world.scenario.teams  # from the base
-    page = paths["page"].read_text(encoding="utf-8")
+    page = written["page"].read_text(encoding="utf-8")
     assert "<img" in page and "http://" not in page and "https://" not in page
-    assert len(pd.read_csv(paths["points"])) == located.used
+    assert len(pd.read_csv(written["points"])) == located.used
+    # the speeds written are the base's times the fitted factors (off-peak for road classes)
+    f = cal["travel"]["bands"]["off_peak"]["speed_factor"]
+    assert sc.speeds.urban_kph["primary"] == pytest.approx(URBAN["primary"] * 0.8 * f, abs=0.01)
 
 
 # ------------------------------------------------------------------------------------------ hostile input
