@@ -946,7 +946,7 @@ def graph_import(file: Path = typer.Argument(..., help=".osm, .osm.bz2 or .osm.p
                  out_file: Path = typer.Option(..., "--out", help="GraphML to write")):
     """Import a local OSM extract (streamed), clip it and save the cleaned drivable graph.
 
-    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.68,30.58,120.97,30.87 --out data/nanhu_drive.graphml
+    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.65,30.60,120.98,30.85 --out data/nanhu_drive.graphml
     """
     from .roads import graph_info, import_osm_file, load_polygon, prepare_graph, resolve_data_path, save_graph
 
