@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-NANHU_BBOX = (120.68, 30.58, 120.97, 30.87)
+NANHU_BBOX = (120.65, 30.60, 120.98, 30.85)  # covers the district (~120.658-120.977 E, 30.607-30.844 N)
 PREFECTURE_BBOX = (120.30, 30.35, 121.30, 31.05)  # about Jiaxing prefecture's extent
 TEAMS = [("解放街道", 120.76328, 30.77817), ("建设街道", 120.760, 30.757), ("新嘉街道", 120.750, 30.770),
          ("南湖街道", 120.770, 30.748), ("新兴街道", 120.740, 30.750), ("东栅街道", 120.78594, 30.76113),

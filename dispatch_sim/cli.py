@@ -940,7 +940,7 @@ def graph_import(file: Path = typer.Argument(..., help=".osm, .osm.bz2 or .osm.p
                  out_file: Path = typer.Option(..., "--out", help="GraphML to write")):
     """Import a local OSM extract (streamed), clip it and save the cleaned drivable graph.
 
-    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.68,30.58,120.97,30.87 --out data/nanhu_drive.graphml
+    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.65,30.60,120.98,30.85 --out data/nanhu_drive.graphml
     """
     from .roads import graph_info, import_osm_file, load_polygon, prepare_graph, resolve_data_path, save_graph
 
@@ -982,6 +982,110 @@ def _print_info(info: dict) -> None:
          f"{info['dropped_edges']} edges")
     _say("km of road (directed edges) by class: " + ", ".join(f"{k} {v}" for k, v in info["km_directed_by_class"].items()))
     _say(info["attribution"])
+
+
+# ------------------------------------------------------------------ calibrate and backtest (issue 16)
+
+def _read_log(log_path: Path, crs: str, mapping: Optional[Path], label: str):
+    """Read a report log (before any graph is built: a bad file fails in a second, not after the graph)."""
+    from .logs import Mapping, normalise_crs, read_log
+
+    m = Mapping.read(mapping) if mapping else None
+    c = normalise_crs(crs, "--crs")
+    return read_log(log_path, mapping=m, label=label), c
+
+
+def _locate_log(world, log, c: str):
+    """Locate and screen a read log against the scenario's district."""
+    from .boundaries import district_polygon
+
+    log.locate(None if c == "auto" else c, district=district_polygon(world.scenario), extent=world.locator.extent,
+               locator=world.locator)
+    return log
+
+
+def _say_log(log) -> None:
+    c = log.counts()
+    _say(f"{log.path}: {c['rows']} rows: {c['used']} used, {c['quarantined']} quarantined"
+         + (" (" + "; ".join(f"{n} {k}" for k, n in c["quarantined_by_reason"].items()) + ")" if c["quarantined"] else ""))
+    for k, n in c["notes"].items():
+        _warn(f"{log.path}: {n} rows: {k}")
+    _say(f"coordinates: {c['crs']} ({c['crs_how']}); encoding {c['encoding']}")
+
+
+@app.command()
+@_guard
+def calibrate(log_file: Path = typer.Argument(..., help="report log exported by the platform (CSV or XLSX)"),
+              base: Path = typer.Option(..., "--base", help="scenario YAML to start from (the new one extends it)"),
+              out_file: Path = typer.Option(..., "--out", help="calibrated scenario YAML to write"),
+              report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="folder for calibration.html, "
+                                                        "calibration.json, quarantine.csv (default: NEW_calibration/)"),
+              crs: str = typer.Option("auto", help="coordinates of the log: wgs84 | gcj02 | bd09 | auto (detected)"),
+              mapping: Optional[Path] = typer.Option(None, help="YAML/JSON: column names, crs, category/township names"),
+              lang: Optional[str] = typer.Option(None, help="page language zh | en (default: the base's report.lang)"),
+              seed: int = typer.Option(0, min=0, help="bootstrap seed")):
+    """Fit a scenario to a report log: demand, work times, delays, speeds; writes NEW.yaml and a page.
+
+    Example: dispatch-sim calibrate scenarios/examples/nanhu_synthetic_log_2022q3.csv --base scenarios/nanhu_baseline.yaml --out out/calibrated.yaml
+    """
+    from .calibrate import calibrate as fit, write_calibration
+    from .io import prepare_out_dir
+
+    if lang not in (None, "zh", "en"):
+        raise DispatchSimError(f"--lang: {lang!r} is not one of zh, en")
+    if out_file.suffix.lower() not in (".yaml", ".yml"):
+        raise DispatchSimError(f"--out: {out_file}: give a .yaml file name for the calibrated scenario")
+    log, c = _read_log(log_file, crs, mapping, "LOG")
+    world = _world(base)
+    _locate_log(world, log, c)
+    rdir = report_dir or out_file.with_name(out_file.stem + "_calibration")
+    prepare_out_dir(rdir, "--report-dir")
+    cal = fit(log, world, seed=seed)
+    paths = write_calibration(cal, log, world, base, out_file, report_dir=rdir, lang=lang or world.scenario.report.lang)
+    _say_log(log)
+    d = cal["demand"]
+    _say(f"reports per day {d['reports_per_day']:.2f} (95% CI {d['reports_per_day_ci95'][0]:.2f}-"
+         f"{d['reports_per_day_ci95'][1]:.2f}) over {d['days']} days")
+    for band, v in (cal["travel"].get("bands") or {}).items():
+        _say(f"speed factor {band}: {v['speed_factor']:.3f} (95% CI {v['ci95'][0]:.3f}-{v['ci95'][1]:.3f}, n={v['n']})")
+    for note in cal["notes"]:
+        _warn(f"{log_file}: {note}")
+    _say(f"wrote {paths['scenario']}, {paths['points']}, {paths['page']}, {paths['quarantine']}")
+
+
+@app.command()
+@_guard
+def backtest(scenario: Path = typer.Argument(..., help="scenario YAML to test"),
+             log_file: Path = typer.Option(..., "--log", help="report log exported by the platform (CSV or XLSX)"),
+             out_dir: Path = typer.Option(..., "--out", help="output folder"),
+             replications: int = typer.Option(20, min=3, help="replays of the log (and demand draws)"),
+             seed: Optional[int] = typer.Option(None, min=0, help="override run.seed"),
+             crs: str = typer.Option("auto", help="coordinates of the log: wgs84 | gcj02 | bd09 | auto (detected)"),
+             mapping: Optional[Path] = typer.Option(None, help="YAML/JSON: column names, crs, category/township names"),
+             lang: Optional[str] = typer.Option(None, help="page language zh | en (default: the scenario's report.lang)")):
+    """Replay a report log through the model; say where model and record disagree beyond chance.
+
+    Example: dispatch-sim backtest out/calibrated.yaml --log scenarios/examples/nanhu_synthetic_log_2022q3.csv --out out/backtest
+    """
+    from .backtest import backtest as run_backtest, summary_lines
+    from .io import write_json_atomic
+    from .logpages import backtest_page
+    from .logs import write_quarantine
+
+    if lang not in (None, "zh", "en"):
+        raise DispatchSimError(f"--lang: {lang!r} is not one of zh, en")
+    log, c = _read_log(log_file, crs, mapping, "--log")
+    world = _world(scenario)
+    _locate_log(world, log, c)
+    bt = run_backtest(world, log, replications=replications, seed=seed)
+    write_quarantine(log, out_dir / "quarantine.csv")
+    write_json_atomic(out_dir / "backtest.json", {k: v for k, v in bt.items()
+                                                  if k not in ("sim_response", "obs_response", "home", "promise")})
+    paths = backtest_page(bt, world.scenario, out_dir, lang=lang or world.scenario.report.lang, standin=world.standin)
+    _say_log(log)
+    for line in summary_lines(bt):
+        _say(line)
+    _say(f"wrote {out_dir / 'backtest.json'}, {paths['page']}, {out_dir / 'quarantine.csv'}")
 
 
 _HOIST = {"-v", "--verbose", "-q", "--quiet"}

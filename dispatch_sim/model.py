@@ -61,6 +61,10 @@ class World:
                              graphml=g.graphml, standin_nodes=g.standin_nodes, standin_seed=g.standin_seed,
                              urban_centres=[tuple(map(float, to_wgs84(p.lon, p.lat, p.crs))) for p in g.urban_centres])
             G = load_graph(spec, anchors=anchors, speeds=sc.speeds.settings(), warn=_warn)
+            if sc.boundaries is not None and sc.boundaries.district:  # issue 16: clip to the real outline
+                from .boundaries import clip_graph, district_polygon
+
+                G = clip_graph(G, district_polygon(sc), sc.boundaries.buffer_m)
         self.G = G
         self.standin = is_standin(G)
         self.locator = NodeLocator(G)
@@ -103,6 +107,10 @@ class World:
                 poly = load_polygon(t.jurisdiction)
                 inside = shapely.contains_xy(poly, self.router.lon, self.router.lat)
                 node_team[inside] = i
+        if sc.boundaries is not None and sc.boundaries.townships:  # issue 16: township polygons in any crs
+            from .boundaries import township_jurisdictions
+
+            node_team = township_jurisdictions(sc, self.router.lon, self.router.lat, node_team, self.warn)
         return node_team.astype(np.int16)
 
     def reports(self, replication: int, *, seed: int | None = None, load: float | None = None,

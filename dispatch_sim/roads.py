@@ -559,7 +559,7 @@ def _auto(spec, anchors, polygon, rel, warn):
         "No real road graph available (no cached graph, no local OSM extract, no network): running on a "
         "generated STAND-IN network. Results are not planning results. To use real roads, run "
         "'dispatch-sim graph fetch --place \"南湖区, 嘉兴市, 浙江省, 中国\"' on a machine with internet, or "
-        "'dispatch-sim graph import EXTRACT.osm.pbf --bbox 120.68,30.58,120.97,30.87', and set graph.graphml."
+        "'dispatch-sim graph import EXTRACT.osm.pbf --bbox 120.65,30.60,120.98,30.85', and set graph.graphml."
     )
     return _standin(spec, anchors)
 

@@ -473,6 +473,23 @@ class ReportConfig(_Strict):
         "`dispatch-sim run --lang` overrides it"))
 
 
+class Boundaries(_Strict):
+    """Real boundaries: the district outline and township jurisdictions (GeoJSON or Shapefile)."""
+
+    district: str | None = Field(default=None, description=(
+        "GeoJSON or Shapefile (.shp with .dbf, or a .zip) of the district outline: the road graph (import, download "
+        "or stand-in) is clipped to it and report logs are screened against it"))
+    townships: str | None = Field(default=None, description=(
+        "GeoJSON or Shapefile of township jurisdictions, one polygon per township team, matched to team names by "
+        "name_property; replaces the fastest-base jurisdictions where a polygon covers a road node"))
+    name_property: str = Field(default="name", description="attribute of a township polygon holding the team name")
+    crs: CRSName = Field(default="wgs84", description=(
+        "coordinate system of both files: wgs84, gcj02 (Amap, Tencent, most Chinese sources: converting moves a "
+        "Nanhu outline ~490 m) or bd09 (Baidu); converted to WGS-84 on reading"))
+    buffer_m: float = Field(default=200.0, ge=0, le=5000, description=(
+        "roads this far outside the district outline are kept when clipping (border roads)"))
+
+
 class Scenario(_Strict):
     """A complete dispatch_sim scenario."""
 
@@ -488,6 +505,9 @@ class Scenario(_Strict):
     disruptions: list[Disruption] = Field(default_factory=list, description=(
         "road closures, slowed roads and weather in time windows (routing honours them exactly in their windows)"))
     report: ReportConfig = Field(default_factory=ReportConfig, description="report language")
+    boundaries: Boundaries | None = Field(default=None, description=(
+        "district outline and township polygons (GeoJSON/Shapefile, WGS-84, GCJ-02 or BD-09); none: the graph's bbox "
+        "and fastest-base jurisdictions"))
     assumptions: list[str] = Field(default_factory=list, description="shown in the report")
     source_file: str | None = Field(default=None, exclude=True)
     _input_warnings: list[str] = PrivateAttr(default_factory=list)
@@ -572,7 +592,8 @@ class Scenario(_Strict):
 
 # ------------------------------------------------------------------------------------ loading
 
-_PATH_FIELDS = (("graph", "file"), ("graph", "graphml"), ("graph", "polygon"), ("demand", "trace"))
+_PATH_FIELDS = (("graph", "file"), ("graph", "graphml"), ("graph", "polygon"), ("demand", "trace"),
+                ("boundaries", "district"), ("boundaries", "townships"))
 
 
 def _resolve_paths(data: dict, base: Path) -> None:
@@ -871,6 +892,14 @@ def _check_files(sc: Scenario, label: str) -> list[str]:
     for i, t in enumerate(sc.teams):
         if t.jurisdiction:
             guard(f"teams[{i}].jurisdiction", lambda t=t, i=i: jurisdiction(t, i))
+    if sc.boundaries is not None:
+        from .boundaries import read_polygons
+
+        for key in ("district", "townships"):
+            path = getattr(sc.boundaries, key)
+            if path:
+                guard(f"boundaries.{key}", lambda path=path, key=key: read_polygons(path, sc.boundaries.crs,
+                                                                                     f"boundaries.{key}"))
     if sc.demand.trace:
         guard("demand.trace", lambda: read_trace_file(sc.demand.trace, [c.name for c in sc.demand.categories]))
     for i, wh in enumerate(sc.demand.where):
@@ -1232,7 +1261,8 @@ _DESCRIPTIONS: dict[str, str] = {
 def _describe() -> None:
     models = {m.__name__: m for m in (Scenario, RunConfig, GraphConfig, Point, SpeedConfig, TimeBandConfig, Team, Shift,
                                       DispatchConfig, Distribution, Demand, Surge, WhereRoadLength, WhereTownship,
-                                      WhereHotspot, WherePolygons, WherePoints, Category, Targets, TeamTargets)}
+                                      WhereHotspot, WherePolygons, WherePoints, Category, Targets, TeamTargets,
+                                      Boundaries)}
     for key, text in _DESCRIPTIONS.items():
         model, field = key.split(".")
         info = models[model].model_fields[field]

@@ -37,7 +37,7 @@ def helsinki_graph(helsinki_pbf):
     return prepare_graph(import_osm_file(helsinki_pbf))
 
 
-NANHU_BBOX = (120.68, 30.58, 120.97, 30.87)
+NANHU_BBOX = (120.65, 30.60, 120.98, 30.85)  # covers the district (~120.658-120.977 E, 30.607-30.844 N)
 
 
 def small_scenario(**over) -> dict:
@@ -67,3 +67,8 @@ def small_world():
     from dispatch_sim import World, scenario_from_dict
 
     return World(scenario_from_dict(small_scenario()))
+
+
+# the report-log fixtures of tests/test_calibrate.py and tests/test_backtest.py, shared by both (issue 16)
+from .calib_fixtures import (base_files, base_world, cal, clean_log, generated, located, messy, recovered,  # noqa: E402,F401
+                             truth_world, written)

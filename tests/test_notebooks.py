@@ -4,6 +4,7 @@ figures the way Jupyter shows them."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -13,8 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 NB = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
+#: The last line of a cell that ends by showing a figure: ``plot.xxx_figure(...)``, ``figs["x.png"]`` or
+#: ``logpages.xxx_figures(...)["x.png"]``.
+SHOWS = re.compile(r"^(plot\.|figs\[|logpages\.\w+_figures\()")
+
+
 def _draws(nb) -> bool:
-    return any("plot." in c.source for c in nb.cells if c.cell_type == "code")
+    return any("plot." in c.source or "_figures(" in c.source for c in nb.cells if c.cell_type == "code")
 
 
 @pytest.mark.slow
@@ -35,7 +41,7 @@ def test_notebook_runs(path, monkeypatch):
     if _draws(nb):
         images = [o for o in outputs if "image/png" in o.get("data", {})]
         assert images, f"{path.name} draws figures but shows none"
-        shown = [c for c in nb.cells if c.cell_type == "code" and c.source.strip().splitlines()[-1].startswith("plot.")]
+        shown = [c for c in nb.cells if c.cell_type == "code" and SHOWS.match(c.source.strip().splitlines()[-1])]
         assert all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in shown), \
             "a cell ending with a figure shows no image"
     text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
@@ -43,4 +49,4 @@ def test_notebook_runs(path, monkeypatch):
 
 
 def test_the_notebooks_are_the_documented_set():
-    assert [p.stem[:2] for p in NB] == ["01", "02", "03", "04", "06"]  # 05 (calibration) comes with issue 16
+    assert [p.stem[:2] for p in NB] == ["01", "02", "03", "04", "05", "06"]

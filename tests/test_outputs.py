@@ -33,7 +33,7 @@ ZH_TEAMS = [
 def _zh_scenario(**over) -> dict:
     """A small stand-in over the whole district, so the old-town bases are as close on paper as on the
     Nanhu maps."""
-    graph = {"source": "stand-in", "bbox": [120.68, 30.58, 120.97, 30.87], "standin_nodes": 1500, "standin_seed": 2}
+    graph = {"source": "stand-in", "bbox": [120.65, 30.60, 120.98, 30.85], "standin_nodes": 1500, "standin_seed": 2}
     return small_scenario(teams=ZH_TEAMS, graph=graph, report={"lang": "zh"}, **over)
 
 
