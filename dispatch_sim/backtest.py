@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from .calibrate import Prepared, prepare
-from .demand import Reports, sample_durations
+from .demand import Reports
+from .distributions import sample_durations
 from .errors import DispatchSimError
 from .logs import ReportLog, category_lookup
 

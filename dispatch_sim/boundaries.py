@@ -207,7 +207,7 @@ def township_jurisdictions(scenario, lon, lat, node_team: np.ndarray, warn=None)
     """Home team of every node from the township polygons where they cover it; elsewhere ``node_team``."""
     import shapely
 
-    from .logs import match_team, team_lookup
+    from .names import match_team, team_lookup
 
     b = scenario.boundaries
     feats = read_polygons(b.townships, b.crs, "boundaries.townships")

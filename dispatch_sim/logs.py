@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DispatchSimError
+from .names import match_team, team_lookup  # noqa: F401  (re-exported for calibrate)
 from .readers import EXCEL_EPOCH, MAX_DATA_BYTES, _show, decode_text, parse_float, parse_timestamp, read_bytes
 
 #: Fields of a report log, in output order.
@@ -622,38 +623,6 @@ def _order_problem(row) -> str | None:
 
 
 # --------------------------------------------------------------------------- names against a scenario
-
-def _name_variants(name: str) -> set[str]:
-    n = name.strip()
-    out = {n, n.lower()}
-    for suf in ("街道办事处", "街道", "镇", "乡", "办事处", "执法中队", "中队", "综合行政执法队", "执法队"):
-        if n.endswith(suf) and len(n) > len(suf):
-            out.add(n[: -len(suf)])
-    return out
-
-
-def team_lookup(scenario) -> dict[str, int]:
-    """Township/team names as logs write them → team index (name, English name, name without 街道/镇)."""
-    out: dict[str, int] = {}
-    for i, t in enumerate(scenario.teams):
-        for n in [t.name] + ([t.name_en] if t.name_en else []):
-            for v in _name_variants(n):
-                out.setdefault(v, i)
-                out.setdefault(v.lower(), i)
-    return out
-
-
-def match_team(name, lookup: dict[str, int]) -> int:
-    """Index of the team a log's township or team cell names, -1 when none."""
-    if name is None or (isinstance(name, float) and math.isnan(name)):
-        return -1
-    for v in _name_variants(str(name)):
-        if v in lookup:
-            return lookup[v]
-        if v.lower() in lookup:
-            return lookup[v.lower()]
-    return -1
-
 
 #: Chinese category names of the shipped scenarios (comments in nanhu_baseline.yaml).
 CATEGORY_SYNONYMS = {"市容环境": "city_appearance", "市容": "city_appearance", "占道经营": "city_appearance",
