@@ -13,7 +13,7 @@ import numpy as np
 
 from . import kernels as K
 from .engine import Dispatcher, Outcome, Roster, Woken, has_closures
-from .layout import CrewF, CrewI, CrewState, Meta, PolicyCode, QueueCode, RepF, TeamCol
+from .layout import CrewF, CrewI, CrewState, Meta, PolicyCode, QueueCode, RepF, TeamCol, TeamLevel
 
 def _entry_point(kernel, *example_args):
     """The compiled entry point of ``kernel`` for the types of ``example_args`` (compiled or loaded
@@ -33,10 +33,11 @@ class CompiledDispatcher(Dispatcher):
         n = len(reports)
         nteams = len(sc.teams)
         teams = np.zeros((nteams, len(TeamCol)), dtype=np.int64)
-        home_counts = np.bincount(reports.home_team.astype(np.int64), minlength=nteams)[:nteams]
+        home_counts = np.bincount(reports.serving_team.astype(np.int64), minlength=nteams)[:nteams]
         teams[:, TeamCol.QSTART] = np.concatenate([[0], np.cumsum(home_counts)[:-1]])
         for i, t in enumerate(sc.teams):
-            teams[i, TeamCol.BACKUP] = int(t.backup)
+            teams[i, TeamCol.BACKUP] = int(t.backup and t.backs_up)  # helps township teams
+            teams[i, TeamCol.LEVEL] = TeamLevel.DISTRICT if t.backup else TeamLevel.TOWNSHIP
             teams[i, TeamCol.CREW0] = int(np.searchsorted(roster.team, i))
             teams[i, TeamCol.NCREW] = t.max_crews()
         nc = len(roster)

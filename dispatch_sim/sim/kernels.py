@@ -26,7 +26,7 @@ from numba.experimental import structref
 from .._kernels import _alt_bound
 from ..hub_labels import label_distance
 from .layout import BAND_RES_MIN, CrewF as CF, CrewI as CI, CrewState as CS, Meta as M, PolicyCode as PC
-from .layout import QueueCode as QC, RepF as RF, RepI as RI, TeamCol as TC
+from .layout import QueueCode as QC, RepF as RF, RepI as RI, TeamCol as TC, TeamLevel as TL
 
 
 # ------------------------------------------------------------------ the state: one argument per call
@@ -111,11 +111,14 @@ def _dequeue(teams, queue, t, rep_i, rep_f):
 
 
 @njit(cache=True, nogil=True)
-def _pop_best(teams, queue, rep_i, rep_f, only):
-    """Most urgent, oldest waiting report of team ``only`` (or of every team when -1); -1 if none."""
+def _pop_best(teams, queue, rep_i, rep_f, only, own):
+    """Most urgent, oldest waiting report of team ``only``, or when -1 of every open queue (the
+    townships' and team ``own``'s: a district team's referrals only its own crews take); -1 if none."""
     best_t = -1
     for t in range(teams.shape[0]):
         if (only >= 0 and t != only) or teams[t, TC.QLEN] == 0:
+            continue
+        if only < 0 and teams[t, TC.LEVEL] == TL.DISTRICT and t != own:
             continue
         if best_t < 0 or _before(queue[teams[t, TC.QSTART]], queue[teams[best_t, TC.QSTART]], rep_i, rep_f):
             best_t = t
@@ -125,20 +128,20 @@ def _pop_best(teams, queue, rep_i, rep_f, only):
 
 
 @njit(cache=True, nogil=True)
-def _pop(st, only, src, base, now):
+def _pop(st, only, own, src, base, now):
     """:func:`_pop_best`, skipping (and keeping, in order) reports the crew cannot reach now while a
     closure exists in the run: from node ``src`` by labels, or from base ``base`` by the base matrix.
     The twin of :func:`dispatch_sim.policies.pop_best` with ``sim.reachable_from(crew)``."""
     teams, queue, rep_i, rep_f = st.teams, st.queue, st.rep_i, st.rep_f
     if st.meta[M.CLOSED] == 0:
-        return _pop_best(teams, queue, rep_i, rep_f, only)
+        return _pop_best(teams, queue, rep_i, rep_f, only, own)
     band = _band(st.band_table, now)
     lptr = st.label_ptr
     held = np.empty(rep_i.shape[0], dtype=np.int64)
     nh = 0
     found = -1
     while True:
-        rid = _pop_best(teams, queue, rep_i, rep_f, only)
+        rid = _pop_best(teams, queue, rep_i, rep_f, only, own)
         if rid < 0:
             break
         r = rep_i[rid, RI.NODE]
@@ -165,13 +168,15 @@ def _next_job(st, crew, src, base, now):
     teams = st.teams
     t = st.crew_i[crew, CI.TEAM]
     policy = st.meta[M.POLICY]
+    if teams[t, TC.LEVEL] == TL.DISTRICT and not teams[t, TC.BACKUP]:  # serves its own referrals only
+        return _pop(st, t, t, src, base, now)
     if policy == PC.NEAREST or teams[t, TC.BACKUP]:
-        return _pop(st, -1, src, base, now)
+        return _pop(st, -1, t, src, base, now)
     if policy == PC.HOME_THEN_MUTUAL_AID and st.meta[M.QUEUE] == QC.FIFO:  # mutual aid, one first-come queue for everyone
-        return _pop(st, -1, src, base, now)
-    job = _pop(st, t, src, base, now)
+        return _pop(st, -1, t, src, base, now)
+    job = _pop(st, t, t, src, base, now)
     if job < 0 and policy == PC.HOME_THEN_MUTUAL_AID:
-        job = _pop(st, -1, src, base, now)
+        job = _pop(st, -1, t, src, base, now)
     return job
 
 
@@ -184,8 +189,8 @@ def _free_crews(teams, crew_i, mode, team, buf):
     for t in range(teams.shape[0]):
         if mode == 0 and t != team:
             continue
-        if mode == 1 and t == team:
-            continue
+        if mode == 1 and (t == team or (teams[t, TC.LEVEL] == TL.DISTRICT and not teams[t, TC.BACKUP])):
+            continue  # a district team that does not back up townships is nobody's helper
         if mode == 2 and not teams[t, TC.BACKUP]:
             continue
         first = n
@@ -273,7 +278,9 @@ def dispatch(st, rid, now):
     turnout = st.rep_f[rid, RF.TURNOUT_S]
     policy = st.meta[M.POLICY]
     teams, crew_i, buf = st.teams, st.crew_i, st.buf
-    if policy == PC.NEAREST:  # nearest
+    if teams[home, TC.LEVEL] == TL.DISTRICT:  # a referred matter: only the district team that owns it
+        crew, eta = _best(st, _free_crews(teams, crew_i, 0, home, buf), r, turnout, band, now, np.inf)
+    elif policy == PC.NEAREST:  # nearest
         crew, eta = _best(st, _free_crews(teams, crew_i, 1, -1, buf), r, turnout, band, now, np.inf)
     else:
         crew, eta = _best(st, _free_crews(teams, crew_i, 0, home, buf), r, turnout, band, now, np.inf)

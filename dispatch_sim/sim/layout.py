@@ -29,6 +29,7 @@ class CrewState(IntEnum):
     IDLE = 0
     BUSY = 1  # dispatched: driving to a report or on scene
     OFF = 2  # off duty
+    PLANNED = 3  # on a planned inspection (campaign): out of reactive service, recallable if the scenario says
 
 
 class PolicyCode(IntEnum):
@@ -73,6 +74,7 @@ class CrewI(IntEnum):
     OFF_AFTER = 8
     JOBS = 9
     K = 10
+    PLAN_AFTER = 11  # 1: go on the planned inspection under way when this job clears
 
 
 class CrewF(IntEnum):
@@ -90,17 +92,26 @@ class CrewF(IntEnum):
 
 class TeamCol(IntEnum):
     """Columns of a team: its queue's start and length in the shared queue array, backup (district
-    squad) flag, first crew and number of crews."""
+    squad) flag, first crew, number of crews, and level (:class:`TeamLevel`)."""
 
     QSTART = 0
     QLEN = 1
     BACKUP = 2
     CREW0 = 3
     NCREW = 4
+    LEVEL = 5
+
+
+class TeamLevel(IntEnum):
+    """``teams[].level``: a team with an area (township, scenic area) or a district team ("1+6")."""
+
+    TOWNSHIP = 0
+    DISTRICT = 1
 
 
 class RepI(IntEnum):
-    """Integer columns of a report: inputs (node, home team, priority), outputs (team, crew, queued)."""
+    """Integer columns of a report: inputs (node, serving team: the home team or, for a referred
+    matter, the district team that owns it; priority), outputs (team, crew, queued)."""
 
     NODE = 0
     HOME = 1
@@ -139,7 +150,7 @@ def report_arrays(reports) -> tuple[np.ndarray, np.ndarray]:
     not queued)."""
     n = len(reports)
     rep_i = np.full((n, len(RepI)), -1, dtype=np.int64)
-    rep_i[:, [RepI.NODE, RepI.HOME, RepI.PRIO]] = np.stack([reports.node, reports.home_team, reports.priority], 1)
+    rep_i[:, [RepI.NODE, RepI.HOME, RepI.PRIO]] = np.stack([reports.node, reports.serving_team, reports.priority], 1)
     rep_i[:, RepI.QUEUED] = 0
     rep_f = np.full((n, len(RepF)), np.nan)
     rep_f[:, [RepF.READY, RepF.TURNOUT_S, RepF.WORK]] = np.stack(
