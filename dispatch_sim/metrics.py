@@ -87,7 +87,7 @@ def incidents_frame(result, world) -> pd.DataFrame:
             np.minimum.at(lo, rid, rows[:, 3])
             # the first crew on site (no arrival yet when the first crew is still driving at the horizon)
             first[joint] = np.where(lo[joint] <= result.horizon_min, lo[joint], np.nan)
-        df["crews"] = crews
+        df["crews"] = crews.astype(np.int64)
         df["first_arrived_min"] = first
     return df
 
