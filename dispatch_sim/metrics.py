@@ -38,7 +38,7 @@ def incidents_frame(result, world) -> pd.DataFrame:
     cause = np.full(len(created), "", dtype=object)
     late = served & (response > target + 1e-9)
     delay = rep.ready_min - created
-    far = late & (team != rep.home_team)
+    far = late & (team != rep.serving_team)  # a referred report's owner is its own team, not a far one
     waited = late & (wait > 1e-9)
     cause[late] = "long_travel"
     slow = late & ~waited & ~far & (result.travel_min <= target - delay - rep.turnout_min)
@@ -168,6 +168,8 @@ def mutual_aid(incidents: pd.DataFrame, horizon_min: float, warmup_min: float = 
     the simulated post-warm-up days over all replications.
     """
     post = incidents[~incidents["warmup"]]
+    if "referred" in post.columns:  # a referral is served by its owner: not help across township lines
+        post = post[~post["referred"].astype(bool)]
     aid = post[(post["team"] != post["home_team"]) & (post["team"] != "")]
     busy_min = aid["cleared_min"].fillna(horizon_min) - aid["dispatched_min"]
     reps = max(1, incidents["replication"].nunique())
@@ -345,7 +347,10 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> dict:
         block["committed"] = float(committed[i] / duty[i]) if duty[i] > 0 else None
         block["wait_min"] = _tail(sub["wait_min"])
         block["served_by_others"] = int(((sub["team"] != t.name) & (sub["team"] != "")).sum())
-        block["helped_others"] = int(((post["team"] == t.name) & (post["home_team"] != t.name)).sum())
+        helped = (post["team"] == t.name) & (post["home_team"] != t.name)
+        if "referred" in post.columns:  # serving its own referrals is not helping others
+            helped &= ~post["referred"].astype(bool)
+        block["helped_others"] = int(helped.sum())
         block["backup"] = t.backup
         by_team[t.name] = block
     hours = (prom["created_min"] // 60 % 24).astype(int)

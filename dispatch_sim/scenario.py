@@ -676,7 +676,7 @@ class Scenario(_Strict):
         if self.staffing is not None:
             bad = sorted(set(self.staffing.fixed_teams) - known)
             if bad:
-                raise ValueError(f"staffing.fixed_teams: unknown teams {_names(bad)}")
+                raise ValueError(f"staffing.fixed_teams: unknown teams {_names(bad)}; allowed: {_names(sorted(known))}")
             split = [t for t in self.teams if t.name not in self.staffing.fixed_teams]
             if not any(not t.backup for t in split):
                 raise ValueError("staffing.fixed_teams: every township team is fixed: nothing left to split")
@@ -687,7 +687,8 @@ class Scenario(_Strict):
             for k, cp in enumerate(self.planned_inspections.campaigns):
                 bad = sorted(set(cp.teams) - known)
                 if bad:
-                    raise ValueError(f"planned_inspections.campaigns[{k}].teams: unknown teams {_names(bad)}")
+                    raise ValueError(f"planned_inspections.campaigns[{k}].teams: unknown teams {_names(bad)}; allowed: "
+                                     f"{_names(sorted(known))}")
         if self.staffing is not None:
             derive_crews(self)
 
@@ -1337,7 +1338,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "Scenario.run": "how long and how often to simulate (horizon, warm-up, replications, seed, promise, load)",
     "Scenario.graph": "where the road graph comes from (download, OSM extract, GraphML or labelled stand-in)",
     "Scenario.speeds": "free-flow speeds by road class and peak-hour slow-downs",
-    "Scenario.teams": "the township enforcement teams (and optional district squads): bases, crews, shifts",
+    "Scenario.teams": ("the township enforcement teams, teams with their own area (the scenic area) and district teams "
+                       "(\"1+6\"): bases, crews, shifts"),
     "Scenario.dispatch": "how a crew is chosen for a report, and the platform and turnout delays before it drives",
     "Scenario.demand": "how many reports arrive, when, where and of which kinds",
     "Scenario.targets": "what counts as keeping the promise (on-time rate, response quantiles) and how it is judged",
@@ -1376,7 +1378,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "Team.name_en": "name in Latin letters for English reports and figures",
     "Team.base": "where the team's crews start and return to",
     "Team.shifts": "crews on duty by time of day; when empty, crews are on duty around the clock",
-    "Team.backup": "a district squad that only helps other teams (no jurisdiction of its own)",
+    "Team.backup": ("a district-level team with no area of its own (the same as level: district); with backs_up "
+                    "(default) it helps township teams whose own crews are all busy"),
     "Team.source": "where the base coordinate comes from (e.g. a GeoNames id), shown in the report",
     "Team.confidence": "how sure the base coordinate is, in words, shown in the report",
     "Team.unverified": "the base is an estimate; labelled UNVERIFIED in every report and map",

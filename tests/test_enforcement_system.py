@@ -338,5 +338,8 @@ def test_summary_shows_referred_and_joint_reports_apart():
     assert es["joint"]["reports"] == 1 and es["joint"]["first_arrival_min"]["p50"] == pytest.approx(10.0)
     assert es["joint"]["last_arrival_min"]["p50"] == pytest.approx(30.0)
     assert {d["team"] for d in es["district_teams"]} == {"D", "R"}
+    # a referral is served by its owner: not help across township lines, nor a "far team" late cause
+    assert s["mutual_aid"]["reports"] == 0 and s["by_team"]["R"]["helped_others"] == 0
+    assert (df["late_cause"] != "served_by_far_team").all()
     # the accounting still adds up
     assert s["reports"]["total"] == s["reports"]["served"] + s["reports"]["open_at_horizon"] == 3
