@@ -155,12 +155,15 @@ def test_compiled_dispatcher_matches_the_readable_one_with_closures_and_weather(
 _WORLDS: dict = {}
 
 
-def _variant_world(small_world, shifts: bool, priorities: bool, referrals: bool = False) -> World:
+def _variant_world(small_world, shifts: bool, priorities: bool, referrals: bool = False,
+                   campaigns: bool = False) -> World:
     """One world per shift plan × priority classes × referrals (built once): shifts wrap midnight and
     include a weekday-only shift; priorities are three classes with different work-time laws; with
     referrals, a category outside the delegated list goes (after a referral delay) to a district team
-    that does not back up townships, and another to the backup squad, which now owns it."""
-    key = (shifts, priorities, referrals)
+    that does not back up townships, and another to the backup squad, which now owns it; with campaigns,
+    planned inspections take crews out of service on a weekly calendar (one session across a shift
+    change, overlapping sessions) and urgent reports recall them."""
+    key = (shifts, priorities, referrals, campaigns)
     if key not in _WORLDS:
         data = _busy_scenario("home_team")
         if not shifts:
@@ -180,6 +183,12 @@ def _variant_world(small_world, shifts: bool, priorities: bool, referrals: bool 
             data["teams"].append({"name": "env", "level": "district", "backs_up": False, "handles": ["permit"],
                                   "base": {"lon": 120.73, "lat": 30.75},
                                   "shifts": [{"start": "08:00", "end": "18:00", "crews": 1, "days": "weekdays"}]})
+        if campaigns:
+            data["planned_inspections"] = {"recall": True, "recall_priority": 2, "recall_delay_min": 12, "campaigns": [
+                {"name": "am", "teams": ["A", "B"], "weekdays": ["Mon", "Wed", "Fri"], "start": "09:00", "end": "12:00"},
+                {"name": "eve", "teams": ["C", "squad"], "weekdays": ["Tue"], "days": [3, 5], "start": "18:00",
+                 "end": "22:00", "crews": 2},
+                {"name": "overlap", "teams": ["A"], "days": [0, 2], "start": "10:00", "end": "16:00"}]}
         _WORLDS[key] = World(scenario_from_dict(data), G=small_world.G)
     return _WORLDS[key]
 
@@ -236,14 +245,14 @@ def assert_no_crew_on_two_jobs(res, world, df) -> None:
         assert max(n[rid], 1) == need, (rid, n[rid], need)
 
 
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 100_000), load=st.floats(0.3, 6.0),
        policy=st.sampled_from(["home_team", "nearest", "home_then_mutual_aid"]),
        queue=st.sampled_from(["own_first", "fifo"]), shifts=st.booleans(), priorities=st.booleans(),
-       referrals=st.booleans())
+       referrals=st.booleans(), campaigns=st.booleans())
 def test_both_dispatchers_give_identical_incident_tables_and_event_counts(small_world, seed, load, policy, queue,
-                                                                         shifts, priorities, referrals):
-    world = _variant_world(small_world, shifts, priorities, referrals)
+                                                                         shifts, priorities, referrals, campaigns):
+    world = _variant_world(small_world, shifts, priorities, referrals, campaigns)
     world.scenario.dispatch.policy = policy
     world.scenario.dispatch.queue = queue
     reports = world.reports(0, seed=seed, load=load)
@@ -257,6 +266,9 @@ def test_both_dispatchers_give_identical_incident_tables_and_event_counts(small_
     for name in FIELDS:
         np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
     assert fast.events == slow.events
+    if campaigns:
+        np.testing.assert_allclose(fast.extra["planned_min"], slow.extra["planned_min"], rtol=0, atol=1e-9)
+        assert fast.extra["recalls"] == slow.extra["recalls"]
 
 
 # ---------------------------------------------------------------- joint checks and planned inspections

@@ -206,14 +206,22 @@ def _campaign(recall=False, crews=2):
         {"name": "special check", "teams": ["A"], "weekdays": ["Mon"], "start": "09:00", "end": "12:00", "crews": crews}]}
 
 
-def test_a_campaign_day_removes_exactly_its_crews():
-    """A has 3 crews; Monday 09:00-12:00 two of them inspect. No report needs A: A#2 and A#3 spend
-    exactly 180 min on the inspection and 1440 - 180 on duty; A#1 is on duty all day. A report at
-    A's base at 10:00 while A#1 is busy (sent at 09:50 for 60 min) waits until A#1 is back."""
+@pytest.fixture(params=["compiled", "readable"])
+def dispatcher(request, monkeypatch):
+    """Run the test on each dispatcher (planned inspections are on both)."""
+    from dispatch_sim import settings
+
+    monkeypatch.setattr(settings, "compiled_dispatch", request.param == "compiled")
+    return request.param
+
+
+def test_a_campaign_day_removes_exactly_its_crews(dispatcher):
+    """A has 3 crews; Monday 09:00-12:00 two of them inspect. A#2 and A#3 spend exactly 180 min on the
+    inspection and 1440 - 180 on duty; A#1 is on duty all day. A report at A's base at 10:00 while
+    A#1 is busy (sent at 09:50 for 60 min) waits until A#1 is back at 10:50."""
     teams = [{"name": "A", "base": _at(1), "crews": 3}, {"name": "B", "base": _at(6), "crews": 1}]
     w = _world(teams, planned_inspections=_campaign())
-    assert not can_compile(w) and dispatcher_for(w) is ReadableDispatcher
-    assert any("planned_inspections" in m for m in w.warnings)
+    assert dispatcher_for(w).__name__ == {"compiled": "CompiledDispatcher", "readable": "ReadableDispatcher"}[dispatcher]
     res = w.simulate(0, reports=_reports(w, [(590.0, 1, 60.0), (600.0, 1, 30.0)]))
     np.testing.assert_allclose(res.extra["planned_min"], [0, 180, 180, 0])
     np.testing.assert_allclose(res.crew_duty_min, [1440, 1260, 1260, 1440])
@@ -223,7 +231,7 @@ def test_a_campaign_day_removes_exactly_its_crews():
     assert res2.dispatched_min[1] == pytest.approx(721.0) and res2.crew_names[res2.crew[1]] == "A#2"
 
 
-def test_an_urgent_report_recalls_a_planned_crew_after_the_recall_delay():
+def test_an_urgent_report_recalls_a_planned_crew_after_the_recall_delay(dispatcher):
     """Same day with recall (15 min): an urgent report at 10:00 at node 2 (10 min from A's base) while
     A#1 is busy is served by a recalled crew: on site at 10:00 + 15 + 10; it goes back to the
     inspection after the job. A normal report is not a reason to recall: it waits."""
@@ -253,6 +261,8 @@ def test_a_joint_check_is_on_site_when_its_last_crew_arrives():
     on site at 130, both held 40 min on scene: both clear at 170. incidents.csv lists both crews with
     their own times; the promise counts the last arrival (30 min after the report: on time)."""
     w = _world(_joint_teams(), JOINT)
+    assert not can_compile(w) and dispatcher_for(w) is ReadableDispatcher  # joint checks: READABLE_ONLY
+    assert any("joint" in m for m in w.warnings)
     res = w.simulate(0, reports=_reports(w, [(100.0, 2, 40.0, 1)]))
     assert res.arrived_min[0] == pytest.approx(130.0) and res.cleared_min[0] == pytest.approx(170.0)
     rows = res.extra["joint_crews"]

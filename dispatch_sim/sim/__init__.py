@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 READABLE_ONLY: tuple[tuple[Callable, str], ...] = (
     (lambda sc: bool(getattr(sc.dispatch, "move_up", False)), "dispatch.move_up"),
     (lambda sc: any(c.joint for c in sc.demand.categories), "demand.categories[].joint (joint checks)"),
-    (lambda sc: bool(sc.planned_inspections and sc.planned_inspections.campaigns),
-     "planned_inspections.campaigns"),
 )
 
 

@@ -55,7 +55,12 @@ class CompiledDispatcher(Dispatcher):
         meta[Meta.POLICY] = PolicyCode.of(sc.dispatch.policy)
         meta[Meta.QUEUE] = QueueCode.of(sc.dispatch.queue)
         meta[Meta.CLOSED] = int(has_closures(world))
-        params = np.array([sc.dispatch.mutual_aid_threshold_min * 60.0, sc.dispatch.mutual_aid_max_eta_min * 60.0])
+        pi = sc.planned_inspections
+        self.planned = bool(pi and pi.campaigns)
+        meta[Meta.RECALL] = int(bool(pi and pi.recall))
+        meta[Meta.RECALL_PRIO] = pi.recall_priority if pi else 0
+        params = np.array([sc.dispatch.mutual_aid_threshold_min * 60.0, sc.dispatch.mutual_aid_max_eta_min * 60.0,
+                           (pi.recall_delay_min * 60.0) if pi else 0.0])
         self.woken = np.zeros(max(nc, 1), dtype=np.int64)
         self.waits = np.zeros(max(nc, 1))
         self.state = st = K.DispatchState(*world.router.dispatch_arrays(), teams, crew_i, out.crew_f, out.rep_i,
@@ -78,6 +83,9 @@ class CompiledDispatcher(Dispatcher):
     def shift_change(self, team: int, count: int, now: float) -> Woken:
         return self._woken(K.shift_change(self.state, team, count, float(now)))
 
+    def plan_change(self, team: int, count: int, planned: int, now: float) -> Woken:
+        return self._woken(K.plan_change(self.state, team, count, planned, float(now)))
+
     def retry_idle(self, now: float) -> Woken:
         return self._woken(K.retry_idle(self.state, float(now)))
 
@@ -87,6 +95,8 @@ class CompiledDispatcher(Dispatcher):
             job = ci[c, CrewI.JOB]
             if job >= 0 and out_f[job, RepF.ARRIVE_AT] < now:
                 out_f[job, RepF.ARRIVED] = out_f[job, RepF.ARRIVE_AT]  # on scene, still working
+            if ci[c, CrewI.STATE] == CrewState.PLANNED:
+                K.end_plan(c, now, cf)
             if ci[c, CrewI.STATE] == CrewState.BUSY:
                 cf[c, CrewF.BUSY_TOTAL] += now - cf[c, CrewF.BUSY_START]
             elif ci[c, CrewI.RET_BAND] >= 0:
@@ -94,3 +104,6 @@ class CompiledDispatcher(Dispatcher):
             if not np.isnan(cf[c, CrewF.DUTY_SINCE]):
                 cf[c, CrewF.DUTY_MIN] += now - cf[c, CrewF.DUTY_SINCE]
         self.world.router.stats["label_queries"] += int(self.meta[Meta.LOOKUPS])
+        if self.planned:
+            self.extra["planned_min"] = cf[:, CrewF.PLAN_TOTAL].copy()
+            self.extra["recalls"] = int(self.meta[Meta.RECALLS])

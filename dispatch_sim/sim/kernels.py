@@ -295,11 +295,64 @@ def dispatch(st, rid, now):
             aid, aid_eta = _best(st, nc, r, turnout, band, now, min(eta, max_aid + 1e-9))
             if aid >= 0 and aid_eta < eta and aid_eta <= max_aid:
                 crew, eta = aid, aid_eta
+    if crew < 0 and st.meta[M.RECALL] and st.rep_i[rid, RI.PRIO] <= st.meta[M.RECALL_PRIO]:
+        crew = _recall(st, rid, home, r, band, now)
+        if crew >= 0:
+            return crew, st.rep_f[rid, RF.ARRIVE_AT] - now + st.rep_f[rid, RF.WORK]
     if crew < 0:
         st.rep_i[rid, RI.QUEUED] = 1
         _enqueue(teams, st.queue, home, rid, st.rep_i, st.rep_f)
         return -1, 0.0
     return crew, _assign(st, crew, rid, eta, now)
+
+
+@njit(cache=True, nogil=True)
+def _recall(st, rid, team, r, band, now):
+    """Planned inspections: the team's crew on an inspection that reaches ``rid`` first (recall delay
+    plus the drive from its base) is sent and goes back to the inspection after the job; -1 if none.
+    The twin of ``ReadableDispatcher._recallable`` and ``_recall``."""
+    crew_i, crew_f, rep_f = st.crew_i, st.crew_f, st.rep_f
+    recall_s = st.params[2]
+    best, best_eta = -1, np.inf
+    for c in range(st.teams[team, TC.CREW0], st.teams[team, TC.CREW0] + st.teams[team, TC.NCREW]):
+        if crew_i[c, CI.STATE] == CS.PLANNED:
+            eta = recall_s + st.from_base[band, r, crew_i[c, CI.BASE]]
+            if eta < best_eta:
+                best, best_eta = c, eta
+    if best < 0:
+        return -1
+    end_plan(best, now, crew_f)
+    crew_f[best, CF.DUTY_SINCE] = now
+    crew_i[best, CI.PLAN_AFTER] = 1
+    crew_i[best, CI.STATE] = CS.BUSY
+    crew_f[best, CF.BUSY_START] = now
+    crew_i[best, CI.JOB] = rid
+    crew_i[best, CI.JOBS] += 1
+    st.meta[M.RECALLS] += 1
+    rep_f[rid, RF.DISPATCHED] = now
+    rep_f[rid, RF.ARRIVE_AT] = now + best_eta / 60.0
+    rep_f[rid, RF.TRAVEL] = (best_eta - recall_s) / 60.0
+    st.rep_i[rid, RI.TEAM] = crew_i[best, CI.TEAM]
+    st.rep_i[rid, RI.CREW] = best
+    crew_f[best, CF.RET_END] = np.inf
+    return best
+
+
+@njit(cache=True, nogil=True)
+def end_plan(crew, now, crew_f):
+    """Count the crew's time on the planned inspection up to ``now``."""
+    since = crew_f[crew, CF.PLAN_SINCE]
+    if not np.isnan(since):
+        crew_f[crew, CF.PLAN_TOTAL] += now - since
+        crew_f[crew, CF.PLAN_SINCE] = np.nan
+
+
+@njit(cache=True, nogil=True)
+def _start_plan(st, crew, now):
+    st.crew_i[crew, CI.STATE] = CS.PLANNED
+    st.crew_f[crew, CF.PLAN_SINCE] = now
+    st.crew_i[crew, CI.RET_BAND] = -1
+    st.crew_f[crew, CF.RET_END] = now  # out of reactive service; it comes back at its base
 
 
 @njit(cache=True, nogil=True)
@@ -361,6 +414,12 @@ def clear(st, crew, now):
     rep_f[rid, RF.CLEARED] = now
     crew_i[crew, CI.NODE] = rep_i[rid, RI.NODE]
     crew_i[crew, CI.JOB] = -1
+    if crew_i[crew, CI.PLAN_AFTER] and not crew_i[crew, CI.OFF_AFTER]:  # back to the planned inspection
+        crew_f[crew, CF.BUSY_TOTAL] += now - crew_f[crew, CF.BUSY_START]
+        crew_i[crew, CI.PLAN_AFTER] = 0
+        _end_duty(crew, now, crew_i, crew_f)
+        _start_plan(st, crew, now)
+        return -1.0
     if not crew_i[crew, CI.OFF_AFTER]:
         nxt = _next_job(st, crew, crew_i[crew, CI.NODE], -1, now)
         if nxt >= 0:
@@ -412,6 +471,54 @@ def shift_change(st, team, count, now):
     for crew in range(teams[team, TC.CREW0], teams[team, TC.CREW0] + teams[team, TC.NCREW]):
         should = crew_i[crew, CI.K] < count
         state = crew_i[crew, CI.STATE]
+        if should and state == CS.OFF and not crew_i[crew, CI.OFF_AFTER]:
+            _make_free(st, crew)
+            crew_f[crew, CF.DUTY_SINCE] = now
+            n_woken += _pull_from_base(st, crew, now, n_woken)
+        elif should and crew_i[crew, CI.OFF_AFTER]:
+            crew_i[crew, CI.OFF_AFTER] = 0
+        elif not should and state == CS.IDLE:
+            crew_i[crew, CI.STATE] = CS.OFF
+            _end_duty(crew, now, crew_i, crew_f)
+        elif not should and state == CS.BUSY:
+            crew_i[crew, CI.OFF_AFTER] = 1
+    return n_woken
+
+
+@njit(cache=True, nogil=True)
+def plan_change(st, team, count, planned, now):
+    """Planned inspections: the first ``count`` crews of ``team`` in reactive service, the next
+    ``planned`` on the inspection (a crew on a job goes when it clears), the rest off duty. The twin of
+    ``ReadableDispatcher.plan_change``; ``st.woken``/``st.waits`` get the crews sent out."""
+    teams, crew_i, crew_f = st.teams, st.crew_i, st.crew_f
+    n_woken = 0
+    for crew in range(teams[team, TC.CREW0], teams[team, TC.CREW0] + teams[team, TC.NCREW]):
+        k = crew_i[crew, CI.K]
+        should = k < count
+        state = crew_i[crew, CI.STATE]
+        if not should and k < count + planned:  # on the inspection: now when free or off, after its job when busy
+            if state == CS.BUSY:
+                crew_i[crew, CI.PLAN_AFTER] = 1
+                crew_i[crew, CI.OFF_AFTER] = 0
+            elif state != CS.PLANNED:
+                if state == CS.IDLE:
+                    _end_duty(crew, now, crew_i, crew_f)
+                crew_i[crew, CI.OFF_AFTER] = 0
+                _start_plan(st, crew, now)
+            continue
+        if should and state == CS.PLANNED:  # the inspection is over: back in service, at its base
+            end_plan(crew, now, crew_f)
+            _make_free(st, crew)
+            crew_f[crew, CF.RET_END] = min(crew_f[crew, CF.RET_END], now)
+            crew_f[crew, CF.DUTY_SINCE] = now
+            n_woken += _pull_from_base(st, crew, now, n_woken)
+            continue
+        if not should and state == CS.PLANNED:
+            end_plan(crew, now, crew_f)
+            crew_i[crew, CI.STATE] = CS.OFF
+            continue
+        if state == CS.BUSY:
+            crew_i[crew, CI.PLAN_AFTER] = 0
         if should and state == CS.OFF and not crew_i[crew, CI.OFF_AFTER]:
             _make_free(st, crew)
             crew_f[crew, CF.DUTY_SINCE] = now

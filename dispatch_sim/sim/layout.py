@@ -79,7 +79,8 @@ class CrewI(IntEnum):
 
 class CrewF(IntEnum):
     """Float columns of a crew (minutes): return trip start and end, busy since and in total, on duty
-    since and in total, on-duty return drives in total. The three totals are outputs."""
+    since and in total, on-duty return drives in total, on a planned inspection since and in total.
+    The four totals are outputs."""
 
     RET_START = 0
     RET_END = 1
@@ -88,6 +89,8 @@ class CrewF(IntEnum):
     DUTY_SINCE = 4
     DUTY_MIN = 5
     RET_TOTAL = 6
+    PLAN_SINCE = 7
+    PLAN_TOTAL = 8
 
 
 class TeamCol(IntEnum):
@@ -136,13 +139,17 @@ class RepF(IntEnum):
 
 
 class Meta(IntEnum):
-    """Run-wide integers: next free-list sequence number, label lookups, policy, queue, closures."""
+    """Run-wide integers: next free-list sequence number, label lookups, policy, queue, closures; recall
+    of planned crews (on/off, least urgent priority that recalls, recalls made)."""
 
     SEQ = 0
     LOOKUPS = 1
     POLICY = 2
     QUEUE = 3
     CLOSED = 4
+    RECALL = 5
+    RECALL_PRIO = 6
+    RECALLS = 7
 
 
 def report_arrays(reports) -> tuple[np.ndarray, np.ndarray]:
@@ -162,4 +169,5 @@ def crew_float_array(n_crews: int) -> np.ndarray:
     """Crew float columns, zero, with nobody on duty yet."""
     crew_f = np.zeros((n_crews, len(CrewF)))
     crew_f[:, CrewF.DUTY_SINCE] = np.nan
+    crew_f[:, CrewF.PLAN_SINCE] = np.nan
     return crew_f
