@@ -353,3 +353,26 @@ def test_summary_shows_referred_and_joint_reports_apart():
     assert (df["late_cause"] != "served_by_far_team").all()
     # the accounting still adds up
     assert s["reports"]["total"] == s["reports"]["served"] + s["reports"]["open_at_horizon"] == 3
+
+
+def test_a_proposal_from_staff_or_place_keeps_its_own_crews_over_the_staff_split(tmp_path):
+    """``dispatch-sim staff`` and ``place`` change crews; their variant YAML sets ``staffing: null`` so the
+    original's split does not overwrite the proposal when the file (or a worker) validates it again."""
+    import yaml
+
+    from dispatch_sim import load_scenario
+    from dispatch_sim.staffing import apply_counts, slots, variant_yaml
+
+    data = small_scenario(staffing={"total_crews": 4, "moved_down_share": 0.75})
+    data["teams"].append({"name": "D", "level": "district", "base": _at(2)})
+    src = tmp_path / "split.yaml"
+    src.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    sc = load_scenario(src)
+    assert [t.max_crews() for t in sc.teams] == [1, 1, 1, 1]
+    sl = slots(sc)
+    proposal = apply_counts(sc, sl, [3] * len(sl))
+    again = scenario_from_dict(proposal.model_dump())
+    assert [t.max_crews() for t in again.teams] == [3, 3, 3, 3]
+    out = tmp_path / "v.yaml"
+    out.write_text(variant_yaml(sc, proposal, tmp_path), encoding="utf-8")
+    assert [t.max_crews() for t in load_scenario(out).teams] == [3, 3, 3, 3]
