@@ -298,17 +298,27 @@ def _joint_world(small_world, recall: bool) -> World:
 @hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 100_000), load=st.floats(0.3, 4.0),
        policy=st.sampled_from(["home_team", "nearest", "home_then_mutual_aid"]), recall=st.booleans())
-def test_joint_checks_and_planned_inspections_keep_every_invariant(small_world, seed, load, policy, recall):
-    """On the readable dispatcher (they are in READABLE_ONLY): every report accounted for, no crew on
-    two jobs, every joint check with all its crews, referrals only by their owner, busy within duty;
-    and the same seed gives the same table."""
+def test_joint_checks_and_planned_inspections_on_both_dispatchers(small_world, seed, load, policy, recall):
+    """Joint checks, campaigns (with and without recall), referrals and shifts together: both
+    dispatchers give identical incident tables, crew rows of the joint checks, planned minutes and
+    event counts; and every invariant holds (every report accounted for, no crew on two jobs, every
+    complete joint check with all its crews, referrals only by their owner, busy within duty)."""
     world = _joint_world(small_world, recall)
     world.scenario.dispatch.policy = policy
-    assert dispatcher_for(world) is ReadableDispatcher
+    assert dispatcher_for(world) is CompiledDispatcher
     reports = world.reports(0, seed=seed, load=load)
-    res = run_replication(world, reports, ReadableDispatcher)
-    assert_invariants(res, world)
-    again = run_replication(world, reports, ReadableDispatcher)
-    np.testing.assert_array_equal(again.crew, res.crew)
-    np.testing.assert_array_equal(again.extra["joint_crews"], res.extra["joint_crews"])
-    assert (res.extra["planned_min"] >= 0).all() and res.extra["planned_min"].sum() > 0
+    slow = run_replication(world, reports, ReadableDispatcher)
+    fast = run_replication(world, reports, CompiledDispatcher)
+    for res in (fast, slow):
+        assert_invariants(res, world)
+    np.testing.assert_array_equal(fast.crew, slow.crew)
+    np.testing.assert_array_equal(fast.team, slow.team)
+    np.testing.assert_array_equal(fast.queued, slow.queued)
+    for name in FIELDS:
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
+    np.testing.assert_allclose(fast.extra["joint_crews"], slow.extra["joint_crews"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast.extra["planned_min"], slow.extra["planned_min"], rtol=0, atol=1e-9)
+    assert fast.extra["recalls"] == slow.extra["recalls"]
+    assert fast.events == slow.events
+    assert (slow.extra["planned_min"] >= 0).all() and slow.extra["planned_min"].sum() > 0
+    assert len(slow.extra["joint_crews"]) > 0

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 #: Scenario features only the readable dispatcher implements: ``(test on the scenario, field)``.
 READABLE_ONLY: tuple[tuple[Callable, str], ...] = (
     (lambda sc: bool(getattr(sc.dispatch, "move_up", False)), "dispatch.move_up"),
-    (lambda sc: any(c.joint for c in sc.demand.categories), "demand.categories[].joint (joint checks)"),
 )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import kernels as K
 from .engine import Dispatcher, Outcome, Roster, Woken, has_closures
-from .layout import CrewF, CrewI, CrewState, Meta, PolicyCode, QueueCode, RepF, TeamCol, TeamLevel
+from .layout import CrewF, CrewI, CrewState, Meta, PolicyCode, QueueCode, RepF, TeamCol, TeamLevel, joint_tables
 
 def _entry_point(kernel, *example_args):
     """The compiled entry point of ``kernel`` for the types of ``example_args`` (compiled or loaded
@@ -33,8 +33,9 @@ class CompiledDispatcher(Dispatcher):
         n = len(reports)
         nteams = len(sc.teams)
         teams = np.zeros((nteams, len(TeamCol)), dtype=np.int64)
-        home_counts = np.bincount(reports.serving_team.astype(np.int64), minlength=nteams)[:nteams]
-        teams[:, TeamCol.QSTART] = np.concatenate([[0], np.cumsum(home_counts)[:-1]])
+        joint = joint_tables(sc, reports)
+        cap = joint[-1]  # queue room per team: its reports, and the joint checks that may owe it a crew
+        teams[:, TeamCol.QSTART] = np.concatenate([[0], np.cumsum(cap)[:-1]])
         for i, t in enumerate(sc.teams):
             teams[i, TeamCol.BACKUP] = int(t.backup and t.backs_up)  # helps township teams
             teams[i, TeamCol.LEVEL] = TeamLevel.DISTRICT if t.backup else TeamLevel.TOWNSHIP
@@ -63,9 +64,15 @@ class CompiledDispatcher(Dispatcher):
                            (pi.recall_delay_min * 60.0) if pi else 0.0])
         self.woken = np.zeros(max(nc, 1), dtype=np.int64)
         self.waits = np.zeros(max(nc, 1))
+        meta[Meta.JOINT] = int(bool(joint[2].any()))
+        self.joint = bool(meta[Meta.JOINT])
+        self.jrows = joint[7]
+        self.jwoken = np.zeros(max(nc, 1), dtype=np.int64)
+        self.jwaits = np.zeros(max(nc, 1))
         self.state = st = K.DispatchState(*world.router.dispatch_arrays(), teams, crew_i, out.crew_f, out.rep_i,
-                                          out.rep_f, np.zeros(max(n, 1), dtype=np.int64), meta, params, self.woken,
-                                          self.waits, np.zeros(max(nc, 1), dtype=np.int64))
+                                          out.rep_f, np.zeros(max(int(cap.sum()), n, 1), dtype=np.int64), meta,
+                                          params, self.woken, self.waits, np.zeros(max(nc, 1), dtype=np.int64),
+                                          *joint[:8], self.jwoken, self.jwaits)
         # the per-event entry points, bound to the state: one argument for numba to unbox, and the
         # compiled function for these exact types (numba's dispatcher would resolve them per call)
         self.dispatch = partial(_entry_point(K.dispatch, st, 0, 0.0), st)  # type: ignore[method-assign]
@@ -78,7 +85,15 @@ class CompiledDispatcher(Dispatcher):
         return K.clear(self.state, crew, now)
 
     def _woken(self, n: int) -> Woken:
-        return [(int(self.woken[j]), float(self.waits[j])) for j in range(n)]
+        out = [(int(self.woken[j]), float(self.waits[j])) for j in range(n)]
+        return out + self.drain_woken() if self.joint else out
+
+    def drain_woken(self) -> Woken:
+        n = int(self.meta[Meta.NJW])
+        if not n:
+            return []
+        self.meta[Meta.NJW] = 0
+        return [(int(self.jwoken[j]), float(self.jwaits[j])) for j in range(n)]
 
     def shift_change(self, team: int, count: int, now: float) -> Woken:
         return self._woken(K.shift_change(self.state, team, count, float(now)))
@@ -104,6 +119,9 @@ class CompiledDispatcher(Dispatcher):
             if not np.isnan(cf[c, CrewF.DUTY_SINCE]):
                 cf[c, CrewF.DUTY_MIN] += now - cf[c, CrewF.DUTY_SINCE]
         self.world.router.stats["label_queries"] += int(self.meta[Meta.LOOKUPS])
+        if self.joint:
+            rows = self.jrows[: int(self.meta[Meta.JROWS])]
+            self.extra["joint_crews"] = rows[np.lexsort((rows[:, 1], rows[:, 0]))] if len(rows) else rows.copy()
         if self.planned:
             self.extra["planned_min"] = cf[:, CrewF.PLAN_TOTAL].copy()
             self.extra["recalls"] = int(self.meta[Meta.RECALLS])

@@ -11,7 +11,11 @@ dispatcher only through the narrow interface of :class:`Dispatcher`:
 - ``shift_change(team, count, now)`` and ``retry_idle(now)`` (a road closure ended): the crews they
   send out, as ``[(crew, wait), ...]``;
 - ``close_books(now)``: at the horizon, put the last busy, return and on-duty minutes into the
-  shared outcome arrays (:mod:`dispatch_sim.sim.layout`).
+  shared outcome arrays (:mod:`dispatch_sim.sim.layout`);
+- with planned inspections, ``plan_change(team, reactive, planned, now)`` instead of ``shift_change``;
+  with joint checks, ``drain_woken()`` after every call (``dispatch`` returns crew ``-2`` for a joint
+  check; a crew held for one returns ``-1`` from ``clear`` and is woken by the crew that completes it).
+  Scenarios without them run the plain processes, unchanged.
 
 Two dispatchers implement it: :class:`~dispatch_sim.sim.readable.ReadableDispatcher` (crews as
 objects, any :class:`~dispatch_sim.policies.Policy`) and

@@ -26,7 +26,7 @@ from numba.experimental import structref
 from .._kernels import _alt_bound
 from ..hub_labels import label_distance
 from .layout import BAND_RES_MIN, CrewF as CF, CrewI as CI, CrewState as CS, Meta as M, PolicyCode as PC
-from .layout import QueueCode as QC, RepF as RF, RepI as RI, TeamCol as TC, TeamLevel as TL
+from .layout import JointI as JI, QueueCode as QC, RepF as RF, RepI as RI, TeamCol as TC, TeamLevel as TL
 
 
 # ------------------------------------------------------------------ the state: one argument per call
@@ -37,14 +37,17 @@ class DispatchStateType(types.StructRef):
 
 
 STATE_FIELDS = ("band_table", "from_base", "to_base", "route", "label_ptr", "label_hub", "label_s", "teams", "crew_i",
-                "crew_f", "rep_i", "rep_f", "queue", "meta", "params", "woken", "waits", "buf")
+                "crew_f", "rep_i", "rep_f", "queue", "meta", "params", "woken", "waits", "buf",
+                "cat_jteam", "cat_jnum", "cat_jlen", "jteam", "jrem", "jstate", "jcrews", "jrows", "jwoken", "jwaits")
 
 
 class DispatchState(structref.StructRefProxy):
     """Every array of one replication in one object, in :data:`STATE_FIELDS` order: a call from
-    Python passes (and numba unboxes) one argument instead of eighteen. ``params`` holds the
-    mutual-aid threshold and maximum (s); ``woken``/``waits`` return the crews a shift change sends
-    out; ``buf`` is scratch for a decision's candidate crews."""
+    Python passes (and numba unboxes) one argument instead of twenty-eight. ``params`` holds the
+    mutual-aid threshold and maximum and the recall delay (s); ``woken``/``waits`` return the crews a
+    shift change sends out; ``buf`` is scratch for a decision's candidate crews; the ``j…`` arrays are
+    the joint checks' (:func:`dispatch_sim.sim.layout.joint_tables`), ``jwoken``/``jwaits`` the crews
+    of joint checks completed by the last call."""
 
     def __new__(cls, *arrays):
         return structref.StructRefProxy.__new__(cls, *arrays)
@@ -123,8 +126,8 @@ def _pop_best(teams, queue, rep_i, rep_f, only, own):
         if best_t < 0 or _before(queue[teams[t, TC.QSTART]], queue[teams[best_t, TC.QSTART]], rep_i, rep_f):
             best_t = t
     if best_t < 0:
-        return -1
-    return _dequeue(teams, queue, best_t, rep_i, rep_f)
+        return -1, -1
+    return _dequeue(teams, queue, best_t, rep_i, rep_f), best_t
 
 
 @njit(cache=True, nogil=True)
@@ -133,32 +136,172 @@ def _pop(st, only, own, src, base, now):
     closure exists in the run: from node ``src`` by labels, or from base ``base`` by the base matrix.
     The twin of :func:`dispatch_sim.policies.pop_best` with ``sim.reachable_from(crew)``."""
     teams, queue, rep_i, rep_f = st.teams, st.queue, st.rep_i, st.rep_f
-    if st.meta[M.CLOSED] == 0:
-        return _pop_best(teams, queue, rep_i, rep_f, only, own)
+    closed = st.meta[M.CLOSED] != 0
+    if not closed and st.meta[M.JOINT] == 0:
+        return _pop_best(teams, queue, rep_i, rep_f, only, own)[0]
     band = _band(st.band_table, now)
     lptr = st.label_ptr
-    held = np.empty(rep_i.shape[0], dtype=np.int64)
+    held = np.empty(queue.shape[0], dtype=np.int64)
+    held_t = np.empty(queue.shape[0], dtype=np.int64)
     nh = 0
     found = -1
     while True:
-        rid = _pop_best(teams, queue, rep_i, rep_f, only, own)
+        rid, t = _pop_best(teams, queue, rep_i, rep_f, only, own)
         if rid < 0:
             break
-        r = rep_i[rid, RI.NODE]
-        if base >= 0:
-            d = st.from_base[band, r, base]
-        else:
-            st.meta[M.LOOKUPS] += 1
-            d = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, src, r)
-        if d < np.inf:
+        ok = True
+        if st.jstate[rid, JI.STATE] == 1:  # a joint check: only from its own team's queue, if it owes a crew
+            ok = t == own and _owed(st, rid, own) > 0
+        if ok and closed:
+            r = rep_i[rid, RI.NODE]
+            if base >= 0:
+                d = st.from_base[band, r, base]
+            else:
+                st.meta[M.LOOKUPS] += 1
+                d = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, src, r)
+            ok = d < np.inf
+        if ok:
             found = rid
             break
         held[nh] = rid
+        held_t[nh] = t
         nh += 1
     for i in range(nh):
-        h = held[i]
-        _enqueue(teams, queue, rep_i[h, RI.HOME], h, rep_i, rep_f)
+        _enqueue(teams, queue, held_t[i], held[i], rep_i, rep_f)
     return found
+
+
+# ------------------------------------------------------------------ joint checks
+@njit(cache=True, nogil=True)
+def _owed(st, rid, team):
+    """Crews team ``team`` still owes joint check ``rid``."""
+    for j in range(st.jstate[rid, JI.N]):
+        if st.jteam[rid, j] == team:
+            return st.jrem[rid, j]
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _dispatch_joint(st, rid, now):
+    """A joint check reaches the dispatcher: every team it needs sends its fastest free crews now; what
+    is missing waits in the owing teams' queues. The twin of ``ReadableDispatcher._dispatch_joint``."""
+    rep_i = st.rep_i
+    own = rep_i[rid, RI.HOME]
+    cat = rep_i[rid, RI.CAT]
+    n = 0
+    for j in range(st.cat_jlen[cat]):  # merge the teams in the order they are first named
+        t = st.cat_jteam[cat, j]
+        if t == -1:
+            t = own
+        k = 0
+        while k < n and st.jteam[rid, k] != t:
+            k += 1
+        if k == n:
+            st.jteam[rid, n] = t
+            st.jrem[rid, n] = 0
+            n += 1
+        st.jrem[rid, k] += st.cat_jnum[cat, j]
+    st.jstate[rid, JI.N] = n
+    st.jstate[rid, JI.STATE] = 1
+    rep_i[rid, RI.QUEUED] = 0
+    band = _band(st.band_table, now)
+    r = rep_i[rid, RI.NODE]
+    turnout = st.rep_f[rid, RF.TURNOUT_S]
+    for k in range(n):
+        t = st.jteam[rid, k]
+        while st.jstate[rid, JI.STATE] == 1 and st.jrem[rid, k] > 0:
+            crew, eta = _best(st, _free_crews(st.teams, st.crew_i, 0, t, st.buf), r, turnout, band, now, np.inf)
+            if crew < 0:
+                break
+            wait = _join(st, crew, rid, eta, now)
+            if wait >= 0:
+                _wake_joint(st, crew, wait)
+    if st.jstate[rid, JI.STATE] == 1:  # crews still owed: wait in the owing teams' queues
+        st.jstate[rid, JI.QUEUED] = 1
+        rep_i[rid, RI.QUEUED] = 1
+        for k in range(n):
+            if st.jrem[rid, k] > 0:
+                _enqueue(st.teams, st.queue, st.jteam[rid, k], rid, rep_i, st.rep_f)
+
+
+@njit(cache=True, nogil=True)
+def _wake_joint(st, crew, wait):
+    k = st.meta[M.NJW]
+    st.jwoken[k] = crew
+    st.jwaits[k] = wait
+    st.meta[M.NJW] = k + 1
+
+
+@njit(cache=True, nogil=True)
+def _join(st, crew, rid, eta, now):
+    """``crew`` goes to joint check ``rid``, arriving in ``eta`` seconds. When it is the last crew owed,
+    the work starts when the last of them arrives and every crew is held until it is done: returns this
+    crew's wait until then (the others are queued to wake); else -1 (it waits for the wake-up). The
+    twin of ``ReadableDispatcher._join``."""
+    crew_i, crew_f, rep_i, rep_f = st.crew_i, st.crew_f, st.rep_i, st.rep_f
+    if crew_i[crew, CI.RET_BAND] >= 0:
+        book_return(crew, now, crew_f)
+        crew_i[crew, CI.RET_BAND] = -1
+    at_base = crew_f[crew, CF.RET_END] <= now
+    if crew_i[crew, CI.STATE] != CS.BUSY:  # sent on from the scene it just cleared: busy without a break
+        crew_i[crew, CI.STATE] = CS.BUSY
+        crew_f[crew, CF.BUSY_START] = now
+    crew_i[crew, CI.JOB] = rid
+    crew_i[crew, CI.JOBS] += 1
+    crew_f[crew, CF.RET_END] = np.inf
+    arrive = now + eta / 60.0
+    turnout = rep_f[rid, RF.TURNOUT_S] if at_base else 0.0
+    crew_f[crew, CF.J_ARRIVE] = arrive
+    crew_f[crew, CF.J_TRAVEL] = (eta - turnout) / 60.0
+    row = st.meta[M.JROWS]
+    st.meta[M.JROWS] = row + 1
+    st.jrows[row, 0] = rid
+    st.jrows[row, 1] = crew
+    st.jrows[row, 2] = now
+    st.jrows[row, 3] = arrive
+    st.jrows[row, 4] = crew_f[crew, CF.J_TRAVEL]
+    m = st.jstate[rid, JI.JOINED]
+    st.jcrews[rid, m] = crew
+    st.jstate[rid, JI.JOINED] = m + 1
+    t = crew_i[crew, CI.TEAM]
+    mine = 0
+    left = 0
+    for k in range(st.jstate[rid, JI.N]):
+        if st.jteam[rid, k] == t:
+            st.jrem[rid, k] -= 1
+            mine = st.jrem[rid, k]
+        left += st.jrem[rid, k]
+    if left > 0:
+        if mine > 0 and st.jstate[rid, JI.QUEUED]:  # its team owes more: it stays at the head of the queue
+            _enqueue(st.teams, st.queue, t, rid, rep_i, rep_f)
+        return -1.0
+    # complete: on site when the last crew arrives; everyone is held for the work time
+    st.jstate[rid, JI.STATE] = 2
+    st.jstate[rid, JI.QUEUED] = 0
+    joined = m + 1
+    last = st.jcrews[rid, 0]
+    lead = -1
+    for i in range(joined):
+        c = st.jcrews[rid, i]
+        if crew_f[c, CF.J_ARRIVE] > crew_f[last, CF.J_ARRIVE] or (
+                crew_f[c, CF.J_ARRIVE] == crew_f[last, CF.J_ARRIVE] and c > last):
+            last = c
+        if lead < 0 and crew_i[c, CI.TEAM] == rep_i[rid, RI.HOME]:
+            lead = c
+    if lead < 0:
+        lead = st.jcrews[rid, 0]
+    start = crew_f[last, CF.J_ARRIVE]
+    rep_f[rid, RF.DISPATCHED] = now
+    rep_f[rid, RF.ARRIVE_AT] = start
+    rep_f[rid, RF.TRAVEL] = crew_f[last, CF.J_TRAVEL]
+    rep_i[rid, RI.TEAM] = crew_i[lead, CI.TEAM]
+    rep_i[rid, RI.CREW] = lead
+    end = start + rep_f[rid, RF.WORK]
+    for i in range(joined):
+        c = st.jcrews[rid, i]
+        if c != crew:
+            _wake_joint(st, c, end - now)
+    return end - now
 
 
 @njit(cache=True, nogil=True)
@@ -272,6 +415,9 @@ def _assign(st, crew, rid, eta, now):
 def dispatch(st, rid, now):
     """A report reaches the dispatcher: choose a crew by the policy or queue the report.
     Returns ``(crew, wait in minutes until it clears)``, or ``(-1, 0)`` when queued."""
+    if st.meta[M.JOINT] and st.cat_jlen[st.rep_i[rid, RI.CAT]] > 0:
+        _dispatch_joint(st, rid, now)
+        return -2, 0.0
     band = _band(st.band_table, now)
     r = st.rep_i[rid, RI.NODE]
     home = st.rep_i[rid, RI.HOME]
@@ -428,6 +574,8 @@ def clear(st, crew, now):
             lptr = st.label_ptr
             tt = label_distance(lptr[1, band], lptr[0, band], st.label_hub, st.label_s, crew_i[crew, CI.NODE],
                                 rep_i[nxt, RI.NODE])
+            if st.jstate[nxt, JI.STATE] == 1:  # a joint check its team owes a crew to
+                return _join(st, crew, nxt, tt, now)
             arrive_at = now + tt / 60.0
             rep_f[nxt, RF.DISPATCHED] = now
             rep_f[nxt, RF.ARRIVE_AT] = arrive_at
@@ -456,6 +604,13 @@ def _pull_from_base(st, crew, now, k):
     if rid < 0:
         return 0
     base_s = st.from_base[_band(st.band_table, now), st.rep_i[rid, RI.NODE], st.crew_i[crew, CI.BASE]]
+    if st.jstate[rid, JI.STATE] == 1:  # a joint check: held (0) unless this crew completes it
+        wait = _join(st, crew, rid, st.rep_f[rid, RF.TURNOUT_S] + base_s, now)
+        if wait < 0:
+            return 0
+        st.woken[k] = crew
+        st.waits[k] = wait
+        return 1
     st.woken[k] = crew
     st.waits[k] = _assign(st, crew, rid, st.rep_f[rid, RF.TURNOUT_S] + base_s, now)
     return 1

@@ -2,7 +2,7 @@
 
 This is the reference for what a decision is. The compiled dispatcher
 (:mod:`dispatch_sim.sim.compiled`) makes the same decisions for the built-in policies about three
-times faster; features only this one has (move-up, joint checks, policies registered by users) make
+times faster; features only this one has (move-up, policies registered by users) make
 :func:`dispatch_sim.sim.compiled.can_compile` say no, and the run uses this one.
 
 State lives in two small classes (:class:`Crew`, :class:`TeamState`); outcomes go into the shared
