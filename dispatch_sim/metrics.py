@@ -253,7 +253,7 @@ def enforcement_summary(incidents: pd.DataFrame, results: list, world) -> dict |
         duty = sum(c["duty_min"] for c in mine)
         served = post[post["team"] == t.name]
         ref = served["referred"].astype(bool) if has_ref else pd.Series(False, index=served.index)
-        teams.append({"team": t.name, "crews": t.max_crews(), "backs_up": t.backs_up, "handles": list(t.handles),
+        teams.append({"team": t.name, "team_en": t.name_en, "crews": t.max_crews(), "backs_up": t.backs_up, "handles": list(t.handles),
                       "utilization": (sum(c["busy_min"] for c in mine) / duty) if duty > 0 else None,
                       "referrals_served": int(ref.sum()),
                       "township_reports_served": int((~ref).sum()),

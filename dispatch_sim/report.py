@@ -374,7 +374,7 @@ def system_section(summary: dict, T) -> str:
         head = "".join(f"<th>{e(T(k))}</th>" for k in ("th.district_team", "th.crews", "th.backs_up", "th.handles", "th.busy",
                                                        "th.referrals_served", "th.township_served", "th.joint_crews"))
         rows = "".join(
-            f"<tr><td>{e(d['team'])}</td><td>{d['crews']}</td><td>{e(T('yes') if d['backs_up'] else T('no'))}</td>"
+            f"<tr><td>{e(d['team'])}{' ' + e(d['team_en']) if T.lang == 'en' and d.get('team_en') else ''}</td><td>{d['crews']}</td><td>{e(T('yes') if d['backs_up'] else T('no'))}</td>"
             f"<td>{e(sep.join(d['handles']) or '–')}</td><td>{_pct(d['utilization'])}</td><td>{d['referrals_served']}</td>"
             f"<td>{d['township_reports_served']}</td><td>{d['joint_check_crews']}</td></tr>" for d in es["district_teams"])
         parts.append(f"<h3>{e(T('h.district'))}</h3><table><tr>{head}</tr>{rows}</table>")
