@@ -729,7 +729,14 @@ def _print_comparison(res: dict) -> None:
               f"{res['decision']['text']}", highlight=False, markup=False)
     for t, x in res.get("by_township", {}).items():
         dd = x["difference_b_minus_a"]
-        if dd["mean"] != dd["mean"]:
+        only = "A" if x["b"]["rate"] is None and x["a"]["rate"] is not None else \
+            "B" if x["a"]["rate"] is None and x["b"]["rate"] is not None else None
+        if only:  # an area of one variant only (e.g. a scenic-area team added in B)
+            y = x[only.lower()]
+            out.print(f"  {t}: only in {only}: {pct(y['rate'])} on time ({y['reports']} reports); {y['status'] or '–'}",
+                      highlight=False, markup=False)
+            continue
+        if dd["mean"] is None or dd["mean"] != dd["mean"]:
             continue
         sig = "significant" if dd["significant"] else "not significant"
         out.print(f"  {t}: {pct(x['a']['rate'])} → {pct(x['b']['rate'])} ({dd['mean'] * 100:+.1f} points, {sig}); "

@@ -43,12 +43,28 @@ class Reports:
     promise: np.ndarray
     work_min: np.ndarray
     home_team: np.ndarray
+    #: the team that must serve it: the home team, or for a referred matter the district team that
+    #: owns it (None: the home team)
+    own_team: np.ndarray | None = None
+    #: minutes of referral (案件移送) between the dispatch delay and the owner seeing it (None: none)
+    referral_min: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.created_min)
 
+    @property
+    def serving_team(self) -> np.ndarray:
+        """The team that must serve each report (its home team unless referred)."""
+        return self.home_team if self.own_team is None else self.own_team
+
+    @property
+    def referred(self) -> np.ndarray:
+        """Whether each report was referred to a district team."""
+        return np.zeros(len(self), dtype=bool) if self.own_team is None else self.own_team != self.home_team
+
     def take(self, idx) -> "Reports":
-        return Reports(**{k: getattr(self, k)[idx] for k in self.__dataclass_fields__})
+        return Reports(**{k: (None if getattr(self, k) is None else getattr(self, k)[idx])
+                          for k in self.__dataclass_fields__})
 
 
 class DemandModel:
@@ -87,6 +103,11 @@ class DemandModel:
         self.cat_p /= self.cat_p.sum()
         self.cat_priority = np.asarray([c.priority for c in cats], dtype=np.int8)
         self.cat_promise = np.asarray([c.promise for c in cats], dtype=bool)
+        # referrals: a category outside the delegated list goes to the district team that handles it
+        owner = {c: i for i, t in enumerate(scenario.teams) for c in t.handles}
+        self.cat_owner = np.asarray([-1 if c.delegated else owner[c.name] for c in cats], dtype=np.int64)
+        self.referrals = bool((self.cat_owner >= 0).any())
+        self.cat_promise &= self.cat_owner < 0  # referred matters are outside the township promise
         self._trace = None
 
     # ------------------------------------------------------------------ components
@@ -253,17 +274,34 @@ class DemandModel:
         turnout = sample_durations(self.sc.dispatch.turnout_min, streams["turnout"], k)
         keep = streams["marks"].random(k) < load / coupling
         keep &= created < horizon_min
-        return self._finish(created[keep], delay[keep], turnout[keep], node[keep], snap[keep], cat[keep], work[keep])
+        referral = self._referral_delays(seed_seq, cat)
+        return self._finish(created[keep], delay[keep], turnout[keep], node[keep], snap[keep], cat[keep], work[keep],
+                            None if referral is None else referral[keep])
 
-    def _finish(self, created, delay, turnout, node, snap, cat, work) -> Reports:
-        ready = created + delay
+    def _referral_delays(self, seed_seq, cat) -> np.ndarray | None:
+        """Referral delays of referred reports (0 for the others), from a stream of their own spawned
+        last, so scenarios without referrals draw exactly what they drew before; None without referrals."""
+        if not self.referrals:
+            return None
+        rng = np.random.default_rng(seed_seq.spawn(1)[0])
+        d = sample_durations(self.sc.dispatch.referral_delay_min, rng, len(cat))
+        return np.where(self.cat_owner[cat] >= 0, d, 0.0)
+
+    def _finish(self, created, delay, turnout, node, snap, cat, work, referral=None) -> Reports:
+        ready = created + delay + (0.0 if referral is None else referral)
         order = np.lexsort((created, ready))
         cat = cat.astype(np.int16)
+        home = self.node_team[node[order]].astype(np.int16)
+        own = None
+        if referral is not None:
+            owner = self.cat_owner[cat[order]]
+            own = np.where(owner >= 0, owner, home).astype(np.int16)
         return Reports(
             created_min=created[order], ready_min=ready[order], turnout_min=turnout[order],
             node=node[order].astype(np.int64), snap_m=snap[order], category=cat[order],
             priority=self.cat_priority[cat][order], promise=self.cat_promise[cat][order],
-            work_min=work[order], home_team=self.node_team[node[order]].astype(np.int16),
+            work_min=work[order], home_team=home, own_team=own,
+            referral_min=None if referral is None else referral[order],
         )
 
     # ------------------------------------------------------------------ trace replay
@@ -282,7 +320,9 @@ class DemandModel:
         keep = created < horizon_min
         if load < 1.0:
             keep &= streams["marks"].random(k) < load
-        return self._finish(created[keep], delay[keep], turnout[keep], node[keep], snap[keep], cat[keep], work[keep])
+        referral = self._referral_delays(seed_seq, cat)
+        return self._finish(created[keep], delay[keep], turnout[keep], node[keep], snap[keep], cat[keep], work[keep],
+                            None if referral is None else referral[keep])
 
     def _read_trace(self, path: Path):
         label = f"demand.trace ({path})"

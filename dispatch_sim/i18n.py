@@ -151,6 +151,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "p.sources": ("Team base coordinates: GeoNames (CC BY 4.0) where a geonameid is cited.",
                   "队伍驻地坐标：注明 geonameid 者来自 GeoNames（CC BY 4.0）。"),
     "backup": (" (backup)", "（后备）"),
+    "district_team": (" (district team)", "（区级队伍）"),
+    "area_team": (" (own area: polygon)", "（独立辖区）"),
+    # the enforcement system (issue 18)
+    "h.system": ("Enforcement system: scenic area, district teams, referrals, joint checks, planned inspections",
+                 "执法体系：景区队伍、区级队伍、案件移送、联合检查、专项检查"),
+    "p.area_teams": ("Teams with their own area (a polygon, e.g. the scenic area) take the reports inside it ahead of "
+                     "the township around it and are judged in their own row above: {names}.",
+                     "拥有独立辖区（多边形，如南湖景区）的队伍优先处置辖区内的上报，并在上表中单独评判：{names}。"),
+    "p.staffing": ("Crews from the staff split: {total} crews at the busiest time, {share} moved down to township level: "
+                   "{town} township-level and {dist} district-level crews{fixed}.",
+                   "按人员下沉比例推算队组：高峰时段共 {total} 个队组，下沉比例 {share}：镇街层级 {town} 个、区级 {dist} 个{fixed}。"),
+    "p.staffing_fixed": ("; kept as written: {names}", "；按原设定保留：{names}"),
+    "h.district": ("District teams (\"1+6\")", "区级队伍（“1+6”）"),
+    "th.district_team": ("district team", "区级队伍"),
+    "th.crews": ("crews", "队组"),
+    "th.backs_up": ("backs up townships", "支援镇街"),
+    "th.handles": ("matters it owns", "主管事项"),
+    "th.referrals_served": ("referrals served", "处置移送案件"),
+    "th.township_served": ("township reports served", "处置镇街上报"),
+    "th.joint_crews": ("crews sent to joint checks", "参加联合检查队组次"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "h.referred": ("Referred reports (案件移送), shown apart", "移送案件（单独统计）"),
+    "p.referred": ("{n} report(s) outside the townships' delegated list were referred to the district team that owns "
+                   "them ({served} on site by the end). The 30-minute promise does NOT apply to referred reports: they "
+                   "are not in any on-time rate on this page. From the report: p50 {p50} min, p90 {p90} min; after the "
+                   "referral: p50 {a50} min, p90 {a90} min. By team: {by}.",
+                   "{n} 件不在镇街赋权清单内的事项已移送主管的区级队伍（模拟结束时 {served} 件已到场）。30 分钟到场承诺"
+                   "不适用于移送案件，本页所有按时率均不含这些案件。自上报起：中位数 {p50} 分钟，90% 分位 {p90} 分钟；"
+                   "自移送完成起：中位数 {a50} 分钟，90% 分位 {a90} 分钟。按队伍：{by}。"),
+    "h.joint": ("Joint checks (联合检查)", "联合检查"),
+    "p.joint": ("{n} joint check(s) needed crews of more than one team ({on} with every crew on site). A joint check "
+                "is on site when the LAST required crew has arrived: that arrival is what the promise counts. First "
+                "crew on site: p50 {f50} min, p90 {f90} min; last crew: p50 {l50} min, p90 {l90} min after the report. "
+                "On time (last arrival): {rate}{ci}. Crews sent by team: {by}.",
+                "{n} 次联合检查需要多支队伍的队组（其中 {on} 次所有队组均已到场）。联合检查以最后一个所需队组到场为“到场”，"
+                "承诺按此计算。首个队组到场：中位数 {f50} 分钟、90% 分位 {f90} 分钟；最后一个队组：中位数 {l50} 分钟、"
+                "90% 分位 {l90} 分钟（自上报起）。按时率（按最后到场计）：{rate}{ci}。各队派出队组次：{by}。"),
+    "h.planned": ("Planned inspections (专项检查与抽查)", "专项检查与抽查"),
+    "p.planned": ("{sessions} team-session(s) of planned inspections per replication took {hours} crew-hours out of "
+                  "reactive service in all ({per_day} per simulated day); {objects} objects inspected per replication. "
+                  "Recall of planned crews for urgent reports: {recall}; {recalls} recall(s). By team (crew-hours): {by}.",
+                  "每次重复运行中共有 {sessions} 个队伍场次的专项检查，合计占用 {hours} 队组工时（每模拟日 {per_day}）"
+                  "不参与即时处置；每次重复运行检查对象 {objects} 家。紧急上报可召回检查中的队组：{recall}；召回 {recalls} 次。"
+                  "按队伍（队组工时）：{by}。"),
     # map
     "map.roads": ("roads", "道路"),
     "map.jurisdictions": ("township areas", "镇街辖区"),

@@ -40,7 +40,7 @@ def incidents_frame(result, world) -> pd.DataFrame:
     cause = np.full(len(created), "", dtype=object)
     late = served & (response > target + 1e-9)
     delay = rep.ready_min - created
-    far = late & (team != rep.home_team)
+    far = late & (team != rep.serving_team)  # a referred report's owner is its own team, not a far one
     waited = late & (wait > 1e-9)
     cause[late] = "long_travel"
     slow = late & ~waited & ~far & (result.travel_min <= target - delay - rep.turnout_min)
@@ -72,6 +72,25 @@ def incidents_frame(result, world) -> pd.DataFrame:
         "response_min": response,
         "warmup": created < result.warmup_min,
     })
+    # columns of the enforcement-system features, only in scenarios that use them (issue 18)
+    if rep.own_team is not None:
+        df["referred"] = rep.referred
+        df["referral_min"] = rep.referral_min
+    rows = result.extra.get("joint_crews")
+    if rows is not None:
+        first = result.arrived_min.copy()
+        crews = np.where(np.isnan(result.dispatched_min), 0, 1).astype(float)
+        if len(rows):
+            rid = rows[:, 0].astype(np.int64)
+            n = np.bincount(rid, minlength=len(created)).astype(float)
+            joint = n > 0
+            crews[joint] = n[joint]
+            lo = np.full(len(created), np.inf)
+            np.minimum.at(lo, rid, rows[:, 3])
+            # the first crew on site (no arrival yet when the first crew is still driving at the horizon)
+            first[joint] = np.where(lo[joint] <= result.horizon_min, lo[joint], np.nan)
+        df["crews"] = crews.astype(np.int64)
+        df["first_arrived_min"] = first
     return df
 
 
@@ -151,6 +170,8 @@ def mutual_aid(incidents: pd.DataFrame, horizon_min: float, warmup_min: float = 
     the simulated post-warm-up days over all replications.
     """
     post = incidents[~incidents["warmup"]]
+    if "referred" in post.columns:  # a referral is served by its owner: not help across township lines
+        post = post[~post["referred"].astype(bool)]
     aid = post[(post["team"] != post["home_team"]) & (post["team"] != "")]
     busy_min = aid["cleared_min"].fillna(horizon_min) - aid["dispatched_min"]
     reps = max(1, incidents["replication"].nunique())
@@ -195,6 +216,109 @@ def crew_time(results: list) -> dict:
     return out
 
 
+def _q(x) -> dict:
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return {"p50": None, "p90": None, "max": None}
+    return {"p50": float(np.quantile(x, 0.5)), "p90": float(np.quantile(x, 0.9)), "max": float(x.max())}
+
+
+def enforcement_summary(incidents: pd.DataFrame, results: list, world) -> dict | None:
+    """The enforcement system's own figures (issue 18), or None when the scenario uses none of it:
+    area teams with a polygon (the scenic area), district teams, referred reports (apart: outside the
+    township promise), joint checks (first and last arrival; the promise counts the last) and planned
+    inspections (crew-hours taken out of reactive service, recalls)."""
+    sc = world.scenario
+    post = incidents[~incidents["warmup"].astype(bool)]
+    district = [t for t in sc.teams if t.backup and (not t.backs_up or t.handles)]
+    polygon = [t.name for t in sc.teams if t.jurisdiction and not t.backup]
+    has_ref = "referred" in incidents.columns
+    has_joint = "crews" in incidents.columns
+    planned = any("planned_min" in r.extra for r in results)
+    if not (district or polygon or has_ref or has_joint or planned or sc.staffing is not None):
+        return None
+    out: dict = {"area_teams": polygon}
+    crews = crew_time(results)
+    joined: dict[str, int] = {}
+    for r in results:
+        rows = r.extra.get("joint_crews")
+        if rows is not None:
+            for c in rows[:, 1].astype(int):
+                t = sc.teams[int(r.crew_team[c])].name
+                joined[t] = joined.get(t, 0) + 1
+    teams = []
+    for i, t in enumerate(sc.teams):
+        if not t.backup:
+            continue
+        mine = [c for c in crews.values() if c["team"] == i]
+        duty = sum(c["duty_min"] for c in mine)
+        served = post[post["team"] == t.name]
+        ref = served["referred"].astype(bool) if has_ref else pd.Series(False, index=served.index)
+        teams.append({"team": t.name, "team_en": t.name_en, "crews": t.max_crews(), "backs_up": t.backs_up, "handles": list(t.handles),
+                      "utilization": (sum(c["busy_min"] for c in mine) / duty) if duty > 0 else None,
+                      "referrals_served": int(ref.sum()),
+                      "township_reports_served": int((~ref).sum()),
+                      "joint_check_crews": int(joined.get(t.name, 0))})
+    out["district_teams"] = teams
+    if sc.staffing is not None:
+        town = sum(t.max_crews() for t in sc.teams if not t.backup and t.name not in sc.staffing.fixed_teams)
+        dist = sum(t.max_crews() for t in sc.teams if t.backup and t.name not in sc.staffing.fixed_teams)
+        out["staffing"] = {"total_crews": sc.staffing.total_crews, "moved_down_share": sc.staffing.moved_down_share,
+                           "township_crews": town, "district_crews": dist,
+                           "fixed_teams": list(sc.staffing.fixed_teams)}
+    if has_ref:
+        ref = post[post["referred"].astype(bool)]
+        served = ref["arrived_min"].notna()
+        out["referred"] = {
+            "reports": int(len(ref)), "served": int(served.sum()), "promise": False,
+            "response_min": _q(ref["response_min"]),
+            "after_referral_min": _q(ref["response_min"] - ref["referral_min"]),
+            "by_team": {str(k): int(v) for k, v in ref.groupby("team").size().items() if k},
+            "note": "referred matters (outside the 149 delegated to townships) go to the district team that owns "
+                    "them after the referral delay; the township 30-minute promise does not apply to them",
+        }
+    if has_joint:
+        j = post[post["crews"] > 1]
+        prom = j[j["promise"].astype(bool)]
+        known = prom[prom["on_time"].notna()]
+        k, n = int(known["on_time"].sum()), int(len(known))
+        out["joint"] = {
+            "reports": int(len(j)), "on_site": int(j["arrived_min"].notna().sum()),
+            "first_arrival_min": _q(j["first_arrived_min"] - j["created_min"]),
+            "last_arrival_min": _q(j["arrived_min"] - j["created_min"]),
+            "on_time": k, "known_outcome": n, "rate": (k / n) if n else None,
+            "ci95": list(wilson(k, n)) if n else None,
+            "crews_by_team": joined,
+            "note": "a joint check is on site when the last required crew has arrived; the promise counts that arrival",
+        }
+    if planned:
+        pm = np.zeros(len(sc.teams))
+        for r in results:
+            for c, m in enumerate(r.extra.get("planned_min", [])):
+                pm[int(r.crew_team[c])] += float(m)
+        reps = max(1, len(results))
+        days = reps * max(results[0].horizon_min - 0.0, 1e-9) / 1440.0
+        from .sim.engine import campaign_sessions
+
+        h = results[0].horizon_min
+        sessions = objects = 0
+        for cp in sc.planned_inspections.campaigns:
+            n_sess = len(campaign_sessions(cp, h)) * len(cp.teams)
+            sessions += n_sess
+            objects += n_sess * cp.objects
+        out["planned"] = {
+            "crew_hours": round(float(pm.sum()) / 60.0, 2), "crew_hours_per_day": round(float(pm.sum()) / 60.0 / days, 3),
+            "by_team": {t.name: round(float(pm[i]) / 60.0, 2) for i, t in enumerate(sc.teams) if pm[i] > 0},
+            "sessions": int(sessions), "objects": int(objects),
+            "recall": bool(sc.planned_inspections.recall),
+            "recalls": int(sum(int(r.extra.get("recalls", 0)) for r in results)),
+            "note": "crew time on planned inspections over the whole run and all replications (out of reactive "
+                    "service; not on-duty time in the utilization figures); sessions and objects per replication",
+        }
+    return out
+
+
 def summarize(incidents: pd.DataFrame, results: list, world) -> Metrics:
     """The measured figures of a set of replications (``summary.json`` minus run metadata)."""
     sc = world.scenario
@@ -225,7 +349,10 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> Metrics:
         block["committed"] = float(committed[i] / duty[i]) if duty[i] > 0 else None
         block["wait_min"] = _tail(sub["wait_min"])
         block["served_by_others"] = int(((sub["team"] != t.name) & (sub["team"] != "")).sum())
-        block["helped_others"] = int(((post["team"] == t.name) & (post["home_team"] != t.name)).sum())
+        helped = (post["team"] == t.name) & (post["home_team"] != t.name)
+        if "referred" in post.columns:  # serving its own referrals is not helping others
+            helped &= ~post["referred"].astype(bool)
+        block["helped_others"] = int(helped.sum())
         block["backup"] = t.backup
         by_team[t.name] = block
     hours = (prom["created_min"] // 60 % 24).astype(int)
@@ -261,4 +388,6 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> Metrics:
         move_ups=(sum(int(r.extra.get("move_ups", 0)) for r in results)
                   if any("move_ups" in r.extra for r in results) else None),
         mutual_aid=mutual_aid(incidents, results[0].horizon_min, results[0].warmup_min) if results else None,
+        # only in scenarios that use the enforcement system (older summaries stay as they were)
+        enforcement=enforcement_summary(incidents, results, world),
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import shapely
 
 from .demand import DemandModel, Reports
 from .errors import DispatchSimError, OutsideGraphError
 from .locate import NodeLocator
-from .roads import GraphSpec, is_standin, load_graph
+from .roads import GraphSpec, is_standin, load_graph, load_polygon
 from .routing import Router
 from .scenario import Scenario
 from .sim import dispatcher_for, readable_only_features
@@ -94,23 +95,33 @@ class World:
         self.demand = DemandModel(sc, self.router, self.locator, self.node_team, (eu, ev, lengths), warn=_warn)
 
     def _jurisdictions(self) -> np.ndarray:
-        """Home team of every node: a team's GeoJSON polygon where given, else its fastest base."""
+        """Home team of every node (the precedence rule, ``docs/enforcement_system.md``):
+
+        1. every node first goes to the team with an area but no polygon whose base is fastest to
+           reach (off-peak); a team with a polygon has exactly its polygon, nothing around its base;
+        2. then every team with a ``jurisdiction`` polygon takes the nodes inside it, ahead of the
+           derived areas (a scenic-area team takes its area from the township around it);
+        3. where polygons overlap, the higher ``jurisdiction_priority`` wins; on a tie, the team
+           listed first.
+
+        Township polygons from ``boundaries.townships`` replace the derived areas of step 1 before
+        the teams' own polygons are applied.
+        """
         sc = self.scenario
-        town = [i for i, t in enumerate(sc.teams) if not t.backup]
+        town = [i for i, t in enumerate(sc.teams) if not t.backup and not t.jurisdiction]
+        town = town or [i for i, t in enumerate(sc.teams) if not t.backup]  # every team has a polygon
         d = self.router.from_base[0][town]  # off-peak travel time from each township base
         node_team = np.asarray(town)[np.argmin(d, axis=0)]
-        for i, t in enumerate(sc.teams):
-            if t.jurisdiction and not t.backup:
-                from .roads import load_polygon
-                import shapely
-
-                poly = load_polygon(t.jurisdiction)
-                inside = shapely.contains_xy(poly, self.router.lon, self.router.lat)
-                node_team[inside] = i
-        if sc.boundaries is not None and sc.boundaries.townships:  # issue 16: township polygons in any crs
+        if sc.boundaries is not None and sc.boundaries.townships:  # township polygons in any crs (boundaries:)
             from .boundaries import township_jurisdictions
 
             node_team = township_jurisdictions(sc, self.router.lon, self.router.lat, node_team, self.warn)
+        polys = [i for i, t in enumerate(sc.teams) if t.jurisdiction and not t.backup]
+        # applied lowest precedence first, so the last one written over a node is the one that wins
+        for i in sorted(polys, key=lambda i: (sc.teams[i].jurisdiction_priority, -i)):
+            poly = load_polygon(sc.teams[i].jurisdiction)
+            inside = shapely.contains_xy(poly, self.router.lon, self.router.lat)
+            node_team[inside] = i
         return node_team.astype(np.int16)
 
     def reports(self, replication: int, *, seed: int | None = None, load: float | None = None,

@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
+import numpy as np
+import pandas as pd
+
 from . import plot
 from .i18n import catalog
 from .io import savefig_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
@@ -70,6 +73,43 @@ def write_check(path, cases, standin_label: str) -> Path:
 
 # ------------------------------------------------------------------------------------ run
 
+#: Columns of a joint check's crews in incidents.csv (scenarios with joint checks: one row per crew)
+CREW_COLUMNS = ["crews", "crew_dispatched_min", "crew_arrived_min", "crew_travel_min", "first_arrived_min"]
+
+
+def crew_rows(incidents: pd.DataFrame, res_list, world) -> pd.DataFrame:
+    """The incident table with one row per report and crew (joint checks: every crew with its own
+    dispatch, arrival and drive; a report keeps its own figures on each of its rows). Only for
+    scenarios with joint checks; the summary's counts stay one per report."""
+    parts = []
+    for res in res_list:
+        rows = res.extra.get("joint_crews")
+        if rows is None or not len(rows):
+            continue
+        parts.append(pd.DataFrame({"replication": res.replication, "report_id": rows[:, 0].astype(np.int64),
+                                   "crew_name": np.asarray(res.crew_names, dtype=object)[rows[:, 1].astype(np.int64)],
+                                   "crew_dispatched_min": rows[:, 2], "crew_arrived_min": rows[:, 3],
+                                   "crew_travel_min": rows[:, 4]}))
+    joint = pd.concat(parts, ignore_index=True) if parts else None
+    out = incidents.copy()
+    out["crew_dispatched_min"] = out["dispatched_min"]
+    out["crew_arrived_min"] = out["arrived_min"]
+    out["crew_travel_min"] = out["travel_min"]
+    if joint is None:
+        return out
+    key = ["replication", "report_id"]
+    multi = out.merge(joint, on=key, how="inner")
+    multi["crew"] = multi.pop("crew_name")
+    multi = multi.drop(columns=["crew_dispatched_min_x", "crew_arrived_min_x", "crew_travel_min_x"]).rename(
+        columns=lambda c: c[:-2] if c.endswith("_y") else c)
+    horizon = max(r.horizon_min for r in res_list)
+    multi.loc[multi["crew_arrived_min"] > horizon, "crew_arrived_min"] = np.nan  # still driving at the horizon
+    single = out.set_index(key).index.difference(multi.set_index(key).index)
+    keep = out.set_index(key).loc[single].reset_index()
+    return pd.concat([keep, multi[out.columns]], ignore_index=True).sort_values(key + ["crew"], kind="stable") \
+        .reset_index(drop=True)
+
+
 def write_run_data(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict:
     """Write a run's data files (``summary.json``, ``incidents.csv``, ``cells.geojson``) into ``out_dir``.
 
@@ -93,7 +133,12 @@ def write_run_data(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, l
     paths["cells"] = write_json_atomic(out / "cells.geojson", cells)
     paths["summary"] = write_json_atomic(out / "summary.json", summary)
     columns = INCIDENT_COLUMNS + list(CLOCK_COLUMNS.values())
-    paths["incidents"] = write_csv_atomic(out / "incidents.csv", incidents[columns])
+    extra = [c for c in ("referred", "referral_min") if c in incidents.columns]
+    table = incidents
+    if "crews" in incidents.columns:  # joint checks: one row per report and crew (docs/enforcement_system.md)
+        table = crew_rows(incidents, run.results, run.world)
+        extra += CREW_COLUMNS
+    paths["incidents"] = write_csv_atomic(out / "incidents.csv", table[columns + extra])
     return {"summary": summary, "incidents": incidents, "cells": cells, "paths": paths}
 
 

@@ -248,7 +248,8 @@ def propose(world, *, mode: str = "add", k: int = 1, max_moves: int | None = Non
             teams[i] = teams[i].model_copy(update={
                 "base": Point(lon=s.lon, lat=s.lat), "unverified": True, "confidence": "proposal",
                 "source": f"dispatch-sim place: moved from {teams[i].source or 'the scenario base'}"})
-    variant = sc.model_copy(update={"teams": teams, "name": f"{sc.name} + placement ({mode})"})
+    variant = sc.model_copy(update={"teams": teams, "name": f"{sc.name} + placement ({mode})",
+                                    "staffing": None})  # its crews stand, also when a worker re-validates it
     counts: dict[str, int] = {}
     for s in sites:
         counts[s.kind] = counts.get(s.kind, 0) + 1
@@ -372,6 +373,8 @@ def variant_yaml(scenario: Scenario, variant: Scenario, out_dir, header: str | N
             d["jurisdiction"] = os.path.relpath(d["jurisdiction"], Path(out_dir).resolve())
         teams.append(d)
     data = {"name": variant.name, "teams": teams}
+    if scenario.staffing is not None:  # the crews listed stand: the original's staff split is not applied again
+        data["staffing"] = None
     head = header or ("# Proposed by `dispatch-sim place` (maximal covering model, then simulated).\n"
                       "# Sites marked unverified are proposals: check them on the ground before use.\n")
     if scenario.source_file:

@@ -8,9 +8,14 @@ on the Python model; the built-in three also have a compiled twin that makes the
   bounded reversed search for crews on the road.
 - ``next_job(sim, crew)`` returns a waiting report id for a crew that just cleared, or None; pass
   ``sim.reachable_from(crew)`` to :func:`pop_best` so that, while a road closure is in force, a crew
-  is not given a report it cannot reach.
+  is not given a report it cannot reach (nor a joint check's place that its team does not owe).
+  ``sim.open_queues(crew)`` are the queues a crew may help with (every township's; a district team
+  that does not back up townships: only its own).
 
-Waiting reports sit in one queue per home team, ordered by priority, then time.
+Waiting reports sit in one queue per serving team (the home team, or the district team a report
+was referred to), ordered by priority, then time. Referred reports and joint checks are decided by
+the dispatcher itself (only the owning teams' crews go), so a policy sees single-crew reports of
+township teams only.
 """
 
 from __future__ import annotations
@@ -37,29 +42,31 @@ class Policy(ABC):
     def next_job(self, sim, crew):
         ok = sim.reachable_from(crew)
         if crew.team.backup:
-            return pop_best(sim, range(len(sim.queues)), ok)
+            return pop_best(sim, sim.open_queues(crew), ok)
         return pop_best(sim, (crew.team.idx,), ok)
 
 
 def pop_best(sim, team_indices, reachable=None):
     """Pop the most urgent, oldest waiting report among the given teams' queues.
 
-    ``reachable(rid)`` (when closures are in force: ``sim.reachable_from(crew)``) skips reports the
-    crew cannot reach now; they stay in their queues, in order."""
+    ``reachable(rid, team)`` (``sim.reachable_from(crew)``: None when nothing restricts) skips reports
+    the crew cannot take now from ``team``'s queue (a closure cuts it off, or a joint check owes its
+    team nothing); they stay in their queues, in order."""
     team_indices = list(team_indices)
     held = []
     found = None
     while True:
         best_q = None
         best = None
+        best_t = -1
         for t in team_indices:
             q = sim.queues[t]
             if q and (best is None or q[0] < best):
-                best, best_q = q[0], q
+                best, best_q, best_t = q[0], q, t
         if best_q is None:
             break
         item = heapq.heappop(best_q)
-        if reachable is None or reachable(item[2]):
+        if reachable is None or reachable(item[2], best_t):
             found = item[2]
             break
         held.append((best_q, item))
@@ -90,7 +97,7 @@ class Nearest(Policy):
         return sim.best_crew(rid, sim.all_free(), INF)
 
     def next_job(self, sim, crew):
-        return pop_best(sim, range(len(sim.queues)), sim.reachable_from(crew))
+        return pop_best(sim, sim.open_queues(crew), sim.reachable_from(crew))
 
 
 class HomeThenMutualAid(Policy):
@@ -107,7 +114,7 @@ class HomeThenMutualAid(Policy):
         if crew is not None and eta <= threshold:
             return crew, eta
         max_aid = self.cfg.mutual_aid_max_eta_min * 60.0
-        others = (c for t in sim.teams if t.idx != home_idx for c in t.free.values())
+        others = (c for t in sim.helper_teams if t.idx != home_idx for c in t.free.values())
         aid, aid_eta = sim.best_crew(rid, others, min(eta, max_aid + 1e-9))
         if aid is not None and aid_eta < eta and aid_eta <= max_aid:
             return aid, aid_eta
@@ -116,11 +123,11 @@ class HomeThenMutualAid(Policy):
     def next_job(self, sim, crew):
         ok = sim.reachable_from(crew)
         if self.cfg.queue == "fifo":  # one first-come queue for every team's waiting reports
-            return pop_best(sim, range(len(sim.queues)), ok)
+            return pop_best(sim, sim.open_queues(crew), ok)
         own = () if crew.team.backup else (crew.team.idx,)
         job = pop_best(sim, own, ok) if own else None
         if job is None:  # help a neighbour whose reports wait (their crews are all busy)
-            job = pop_best(sim, range(len(sim.queues)), ok)
+            job = pop_best(sim, sim.open_queues(crew), ok)
         return job
 
 

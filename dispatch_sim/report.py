@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import fonts, plot, settings
+from . import fonts, settings
 from .i18n import catalog
-from .metrics import INCIDENT_COLUMNS, LATE_CAUSES
+from .metrics import LATE_CAUSES
 from .webmap import MAP_CSS
 
 TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -155,7 +155,7 @@ def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str 
                         for k, x in tw.get("targets", {}).items())
         wt = b.get("wait_min") or {}
         rows.append(f"<tr class='{cls}'><td>{e(t.name)} {e(t.name_en or '') if lang == 'en' else ''}"
-                    f"{T('backup') if t.backup else ''}</td><td title='{e(why)}'>{e(label)}</td>"
+                    f"{_team_tag(t, T)}</td><td title='{e(why)}'>{e(label)}</td>"
                     f"<td>{b['known_outcome']}</td><td>{_pct(b['rate'])}</td>"
                     f"<td>{'–' if not ci else f'{ci[0]*100:.1f}–{ci[1]*100:.1f}%'}</td>"
                     f"<td>{_num(b['response_min']['p90'])}</td>"
@@ -222,6 +222,7 @@ def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str 
 {fig('h.where', 'map.png')}
 <section><h2>{e(T('h.aid'))}</h2><table>{th('th.helper', 'th.reports', 'th.crew_hours', 'th.per_day')}{aid_rows or f'<tr><td colspan=4>{e(T("none"))}</td></tr>'}</table>
 <p><small>{e(T('p.aid_note'))}</small></p></section>
+{system_section(summary, T)}
 {fig('h.fast', 'response_cdf.png')}
 {fig('h.when', 'on_time_by_hour.png')}
 {fig('h.crews', 'utilization.png')}
@@ -238,3 +239,53 @@ def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str 
 
 
 _KINDS = {"graph.stand-in", "graph.osm", "graph.file"}
+
+
+def _team_tag(t, T) -> str:
+    """The label after a team's name in the township table: backup squad, district team, own area."""
+    if t.backup:
+        return T("backup") if t.backs_up and not t.handles else T("district_team")
+    return T("area_team") if t.jurisdiction else ""
+
+
+def system_section(summary: dict, T) -> str:
+    """The enforcement system's rows (issue 18): scenic-area and other polygon teams, the staff split,
+    district teams, referred reports (apart, outside the promise), joint checks (first and last
+    arrival) and planned inspections. Empty when the scenario uses none of it."""
+    es = summary.get("enforcement")
+    if not es:
+        return ""
+    e = html.escape
+    sep = ", " if T.lang == "en" else "、"
+    parts = [f"<section><h2>{e(T('h.system'))}</h2>"]
+    if es.get("area_teams"):
+        parts.append(f"<p>{e(T('p.area_teams', names=sep.join(es['area_teams'])))}</p>")
+    stf = es.get("staffing")
+    if stf:
+        fixed = T("p.staffing_fixed", names=sep.join(stf["fixed_teams"])) if stf["fixed_teams"] else ""
+        parts.append(f"<p>{e(T('p.staffing', total=stf['total_crews'], share=_pct(stf['moved_down_share']), town=stf['township_crews'], dist=stf['district_crews'], fixed=fixed))}</p>")
+    if es.get("district_teams"):
+        head = "".join(f"<th>{e(T(k))}</th>" for k in ("th.district_team", "th.crews", "th.backs_up", "th.handles", "th.busy",
+                                                       "th.referrals_served", "th.township_served", "th.joint_crews"))
+        rows = "".join(
+            f"<tr><td>{e(d['team'])}{' ' + e(d['team_en']) if T.lang == 'en' and d.get('team_en') else ''}</td><td>{d['crews']}</td><td>{e(T('yes') if d['backs_up'] else T('no'))}</td>"
+            f"<td>{e(sep.join(d['handles']) or '–')}</td><td>{_pct(d['utilization'])}</td><td>{d['referrals_served']}</td>"
+            f"<td>{d['township_reports_served']}</td><td>{d['joint_check_crews']}</td></tr>" for d in es["district_teams"])
+        parts.append(f"<h3>{e(T('h.district'))}</h3><table><tr>{head}</tr>{rows}</table>")
+    ref = es.get("referred")
+    if ref:
+        by = sep.join(f"{k} {v}" for k, v in ref["by_team"].items()) or "–"
+        r, a = ref["response_min"], ref["after_referral_min"]
+        parts.append(f"<h3>{e(T('h.referred'))}</h3><p>{e(T('p.referred', n=ref['reports'], served=ref['served'], p50=_num(r['p50']), p90=_num(r['p90']), a50=_num(a['p50']), a90=_num(a['p90']), by=by))}</p>")
+    j = es.get("joint")
+    if j:
+        by = sep.join(f"{k} {v}" for k, v in j["crews_by_team"].items()) or "–"
+        ci = f" ({j['ci95'][0] * 100:.1f}–{j['ci95'][1] * 100:.1f}%)" if j.get("ci95") else ""
+        f, l_ = j["first_arrival_min"], j["last_arrival_min"]
+        parts.append(f"<h3>{e(T('h.joint'))}</h3><p>{e(T('p.joint', n=j['reports'], on=j['on_site'], f50=_num(f['p50']), f90=_num(f['p90']), l50=_num(l_['p50']), l90=_num(l_['p90']), rate=_pct(j['rate']), ci=ci, by=by))}</p>")
+    pl = es.get("planned")
+    if pl:
+        by = sep.join(f"{k} {v:.1f}" for k, v in pl["by_team"].items()) or "–"
+        parts.append(f"<h3>{e(T('h.planned'))}</h3><p>{e(T('p.planned', sessions=pl['sessions'], hours=format(pl['crew_hours'], '.1f'), per_day=format(pl['crew_hours_per_day'], '.2f'), objects=pl['objects'], recall=T('yes') if pl['recall'] else T('no'), recalls=pl['recalls'], by=by))}</p>")
+    parts.append("</section>")
+    return "".join(parts)

@@ -20,6 +20,8 @@ from typing import Any
 
 #: Metadata of a field that is not part of the JSON document.
 API_ONLY = {"json": False}
+#: Metadata of a field that is left out of the document when it is None (a block only some scenarios have).
+OPTIONAL_BLOCK = {"omit_if_none": True}
 
 
 def _plain(x: Any) -> Any:
@@ -37,7 +39,8 @@ class JsonResult:
 
     def to_json(self) -> dict:
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)  # type: ignore[arg-type]
-                if f.metadata.get("json", True)}
+                if f.metadata.get("json", True)
+                and not (f.metadata.get("omit_if_none") and getattr(self, f.name) is None)}
 
 
 def shallow(obj) -> dict:
@@ -91,6 +94,8 @@ class Metrics(JsonResult):
     wait_min: dict
     move_ups: int | None
     mutual_aid: dict | None
+    #: scenic-area and district teams, referrals, joint checks, planned inspections (only when used)
+    enforcement: dict | None = field(default=None, metadata=OPTIONAL_BLOCK)
 
 
 @dataclass(frozen=True)

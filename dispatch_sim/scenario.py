@@ -154,10 +154,53 @@ class Team(_Strict):
                        "given; the crews of a shift written as a string \"08:00-17:00\"")
     shifts: list[Shift] = Field(default_factory=list)
     jurisdiction: str | None = Field(default=None, description="GeoJSON polygon; default: nodes whose fastest base is this one")
+    jurisdiction_priority: int = Field(default=0, ge=-1000, le=1000, description=(
+        "where jurisdiction polygons overlap, the team with the higher number takes the reports (equal: the team "
+        "listed first); every polygon takes precedence over the areas derived from the fastest base, so a scenic-area "
+        "team with a polygon takes reports there ahead of the township team"))
+    level: Literal["township", "district"] | None = Field(default=None, description=(
+        "township: a team with an area (a township, or the scenic area with a polygon); district: a district-level "
+        "team (\"1+6\") with no area of its own, the same as backup: true. Default: district when backup is true"))
     backup: bool = False
+    backs_up: bool = Field(default=True, description=(
+        "for a district team: it also helps township teams whose own crews are all busy (as a backup squad); false: "
+        "it serves only the reports referred to it and the joint checks it is named in"))
+    handles: list[str] = Field(default_factory=list, description=(
+        "for a district team: names of the demand.categories it owns; reports of a category with delegated: false "
+        "are referred to the district team that handles it"))
+    staff_weight: float = Field(default=1.0, gt=0, le=MAX_WEIGHT, description=(
+        "relative share of its level's crews when staffing derives crews from the staff split (see staffing)"))
     source: str | None = None
     confidence: str | None = None
     unverified: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _level(cls, data):
+        if isinstance(data, dict) and data.get("level") == "district" and "backup" not in data:
+            data = dict(data)
+            data["backup"] = True
+        return data
+
+    @model_validator(mode="after")
+    def _level_matches(self):
+        if self.level == "township" and self.backup:
+            raise ValueError("level: township and backup: true contradict each other; a district team has level: "
+                             "district (or backup: true)")
+        if self.level == "district" and not self.backup:
+            raise ValueError("level: district and backup: false contradict each other; leave backup out")
+        if self.handles and not self.backup:
+            raise ValueError("handles: only a district team (level: district) owns categories; township teams handle "
+                             "the delegated ones (demand.categories[].delegated)")
+        if self.backup and self.jurisdiction:
+            raise ValueError("jurisdiction: a district team has no area of its own; give the polygon to a team with "
+                             "level: township (e.g. the scenic-area team)")
+        return self
+
+    @property
+    def is_district(self) -> bool:
+        """A district-level team ("1+6"): no area of its own (``level: district`` or ``backup: true``)."""
+        return self.backup
 
     @model_validator(mode="before")
     @classmethod
@@ -248,6 +291,15 @@ class Category(_Strict):
     priority: int = Field(default=2, ge=1, le=3, description="1 urgent, 2 normal, 3 routine")
     promise: bool = Field(default=True, description="whether the 30-minute on-site promise applies")
     work_min: Distribution = Field(default_factory=lambda: Distribution(dist="lognormal", mean_min=40, sd_min=20))
+    delegated: bool = Field(default=True, description=(
+        "in the townships' delegated list (the 149 matters): the township team of the place handles it; false: the "
+        "report is referred (案件移送) to the district team whose handles lists it, after dispatch.referral_delay_min, "
+        "and is outside the township 30-minute promise (shown apart in the report)"))
+    joint: dict[str, Annotated[int, Field(ge=1, le=20)]] = Field(default_factory=dict, description=(
+        "a joint check (联合检查): crews needed from each team, team name -> crews; home = the report's own team (the "
+        "township of the place, or the district team of a referred matter). Every crew drives from where it is; the "
+        "report is on site when the last of them arrives; all are held for the work time. Empty: one crew of its "
+        "own team"))
 
 
 class WhereRoadLength(_Strict):
@@ -352,6 +404,9 @@ class DispatchConfig(_Strict):
         "free crews at base a township must have to send one on a move-up"))
     dispatch_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=3))
     turnout_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=2))
+    referral_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=60), description=(
+        "time a referred report (category with delegated: false) takes to reach the district team that owns it "
+        "(案件移送), after the dispatch delay"))
 
     @field_validator("policy")
     @classmethod
@@ -465,6 +520,60 @@ class Disruption(_Strict):
         return self
 
 
+class Staffing(_Strict):
+    """Crews derived from the staff split between levels ("65.3% moved down to the townships")."""
+
+    total_crews: int = Field(ge=1, le=MAX_CREWS * 10, description=(
+        "crews on duty at the busiest time of day, all teams together (except fixed_teams); split between the "
+        "levels by moved_down_share"))
+    moved_down_share: float = Field(ge=0, le=1, description=(
+        "share of the crews at township level (teams with an area); the rest go to the district teams "
+        "(the article: 0.653)"))
+    fixed_teams: list[str] = Field(default_factory=list, description=(
+        "teams that keep the crews written for them (e.g. the scenic-area team) and are left out of the split"))
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class Campaign(_Strict):
+    """A planned inspection (专项检查与抽查) on a calendar: crews of each named team out of reactive service."""
+
+    name: str = Field(min_length=1, description="label of the campaign in the report")
+    teams: list[str] = Field(min_length=1, description="teams whose crews take part (each gives crews)")
+    weekdays: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(default_factory=list, description=(
+        "weekdays it runs every week (day 0 of the run is a Monday)"))
+    days: list[Annotated[int, Field(ge=0, le=3660)]] = Field(default_factory=list, description=(
+        "days of the run it runs (0 = the first day), in addition to weekdays"))
+    start: str = Field(default="09:00", description="start of the inspection each day it runs, HH:MM")
+    end: str = Field(default="12:00", description="end of the inspection, HH:MM (after start, same day)")
+    crews: int = Field(default=1, ge=1, le=MAX_CREWS, description=(
+        "crews each team sends; never more than it has on duty (the rest stay in reactive service)"))
+    objects: int = Field(default=0, ge=0, le=100_000, description=(
+        "objects (shops, sites) inspected per team and session, counted in the report only"))
+    _c1 = field_validator("start", "end", mode="before")(_check_hhmm)
+
+    @model_validator(mode="after")
+    def _when(self):
+        if not self.weekdays and not self.days:
+            raise ValueError("give weekdays (e.g. [Tue]) and/or days (days of the run) for the campaign")
+        if parse_hhmm(self.end) <= parse_hhmm(self.start):
+            raise ValueError("end must be after start on the same day")
+        return self
+
+
+class PlannedInspections(_Strict):
+    """Planned inspections (campaigns) and whether their crews can be recalled for urgent reports."""
+
+    campaigns: list[Campaign] = Field(default_factory=list, description="the calendar of planned inspections")
+    recall: bool = Field(default=False, description=(
+        "a crew on a planned inspection can be recalled for a report of priority recall_priority or more urgent "
+        "when its team has no free crew"))
+    recall_priority: int = Field(default=1, ge=1, le=3, description="least urgent priority that may recall (1 = urgent only)")
+    recall_delay_min: float = Field(default=15.0, ge=0, le=MAX_MIN, description=(
+        "time a recalled crew needs to break off the inspection before it drives (instead of the turnout)"))
+
+
 class ReportConfig(_Strict):
     """How the report is written."""
 
@@ -508,6 +617,11 @@ class Scenario(_Strict):
     boundaries: Boundaries | None = Field(default=None, description=(
         "district outline and township polygons (GeoJSON/Shapefile, WGS-84, GCJ-02 or BD-09); none: the graph's bbox "
         "and fastest-base jurisdictions"))
+    staffing: Staffing | None = Field(default=None, description=(
+        "derive every team's crews from a total and the share moved down to townships (docs/enforcement_system.md); "
+        "empty: crews as written"))
+    planned_inspections: PlannedInspections | None = Field(default=None, description=(
+        "planned inspections (campaigns) that take crews out of reactive service; empty: none"))
     assumptions: list[str] = Field(default_factory=list, description="shown in the report")
     source_file: str | None = Field(default=None, exclude=True)
     _input_warnings: list[str] = PrivateAttr(default_factory=list)
@@ -526,6 +640,7 @@ class Scenario(_Strict):
         if not any(not t.backup for t in self.teams):
             raise ValueError("at least one team must be a township team (backup: false)")
         known = set(names)
+        self._check_enforcement_system(known)
         for w in self.demand.where:
             if isinstance(w, WhereTownship):
                 bad = sorted(set(w.shares) - known)
@@ -555,6 +670,49 @@ class Scenario(_Strict):
                 f"{MAX_REPORTS_PER_REPLICATION:.0e} per replication and {MAX_REPORTS_TOTAL:.0e} in all, which keep the "
                 "incident tables within a workstation's memory")
         return self
+
+    def _check_enforcement_system(self, known: set) -> None:
+        """Cross-field rules of referrals, joint checks, staffing and campaigns (issue 18)."""
+        cats = [c.name for c in self.demand.categories]
+        owners: dict[str, list[str]] = {}
+        for i, t in enumerate(self.teams):
+            bad = sorted(set(t.handles) - set(cats))
+            if bad:
+                raise ValueError(f"teams[{i}].handles: unknown categories {_names(bad)}; allowed: {_names(cats)}")
+            for c in t.handles:
+                owners.setdefault(c, []).append(t.name)
+        for j, c in enumerate(self.demand.categories):
+            own = owners.get(c.name, [])
+            if not c.delegated and len(own) != 1:
+                raise ValueError(f"demand.categories[{j}].delegated: category {_names([c.name])} is referred but "
+                                 + ("no district team lists it in handles" if not own else
+                                    f"several district teams list it in handles ({_names(own)})")
+                                 + "; allowed: exactly one district team with it in teams[].handles")
+            bad = sorted(set(c.joint) - known - {"home"})
+            if bad:
+                raise ValueError(f"demand.categories[{j}].joint: unknown teams {_names(bad)}; allowed: home or a team name")
+            if c.joint and "home" not in c.joint and not any(t in c.joint for t in own):
+                # the report's own team is always among those on site
+                raise ValueError(f"demand.categories[{j}].joint: name home (the report's own team) among the teams, "
+                                 "e.g. {home: 1, 生态环境中队: 1}")
+        if self.staffing is not None:
+            bad = sorted(set(self.staffing.fixed_teams) - known)
+            if bad:
+                raise ValueError(f"staffing.fixed_teams: unknown teams {_names(bad)}; allowed: {_names(sorted(known))}")
+            split = [t for t in self.teams if t.name not in self.staffing.fixed_teams]
+            if not any(not t.backup for t in split):
+                raise ValueError("staffing.fixed_teams: every township team is fixed: nothing left to split")
+            if self.staffing.moved_down_share < 1 and not any(t.backup for t in split):
+                raise ValueError("staffing.moved_down_share: below 1 but there is no district team to take the rest; "
+                                 "allowed: 1, or add a team with level: district")
+        if self.planned_inspections is not None:
+            for k, cp in enumerate(self.planned_inspections.campaigns):
+                bad = sorted(set(cp.teams) - known)
+                if bad:
+                    raise ValueError(f"planned_inspections.campaigns[{k}].teams: unknown teams {_names(bad)}; allowed: "
+                                     f"{_names(sorted(known))}")
+        if self.staffing is not None:
+            derive_crews(self)
 
     def expected_reports(self) -> tuple[float, float]:
         """Expected reports per replication and over all replications (surges included, a trace counts as given)."""
@@ -588,6 +746,51 @@ class Scenario(_Strict):
                                        if any(v is not None for v in run_fields.values()) else "") for ln in lines]) from None
         s.source_file = self.source_file
         return s
+
+
+# ------------------------------------------------------------------------------------ staff split
+
+def apportion(total: int, weights: list[float]) -> list[int]:
+    """Split ``total`` whole crews in proportion to ``weights`` (largest remainder; ties: listed first)."""
+    if not weights:
+        return []
+    wsum = float(sum(weights))
+    quotas = [total * w / wsum for w in weights]
+    out = [int(math.floor(q)) for q in quotas]
+    left = total - sum(out)
+    order = sorted(range(len(weights)), key=lambda i: (-(quotas[i] - out[i]), i))
+    for i in order[:left]:
+        out[i] += 1
+    return out
+
+
+def derive_crews(sc: "Scenario") -> None:
+    """Set every team's crews from ``staffing`` (in place; applying it twice changes nothing).
+
+    Township-level crews = round(total_crews × moved_down_share) (half up), split over the township
+    teams (teams with an area) by ``staff_weight``; the rest over the district teams the same way.
+    A team's shift plan keeps its shape: each shift's crews are scaled by new / old busiest-shift
+    crews and rounded half up, so the busiest shift has exactly the new number; a team without
+    shifts gets it around the clock. ``fixed_teams`` keep what is written.
+    """
+    st = sc.staffing
+    split = [t for t in sc.teams if t.name not in st.fixed_teams]
+    town = [t for t in split if not t.backup]
+    district = [t for t in split if t.backup]
+    n_town = int(math.floor(st.total_crews * st.moved_down_share + 0.5))
+    if not district:
+        n_town = st.total_crews
+    for group, n in ((town, n_town), (district, st.total_crews - n_town)):
+        for t, k in zip(group, apportion(n, [t.staff_weight for t in group])):
+            old = t.max_crews()
+            if not t.shifts:
+                t.crews = k
+            elif old > 0:
+                for sh in t.shifts:
+                    sh.crews = int(math.floor(sh.crews * k / old + 0.5))
+            else:
+                for sh in t.shifts:
+                    sh.crews = k
 
 
 # ------------------------------------------------------------------------------------ loading
@@ -1124,7 +1327,7 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
         groups.setdefault(key, []).append(loc)
     out = []
     for (_, msg), locs in groups.items():
-        if len(locs) == 1 and not locs[0] and re.match(r"^[a-z_]+(\.[a-z_]+)*: ", msg):
+        if len(locs) == 1 and not locs[0] and re.match(r"^[a-z_]+(\[\d+\])?(\.[a-z_]+(\[\d+\])?)*: ", msg):
             out.append(f"{label}: {msg}")  # a cross-field check that names its own field
             continue
         if len(locs) == 1:
@@ -1162,7 +1365,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "Scenario.run": "how long and how often to simulate (horizon, warm-up, replications, seed, promise, load)",
     "Scenario.graph": "where the road graph comes from (download, OSM extract, GraphML or labelled stand-in)",
     "Scenario.speeds": "free-flow speeds by road class and peak-hour slow-downs",
-    "Scenario.teams": "the township enforcement teams (and optional district squads): bases, crews, shifts",
+    "Scenario.teams": ("the township enforcement teams, teams with their own area (the scenic area) and district teams "
+                       "(\"1+6\"): bases, crews, shifts"),
     "Scenario.dispatch": "how a crew is chosen for a report, and the platform and turnout delays before it drives",
     "Scenario.demand": "how many reports arrive, when, where and of which kinds",
     "Scenario.targets": "what counts as keeping the promise (on-time rate, response quantiles) and how it is judged",
@@ -1201,7 +1405,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "Team.name_en": "name in Latin letters for English reports and figures",
     "Team.base": "where the team's crews start and return to",
     "Team.shifts": "crews on duty by time of day; when empty, crews are on duty around the clock",
-    "Team.backup": "a district squad that only helps other teams (no jurisdiction of its own)",
+    "Team.backup": ("a district-level team with no area of its own (the same as level: district); with backs_up "
+                    "(default) it helps township teams whose own crews are all busy"),
     "Team.source": "where the base coordinate comes from (e.g. a GeoNames id), shown in the report",
     "Team.confidence": "how sure the base coordinate is, in words, shown in the report",
     "Team.unverified": "the base is an estimate; labelled UNVERIFIED in every report and map",

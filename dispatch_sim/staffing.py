@@ -95,7 +95,7 @@ def apply_counts(sc, sl: list[Slot], counts) -> object:
             shifts = list(teams[s.team].shifts)
             shifts[s.shift] = shifts[s.shift].model_copy(update={"crews": int(c)})
             teams[s.team] = teams[s.team].model_copy(update={"shifts": shifts})
-    out = sc.model_copy(update={"teams": teams})
+    out = sc.model_copy(update={"teams": teams, "staffing": None})  # its crews stand, also when re-validated
     out.source_file = sc.source_file
     return out
 

@@ -155,10 +155,15 @@ def test_compiled_dispatcher_matches_the_readable_one_with_closures_and_weather(
 _WORLDS: dict = {}
 
 
-def _variant_world(small_world, shifts: bool, priorities: bool) -> World:
-    """One world per shift plan × priority classes (built once): shifts wrap midnight and include a
-    weekday-only shift; priorities are three classes with different work-time laws."""
-    key = (shifts, priorities)
+def _variant_world(small_world, shifts: bool, priorities: bool, referrals: bool = False,
+                   campaigns: bool = False) -> World:
+    """One world per shift plan × priority classes × referrals (built once): shifts wrap midnight and
+    include a weekday-only shift; priorities are three classes with different work-time laws; with
+    referrals, a category outside the delegated list goes (after a referral delay) to a district team
+    that does not back up townships, and another to the backup squad, which now owns it; with campaigns,
+    planned inspections take crews out of service on a weekly calendar (one session across a shift
+    change, overlapping sessions) and urgent reports recall them."""
+    key = (shifts, priorities, referrals, campaigns)
     if key not in _WORLDS:
         data = _busy_scenario("home_team")
         if not shifts:
@@ -168,6 +173,22 @@ def _variant_world(small_world, shifts: bool, priorities: bool) -> World:
         if not priorities:
             data["demand"]["categories"] = [{"name": "any", "share": 1, "work_min": {"dist": "lognormal",
                                                                                      "mean_min": 45, "sd_min": 25}}]
+        if referrals:
+            data["demand"]["categories"] += [
+                {"name": "permit", "share": 0.3, "priority": 2, "delegated": False},
+                {"name": "market", "share": 0.2, "priority": 1, "delegated": False,
+                 "work_min": {"dist": "exponential", "mean_min": 30}}]
+            data["dispatch"]["referral_delay_min"] = {"dist": "lognormal", "mean_min": 40, "sd_min": 20}
+            data["teams"][-1]["handles"] = ["market"]  # the backup squad owns a matter too
+            data["teams"].append({"name": "env", "level": "district", "backs_up": False, "handles": ["permit"],
+                                  "base": {"lon": 120.73, "lat": 30.75},
+                                  "shifts": [{"start": "08:00", "end": "18:00", "crews": 1, "days": "weekdays"}]})
+        if campaigns:
+            data["planned_inspections"] = {"recall": True, "recall_priority": 2, "recall_delay_min": 12, "campaigns": [
+                {"name": "am", "teams": ["A", "B"], "weekdays": ["Mon", "Wed", "Fri"], "start": "09:00", "end": "12:00"},
+                {"name": "eve", "teams": ["C", "squad"], "weekdays": ["Tue"], "days": [3, 5], "start": "18:00",
+                 "end": "22:00", "crews": 2},
+                {"name": "overlap", "teams": ["A"], "days": [0, 2], "start": "10:00", "end": "16:00"}]}
         _WORLDS[key] = World(scenario_from_dict(data), G=small_world.G)
     return _WORLDS[key]
 
@@ -190,15 +211,48 @@ def assert_invariants(res, world) -> None:
         assert (d[1:] >= e[:-1] - 1e-9).all(), crew
     assert df.loc[df["dispatched_min"].isna(), "arrived_min"].isna().all()
     assert (res.crew_busy_min <= res.crew_duty_min + 1e-6).all()
+    if "referred" in df.columns:  # a referred report is served by the district team that owns it, and only by it
+        own = np.array([t.name for t in world.scenario.teams], dtype=object)[res.reports.serving_team]
+        sent = df["team"] != ""
+        ref = (sent & df["referred"]).to_numpy()
+        assert (df.loc[ref, "team"] == own[ref]).all()
+        district = {t.name for t in world.scenario.teams if t.backup and not t.backs_up}
+        assert not (df.loc[sent & ~df["referred"], "team"].isin(district)).any()
+    rows = res.extra.get("joint_crews")
+    if rows is not None:  # joint checks: every crew of every job, none on two jobs at once
+        assert_no_crew_on_two_jobs(res, world, df)
 
 
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def assert_no_crew_on_two_jobs(res, world, df) -> None:
+    """Every crew's jobs, single-crew and joint, one after the other: a crew is held on a joint check
+    from its own dispatch until the check clears; every complete check has all the crews it needs."""
+    rows = res.extra["joint_crews"]
+    joint = set(rows[:, 0].astype(int).tolist())
+    spans: dict[int, list] = {}
+    for rid in np.flatnonzero(~np.isnan(res.dispatched_min)):
+        if rid not in joint:
+            spans.setdefault(int(res.crew[rid]), []).append((res.dispatched_min[rid], res.cleared_min[rid]))
+    for rid, c, d, _a, _t in rows:
+        spans.setdefault(int(c), []).append((d, res.cleared_min[int(rid)]))
+    for c, sp in spans.items():
+        sp.sort()
+        for (d0, e0), (d1, _e1) in zip(sp, sp[1:]):
+            assert d1 >= (np.inf if np.isnan(e0) else e0) - 1e-9, (res.crew_names[c], sp)
+    cats = world.scenario.demand.categories
+    n = np.bincount(rows[:, 0].astype(int), minlength=len(res.reports))
+    for rid in np.flatnonzero(~np.isnan(res.arrived_min)):
+        need = sum(cats[res.reports.category[rid]].joint.values()) or 1
+        assert max(n[rid], 1) == need, (rid, n[rid], need)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 100_000), load=st.floats(0.3, 6.0),
        policy=st.sampled_from(["home_team", "nearest", "home_then_mutual_aid"]),
-       queue=st.sampled_from(["own_first", "fifo"]), shifts=st.booleans(), priorities=st.booleans())
+       queue=st.sampled_from(["own_first", "fifo"]), shifts=st.booleans(), priorities=st.booleans(),
+       referrals=st.booleans(), campaigns=st.booleans())
 def test_both_dispatchers_give_identical_incident_tables_and_event_counts(small_world, seed, load, policy, queue,
-                                                                         shifts, priorities):
-    world = _variant_world(small_world, shifts, priorities)
+                                                                         shifts, priorities, referrals, campaigns):
+    world = _variant_world(small_world, shifts, priorities, referrals, campaigns)
     world.scenario.dispatch.policy = policy
     world.scenario.dispatch.queue = queue
     reports = world.reports(0, seed=seed, load=load)
@@ -212,3 +266,59 @@ def test_both_dispatchers_give_identical_incident_tables_and_event_counts(small_
     for name in FIELDS:
         np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
     assert fast.events == slow.events
+    if campaigns:
+        np.testing.assert_allclose(fast.extra["planned_min"], slow.extra["planned_min"], rtol=0, atol=1e-9)
+        assert fast.extra["recalls"] == slow.extra["recalls"]
+
+
+# ---------------------------------------------------------------- joint checks and planned inspections
+
+_JOINT_WORLDS: dict = {}
+
+
+def _joint_world(small_world, recall: bool) -> World:
+    """Joint checks (township + a district team; two crews of one township), planned inspections
+    (weekday campaigns of two townships, one wrapping a shift change), referrals and shifts."""
+    if recall not in _JOINT_WORLDS:
+        data = _busy_scenario("home_team")
+        data["demand"]["categories"] += [
+            {"name": "joint", "share": 0.15, "priority": 1, "joint": {"home": 1, "env": 1}},
+            {"name": "pair", "share": 0.1, "priority": 2, "joint": {"home": 2}},
+            {"name": "permit", "share": 0.1, "delegated": False}]
+        data["teams"].append({"name": "env", "level": "district", "backs_up": False, "handles": ["permit"],
+                              "base": {"lon": 120.73, "lat": 30.75}, "crews": 2})
+        data["planned_inspections"] = {"recall": recall, "recall_delay_min": 10, "campaigns": [
+            {"name": "am", "teams": ["A", "B"], "weekdays": ["Mon", "Wed", "Fri"], "start": "09:00", "end": "12:00"},
+            {"name": "pm", "teams": ["C", "env"], "weekdays": ["Tue"], "days": [5], "start": "16:00", "end": "21:00",
+             "crews": 2}]}
+        _JOINT_WORLDS[recall] = World(scenario_from_dict(data), G=small_world.G)
+    return _JOINT_WORLDS[recall]
+
+
+@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 100_000), load=st.floats(0.3, 4.0),
+       policy=st.sampled_from(["home_team", "nearest", "home_then_mutual_aid"]), recall=st.booleans())
+def test_joint_checks_and_planned_inspections_on_both_dispatchers(small_world, seed, load, policy, recall):
+    """Joint checks, campaigns (with and without recall), referrals and shifts together: both
+    dispatchers give identical incident tables, crew rows of the joint checks, planned minutes and
+    event counts; and every invariant holds (every report accounted for, no crew on two jobs, every
+    complete joint check with all its crews, referrals only by their owner, busy within duty)."""
+    world = _joint_world(small_world, recall)
+    world.scenario.dispatch.policy = policy
+    assert dispatcher_for(world) is CompiledDispatcher
+    reports = world.reports(0, seed=seed, load=load)
+    slow = run_replication(world, reports, ReadableDispatcher)
+    fast = run_replication(world, reports, CompiledDispatcher)
+    for res in (fast, slow):
+        assert_invariants(res, world)
+    np.testing.assert_array_equal(fast.crew, slow.crew)
+    np.testing.assert_array_equal(fast.team, slow.team)
+    np.testing.assert_array_equal(fast.queued, slow.queued)
+    for name in FIELDS:
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
+    np.testing.assert_allclose(fast.extra["joint_crews"], slow.extra["joint_crews"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast.extra["planned_min"], slow.extra["planned_min"], rtol=0, atol=1e-9)
+    assert fast.extra["recalls"] == slow.extra["recalls"]
+    assert fast.events == slow.events
+    assert (slow.extra["planned_min"] >= 0).all() and slow.extra["planned_min"].sum() > 0
+    assert len(slow.extra["joint_crews"]) > 0

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import kernels as K
 from .engine import Dispatcher, Outcome, Roster, Woken, has_closures
-from .layout import CrewF, CrewI, CrewState, Meta, PolicyCode, QueueCode, RepF, TeamCol
+from .layout import CrewF, CrewI, CrewState, Meta, PolicyCode, QueueCode, RepF, TeamCol, TeamLevel, joint_tables
 
 
 def _entry_point(kernel, *example_args):
@@ -34,10 +34,12 @@ class CompiledDispatcher(Dispatcher):
         n = len(reports)
         nteams = len(sc.teams)
         teams = np.zeros((nteams, len(TeamCol)), dtype=np.int64)
-        home_counts = np.bincount(reports.home_team.astype(np.int64), minlength=nteams)[:nteams]
-        teams[:, TeamCol.QSTART] = np.concatenate([[0], np.cumsum(home_counts)[:-1]])
+        joint = joint_tables(sc, reports)
+        cap = joint[-1]  # queue room per team: its reports, and the joint checks that may owe it a crew
+        teams[:, TeamCol.QSTART] = np.concatenate([[0], np.cumsum(cap)[:-1]])
         for i, t in enumerate(sc.teams):
-            teams[i, TeamCol.BACKUP] = int(t.backup)
+            teams[i, TeamCol.BACKUP] = int(t.backup and t.backs_up)  # helps township teams
+            teams[i, TeamCol.LEVEL] = TeamLevel.DISTRICT if t.backup else TeamLevel.TOWNSHIP
             teams[i, TeamCol.CREW0] = int(np.searchsorted(roster.team, i))
             teams[i, TeamCol.NCREW] = t.max_crews()
         nc = len(roster)
@@ -55,12 +57,23 @@ class CompiledDispatcher(Dispatcher):
         meta[Meta.POLICY] = PolicyCode.of(sc.dispatch.policy)
         meta[Meta.QUEUE] = QueueCode.of(sc.dispatch.queue)
         meta[Meta.CLOSED] = int(has_closures(world))
-        params = np.array([sc.dispatch.mutual_aid_threshold_min * 60.0, sc.dispatch.mutual_aid_max_eta_min * 60.0])
+        pi = sc.planned_inspections
+        self.planned = bool(pi and pi.campaigns)
+        meta[Meta.RECALL] = int(bool(pi and pi.recall))
+        meta[Meta.RECALL_PRIO] = pi.recall_priority if pi else 0
+        params = np.array([sc.dispatch.mutual_aid_threshold_min * 60.0, sc.dispatch.mutual_aid_max_eta_min * 60.0,
+                           (pi.recall_delay_min * 60.0) if pi else 0.0])
         self.woken = np.zeros(max(nc, 1), dtype=np.int64)
         self.waits = np.zeros(max(nc, 1))
+        meta[Meta.JOINT] = int(bool(joint[2].any()))
+        self.joint = bool(meta[Meta.JOINT])
+        self.jrows = joint[7]
+        self.jwoken = np.zeros(max(nc, 1), dtype=np.int64)
+        self.jwaits = np.zeros(max(nc, 1))
         self.state = st = K.DispatchState(*world.router.dispatch_arrays(), teams, crew_i, out.crew_f, out.rep_i,
-                                          out.rep_f, np.zeros(max(n, 1), dtype=np.int64), meta, params, self.woken,
-                                          self.waits, np.zeros(max(nc, 1), dtype=np.int64))
+                                          out.rep_f, np.zeros(max(int(cap.sum()), n, 1), dtype=np.int64), meta,
+                                          params, self.woken, self.waits, np.zeros(max(nc, 1), dtype=np.int64),
+                                          *joint[:8], self.jwoken, self.jwaits)
         # the per-event entry points, bound to the state: one argument for numba to unbox, and the
         # compiled function for these exact types (numba's dispatcher would resolve them per call)
         self.dispatch = partial(_entry_point(K.dispatch, st, 0, 0.0), st)  # type: ignore[method-assign]
@@ -73,10 +86,21 @@ class CompiledDispatcher(Dispatcher):
         return K.clear(self.state, crew, now)
 
     def _woken(self, n: int) -> Woken:
-        return [(int(self.woken[j]), float(self.waits[j])) for j in range(n)]
+        out = [(int(self.woken[j]), float(self.waits[j])) for j in range(n)]
+        return out + self.drain_woken() if self.joint else out
+
+    def drain_woken(self) -> Woken:
+        n = int(self.meta[Meta.NJW])
+        if not n:
+            return []
+        self.meta[Meta.NJW] = 0
+        return [(int(self.jwoken[j]), float(self.jwaits[j])) for j in range(n)]
 
     def shift_change(self, team: int, count: int, now: float) -> Woken:
         return self._woken(K.shift_change(self.state, team, count, float(now)))
+
+    def plan_change(self, team: int, count: int, planned: int, now: float) -> Woken:
+        return self._woken(K.plan_change(self.state, team, count, planned, float(now)))
 
     def retry_idle(self, now: float) -> Woken:
         return self._woken(K.retry_idle(self.state, float(now)))
@@ -87,6 +111,8 @@ class CompiledDispatcher(Dispatcher):
             job = ci[c, CrewI.JOB]
             if job >= 0 and out_f[job, RepF.ARRIVE_AT] < now:
                 out_f[job, RepF.ARRIVED] = out_f[job, RepF.ARRIVE_AT]  # on scene, still working
+            if ci[c, CrewI.STATE] == CrewState.PLANNED:
+                K.end_plan(c, now, cf)
             if ci[c, CrewI.STATE] == CrewState.BUSY:
                 cf[c, CrewF.BUSY_TOTAL] += now - cf[c, CrewF.BUSY_START]
             elif ci[c, CrewI.RET_BAND] >= 0:
@@ -94,3 +120,9 @@ class CompiledDispatcher(Dispatcher):
             if not np.isnan(cf[c, CrewF.DUTY_SINCE]):
                 cf[c, CrewF.DUTY_MIN] += now - cf[c, CrewF.DUTY_SINCE]
         self.world.router.stats["label_queries"] += int(self.meta[Meta.LOOKUPS])
+        if self.joint:
+            rows = self.jrows[: int(self.meta[Meta.JROWS])]
+            self.extra["joint_crews"] = rows[np.lexsort((rows[:, 1], rows[:, 0]))] if len(rows) else rows.copy()
+        if self.planned:
+            self.extra["planned_min"] = cf[:, CrewF.PLAN_TOTAL].copy()
+            self.extra["recalls"] = int(self.meta[Meta.RECALLS])

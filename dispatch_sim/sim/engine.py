@@ -11,7 +11,11 @@ dispatcher only through the narrow interface of :class:`Dispatcher`:
 - ``shift_change(team, count, now)`` and ``retry_idle(now)`` (a road closure ended): the crews they
   send out, as ``[(crew, wait), ...]``;
 - ``close_books(now)``: at the horizon, put the last busy, return and on-duty minutes into the
-  shared outcome arrays (:mod:`dispatch_sim.sim.layout`).
+  shared outcome arrays (:mod:`dispatch_sim.sim.layout`);
+- with planned inspections, ``plan_change(team, reactive, planned, now)`` instead of ``shift_change``;
+  with joint checks, ``drain_woken()`` after every call (``dispatch`` returns crew ``-2`` for a joint
+  check; a crew held for one returns ``-1`` from ``clear`` and is woken by the crew that completes it).
+  Scenarios without them run the plain processes, unchanged.
 
 Two dispatchers implement it: :class:`~dispatch_sim.sim.readable.ReadableDispatcher` (crews as
 objects, any :class:`~dispatch_sim.policies.Policy`) and
@@ -163,6 +167,16 @@ class Dispatcher(ABC):
     def close_books(self, now: float) -> None:
         """At the horizon: jobs on scene count as arrived; busy, return, on-duty time up to ``now``."""
 
+    def plan_change(self, team: int, count: int, planned: int, now: float) -> Woken:
+        """Planned inspections: the first ``count`` crews of ``team`` in reactive service, the next
+        ``planned`` on the inspection, the rest off. Only dispatchers that implement campaigns have it."""
+        raise NotImplementedError(f"{type(self).__name__} has no planned inspections")
+
+    def drain_woken(self) -> Woken:
+        """Joint checks: crews held for a joint check that the last call completed, to wake now
+        (``dispatch`` returns crew ``-2`` when it filed a joint check)."""
+        return []
+
 
 # ------------------------------------------------------------------------------------ processes
 
@@ -212,17 +226,51 @@ def crew_cycle(env: simpy.Environment, crew: int, clear: Callable, wake: list):
             wait = clear(crew, env.now)
 
 
+def report_source_joint(env: simpy.Environment, ready: list[float], d: Dispatcher, wake: list):
+    """:func:`report_source` for scenarios with joint checks: a joint check wakes every crew that
+    completed it (``dispatch`` returns crew -2 and the crews are in ``d.drain_woken()``)."""
+    timeout = env.timeout
+    for rid in range(len(ready)):
+        delay = ready[rid] - env.now
+        if delay > 0:
+            yield timeout(delay)
+        crew, wait = d.dispatch(rid, env.now)
+        if crew >= 0:
+            wake[crew].succeed_in(wait)
+        _send(wake, d.drain_woken())
+
+
+def crew_cycle_joint(env: simpy.Environment, crew: int, d: Dispatcher, wake: list):
+    """:func:`crew_cycle` for scenarios with joint checks: a crew that joins a joint check before the
+    last crew owed waits for the wake-up of the one that completes it (``clear`` returns -1 for it)."""
+    timeout = env.timeout
+    while True:
+        wake[crew] = Wakeup(env)
+        yield wake[crew]
+        wait = d.clear(crew, env.now)
+        _send(wake, d.drain_woken())
+        while wait >= 0:
+            yield timeout(wait)
+            wait = d.clear(crew, env.now)
+            _send(wake, d.drain_woken())
+
+
 def _send(wake: list, woken: Woken) -> None:
     for crew, wait in woken:
         wake[crew].succeed_in(wait)
 
 
 def shift_manager(env: simpy.Environment, team: int, changes, d: Dispatcher, wake: list):
-    """Put crews on and off duty at shift changes."""
-    for t, count in changes:
+    """Put crews on and off duty at shift changes (and on and off planned inspections: changes of
+    ``(time, reactive, planned)`` from :func:`plan_changes`)."""
+    for change in changes:
+        t = change[0]
         if t > env.now:
             yield env.timeout(t - env.now)
-        _send(wake, d.shift_change(team, count, env.now))
+        if len(change) == 2:
+            _send(wake, d.shift_change(team, change[1], env.now))
+        else:
+            _send(wake, d.plan_change(team, change[1], change[2], env.now))
 
 
 def reopenings(env: simpy.Environment, times, d: Dispatcher, wake: list):
@@ -253,6 +301,47 @@ def duty_changes(team_cfg, horizon_min: float) -> list[tuple[float, int]]:
         if c != last:
             out.append((t, c))
             last = c
+    return out
+
+
+def campaign_windows(scenario, team_name: str, horizon_min: float) -> list[tuple[float, float, int]]:
+    """``(start, end, crews)`` of every planned-inspection session of a team within the horizon."""
+    pi = scenario.planned_inspections
+    if pi is None:
+        return []
+    out = []
+    for cp in pi.campaigns:
+        if team_name in cp.teams:
+            out += campaign_sessions(cp, horizon_min)
+    return out
+
+
+def campaign_sessions(cp, horizon_min: float) -> list[tuple[float, float, int]]:
+    """``(start, end, crews)`` of each day a campaign runs within the horizon (minutes of the run)."""
+    from ..scenario import WEEKDAYS
+
+    days = int(math.ceil(horizon_min / 1440.0))
+    on = set(cp.days) | {d for d in range(days) if WEEKDAYS[d % 7] in cp.weekdays}
+    a, b = parse_hhmm(cp.start), parse_hhmm(cp.end)
+    return [(d * 1440.0 + a, d * 1440.0 + b, cp.crews) for d in sorted(on) if d * 1440.0 + a < horizon_min]
+
+
+def plan_changes(scenario, team: int, horizon_min: float) -> list[tuple[float, int, int]]:
+    """``(time, crews in reactive service, crews on a planned inspection)`` at every change: a
+    campaign takes its crews out of those on duty (never more than are on duty)."""
+    cfg = scenario.teams[team]
+    windows = campaign_windows(scenario, cfg.name, horizon_min)
+    points = {t for t, _ in duty_changes(cfg, horizon_min)}
+    for a, b, _ in windows:
+        points.update((a, b))
+    out, last = [], None
+    for t in sorted(p for p in points if 0 <= p < horizon_min):
+        on = crews_on_duty(cfg, t)
+        planned = min(on, sum(c for a, b, c in windows if a <= t < b))
+        now = (on - planned, planned)
+        if now != last:
+            out.append((t, *now))
+            last = now
     return out
 
 
@@ -305,11 +394,17 @@ def run_replication(world: "World", reports: "Reports", dispatcher: type[Dispatc
     d = dispatcher(world, reports, roster, out)
     env = simpy.Environment()
     wake: list = [None] * len(roster)
+    joint = any(c.joint for c in sc.demand.categories)
+    planned = bool(sc.planned_inspections and sc.planned_inspections.campaigns)
     for c in range(len(roster)):
-        env.process(crew_cycle(env, c, d.clear, wake))
+        env.process(crew_cycle_joint(env, c, d, wake) if joint else crew_cycle(env, c, d.clear, wake))
     for i, t in enumerate(sc.teams):
-        env.process(shift_manager(env, i, duty_changes(t, horizon), d, wake))
-    env.process(report_source(env, reports.ready_min.tolist(), d.dispatch, wake))
+        changes = plan_changes(sc, i, horizon) if planned else duty_changes(t, horizon)
+        env.process(shift_manager(env, i, changes, d, wake))
+    if joint:
+        env.process(report_source_joint(env, reports.ready_min.tolist(), d, wake))
+    else:
+        env.process(report_source(env, reports.ready_min.tolist(), d.dispatch, wake))
     reopen = reopening_times(world, horizon)
     if reopen:
         env.process(reopenings(env, reopen, d, wake))

@@ -24,7 +24,7 @@ from .engine import Dispatcher, Outcome, Roster, Woken, has_closures, reopening_
 from .layout import CrewF, CrewState, RepF, RepI
 
 INF = math.inf
-IDLE, BUSY, OFF = CrewState.IDLE, CrewState.BUSY, CrewState.OFF
+IDLE, BUSY, OFF, PLANNED = CrewState.IDLE, CrewState.BUSY, CrewState.OFF, CrewState.PLANNED
 
 
 class Crew:
@@ -32,7 +32,7 @@ class Crew:
 
     __slots__ = ("id", "name", "team", "home", "covering", "release", "k", "base_i", "state", "job", "node",
                  "ret_band", "ret_cur", "ret_start", "ret_end", "busy_start", "busy_total", "ret_total", "off_after_job",
-                 "jobs")
+                 "jobs", "plan_after", "plan_since", "plan_total")
 
     def __init__(self, cid: int, team: "TeamState", k: int, base_i: int, base_node: int):
         self.id = cid
@@ -55,15 +55,19 @@ class Crew:
         self.ret_total = 0.0  # driving back to base while on duty (can be sent on)
         self.off_after_job = False
         self.jobs = 0
+        self.plan_after = False  # go (back) on the planned inspection under way when this job clears
+        self.plan_since = math.nan
+        self.plan_total = 0.0  # minutes on planned inspections
 
 
 class TeamState:
-    __slots__ = ("idx", "name", "backup", "crews", "free", "on_duty", "base_i")
+    __slots__ = ("idx", "name", "backup", "district", "crews", "free", "on_duty", "base_i")
 
-    def __init__(self, idx, name, backup, base_i):
+    def __init__(self, idx, name, backup, base_i, district=None):
         self.idx = idx
         self.name = name
-        self.backup = backup
+        self.backup = backup  # helps township teams whose crews are all busy
+        self.district = backup if district is None else district  # no area of its own
         self.crews: list[Crew] = []
         self.free: dict[int, Crew] = {}
         self.on_duty = 0
@@ -82,13 +86,14 @@ class ReadableDispatcher(Dispatcher):
         self.now = 0.0
         self.r_ready = reports.ready_min.tolist()
         self.r_node = reports.node.tolist()
-        self.r_home = reports.home_team.tolist()
+        self.r_home = reports.serving_team.tolist()  # the team that must serve it (owner if referred)
         self.r_work = reports.work_min.tolist()
         self.r_turnout_s = (reports.turnout_min * 60.0).tolist()
         self.r_prio = reports.priority.tolist()
         self.rep_i, self.rep_f = out.rep_i, out.rep_f
         self.arrive_at = [0.0] * len(reports)
-        self.teams: list[TeamState] = [TeamState(i, t.name, t.backup, i) for i, t in enumerate(sc.teams)]
+        self.teams: list[TeamState] = [TeamState(i, t.name, t.backup and t.backs_up, i, t.backup)
+                                       for i, t in enumerate(sc.teams)]
         self.crews: list[Crew] = []
         for c in range(len(roster)):
             ts = self.teams[int(roster.team[c])]
@@ -96,6 +101,31 @@ class ReadableDispatcher(Dispatcher):
             ts.crews.append(crew)
             self.crews.append(crew)
         self.backup_teams = [t for t in self.teams if t.backup]
+        #: teams whose crews may serve a township's reports (townships and backing-up district teams)
+        self.helper_teams = [t for t in self.teams if t.backup or not t.district]
+        self._area_queues = [t.idx for t in self.teams if not t.district]
+        self._all_queues = list(range(len(self.teams)))
+        self.restricted = any(t.district for t in self.teams)  # district queues hold referrals: owners only
+        # joint checks (category -> [(team or -1 for the report's own team, crews)])
+        cats = sc.demand.categories
+        names = {t.name: i for i, t in enumerate(sc.teams)}
+        self.cat_need = [[(-1 if k == "home" else names[k], n) for k, n in c.joint.items()] for c in cats]
+        self.joint = any(self.cat_need)
+        self.r_cat = reports.category.tolist()
+        self.need: dict[int, dict[int, int]] = {}  # joint report -> crews still owed per team
+        self._queued_joint: set[int] = set()  # joint reports in their owing teams' queues
+        self.on_job: dict[int, list] = {}  # joint report -> its crews so far
+        self.crew_arrive = [0.0] * len(self.roster) if self.joint else None
+        self.crew_rows: list[tuple] = []  # (report, crew, dispatched, arrives, travel) of joint checks
+        self.joint_woken: Woken = []  # crews of a joint check woken by the call that completed it
+        # planned inspections: recall of planned crews for urgent reports
+        pi = sc.planned_inspections
+        self.recall = bool(pi and pi.recall)
+        self.recall_prio = pi.recall_priority if pi else 0
+        self.recall_s = (pi.recall_delay_min * 60.0) if pi else 0.0
+        self.recalls = 0
+        self.planned = bool(pi and pi.campaigns)
+        self.restricted = self.restricted or self.joint
         # closures: a crew is never given a waiting report it cannot reach; when a closure ends, idle
         # crews at base look at the queues again
         self.closures = has_closures(world)
@@ -113,7 +143,17 @@ class ReadableDispatcher(Dispatcher):
     # ------------------------------------------------------------------ the engine's interface
     def dispatch(self, rid: int, now: float) -> tuple[int, float]:
         self.now = now
-        crew, eta_s = self.policy.choose(self, rid)
+        if self.joint and self.cat_need[self.r_cat[rid]]:
+            return self._dispatch_joint(rid)
+        team = self.teams[self.r_home[rid]]
+        if team.district:  # a referred matter: only the crews of the district team that owns it
+            crew, eta_s = self.best_crew(rid, team.free.values(), INF)
+        else:
+            crew, eta_s = self.policy.choose(self, rid)
+        if crew is None and self.recall and self.r_prio[rid] <= self.recall_prio:
+            crew, eta_s = self._recallable(rid)
+            if crew is not None:
+                return crew.id, self._recall(crew, rid, eta_s)
         if crew is None:
             self.rep_i[rid, RepI.QUEUED] = 1
             heapq.heappush(self.queues[self.r_home[rid]], (self.r_prio[rid], self.r_ready[rid], rid))
@@ -131,13 +171,20 @@ class ReadableDispatcher(Dispatcher):
         crew.job = None
         if crew.release:  # the township it covered has its own crew again: back to its own team
             self._end_cover(crew)
+        if crew.plan_after and not crew.off_after_job:  # back to the planned inspection under way
+            crew.busy_total += now - crew.busy_start
+            crew.plan_after = False
+            self._end_duty(crew, now)
+            self._start_plan(crew, now)
+            return -1.0
         if not crew.off_after_job:
             rid = self.policy.next_job(self, crew)
+            if rid is not None and rid in self.need:  # a joint check its team owes a crew to
+                tt = self._drive_from(crew.node, rid, now)
+                wait = self._join(crew, rid, tt)
+                return -1.0 if wait is None else wait
             if rid is not None:
-                band = self.router.band_at(now)
-                tt = self.router.tt(band, crew.node, self.r_node[rid])
-                if tt == INF:  # closed off for now (a disruption): wait for the road to open, then drive
-                    tt = self.router.wait_then_drive(crew.node, self.r_node[rid], now)
+                tt = self._drive_from(crew.node, rid, now)
                 self.arrive_at[rid] = now + tt / 60.0
                 self._book(crew, rid, now, tt / 60.0)
                 crew.job = rid
@@ -159,12 +206,38 @@ class ReadableDispatcher(Dispatcher):
         return -1.0
 
     def shift_change(self, team: int, count: int, now: float) -> Woken:
+        return self.plan_change(team, count, 0, now)
+
+    def plan_change(self, team: int, count: int, planned: int, now: float) -> Woken:
+        """The first ``count`` crews of ``team`` in reactive service, the next ``planned`` on a planned
+        inspection (crews on a job go when it clears), the rest off duty."""
         self.now = now
         ts = self.teams[team]
         ts.on_duty = count
         woken: Woken = []
         for c in ts.crews:
             should = c.k < count
+            plan = not should and c.k < count + planned
+            if plan:
+                self._to_plan(c, now)
+                continue
+            if should and c.state == PLANNED:  # the inspection is over: back in service, at its base
+                self._end_plan(c, now)
+                c.state = IDLE
+                c.ret_end = min(c.ret_end, now)
+                c.node = int(self.world.base_idx[c.base_i])
+                ts.free[c.id] = c
+                self.duty_since[c.id] = now
+                wait = self._pull_next(c)
+                if wait is not None:
+                    woken.append((c.id, wait))
+                continue
+            if not should and c.state == PLANNED:
+                self._end_plan(c, now)
+                c.state = OFF
+                continue
+            if c.state == BUSY:
+                c.plan_after = False
             if should and c.state == OFF and not c.off_after_job:
                 c.state = IDLE
                 ts.free[c.id] = c
@@ -183,7 +256,34 @@ class ReadableDispatcher(Dispatcher):
                 self._end_duty(c, now)
             elif not should and c.state == BUSY:
                 c.off_after_job = True
+        woken.extend(self.drain_woken())
         return woken
+
+    def _to_plan(self, c: Crew, now: float) -> None:
+        """Crew ``c`` goes on the planned inspection: now when free or off, after its job when busy."""
+        if c.state == PLANNED:
+            return
+        if c.state == BUSY:
+            c.plan_after, c.off_after_job = True, False
+            return
+        if c.state == IDLE:
+            c.team.free.pop(c.id, None)
+            self._end_cover(c)
+            self._end_duty(c, now)
+        c.off_after_job = False
+        self._start_plan(c, now)
+
+    def _start_plan(self, c: Crew, now: float) -> None:
+        c.state = PLANNED
+        c.plan_since = now
+        c.ret_band = -1
+        c.ret_end = now  # out of reactive service; it comes back at its base
+        c.node = int(self.world.base_idx[c.base_i])
+
+    def _end_plan(self, c: Crew, now: float) -> None:
+        if c.plan_since == c.plan_since:
+            c.plan_total += now - c.plan_since
+            c.plan_since = math.nan
 
     def retry_idle(self, now: float) -> Woken:
         """A closure has ended: every idle crew at base, team by team, takes a waiting report."""
@@ -195,13 +295,16 @@ class ReadableDispatcher(Dispatcher):
                     wait = self._pull_next(c)
                     if wait is not None:
                         woken.append((c.id, wait))
+        woken.extend(self.drain_woken())
         return woken
 
     def close_books(self, now: float) -> None:
         cf = self.out.crew_f
         for c in self.crews:
-            if c.job is not None and self.arrive_at[c.job] < now:
+            if c.job is not None and self.arrive_at[c.job] < now and c.job not in self.need:
                 self.rep_f[c.job, RepF.ARRIVED] = self.arrive_at[c.job]  # on scene, still working
+            if c.state == PLANNED:
+                self._end_plan(c, now)
             if c.state == BUSY:
                 c.busy_total += now - c.busy_start
             elif c.ret_band >= 0:
@@ -213,27 +316,56 @@ class ReadableDispatcher(Dispatcher):
         cf[:, CrewF.RET_TOTAL] = [c.ret_total for c in self.crews]
         if self.move_up:
             self.extra["move_ups"] = self.moves
+        if self.planned:
+            self.extra["planned_min"] = np.array([c.plan_total for c in self.crews])
+            self.extra["recalls"] = self.recalls
+        if self.joint:
+            rows = np.array(self.crew_rows, dtype=float).reshape(-1, 5)
+            self.extra["joint_crews"] = rows[np.lexsort((rows[:, 1], rows[:, 0]))] if len(rows) else rows
 
     # ------------------------------------------------------------------ for policies
     def all_free(self):
-        for t in self.teams:
+        for t in self.helper_teams:
             yield from t.free.values()
 
     def free_backup(self):
         for t in self.backup_teams:
             yield from t.free.values()
 
+    def open_queues(self, crew: Crew):
+        """Queues ``crew`` may take reports from when it helps: every team's, but a district team's
+        referrals only its own crews take (and one that does not back up townships takes only those)."""
+        if not self.restricted:
+            return self._all_queues
+        if crew.team.district and not crew.team.backup:
+            return (crew.team.idx,)
+        if crew.team.district:
+            return self._area_queues + [crew.team.idx]
+        return self._area_queues
+
     def reachable_from(self, crew: Crew):
-        """While closures exist: a test ``rid -> bool`` that the crew can reach report ``rid`` now (from
-        its base when it is there, else from where it stands); None without closures."""
-        if not self.closures:
-            return None
-        band = self.router.band_at(self.now)
-        if crew.state != BUSY:  # coming on duty or a closure ending: it leaves from its base
-            row = self._fb[band][crew.base_i]
-            return lambda rid: row[self.r_node[rid]] < INF
-        src = crew.node
-        return lambda rid: self.router.tt(band, src, self.r_node[rid]) < INF
+        """A test ``(rid, team) -> bool`` that the crew can take report ``rid`` from ``team``'s queue now:
+        while closures exist, that it can reach it (from its base when it is there, else from where it
+        stands); with joint checks, that the check owes a crew of its team from that queue. None when
+        nothing restricts."""
+        reach = None
+        if self.closures:
+            band = self.router.band_at(self.now)
+            if crew.state != BUSY:  # coming on duty or a closure ending: it leaves from its base
+                row = self._fb[band][crew.base_i]
+                reach = lambda rid: row[self.r_node[rid]] < INF  # noqa: E731
+            else:
+                src = crew.node
+                reach = lambda rid: self.router.tt(band, src, self.r_node[rid]) < INF  # noqa: E731
+        if not self.joint:
+            return None if reach is None else (lambda rid, t=None: reach(rid))
+        need, mine = self.need, crew.team.idx
+
+        def ok(rid, t=None):
+            if rid in need and (t != mine or need[rid].get(mine, 0) <= 0):
+                return False
+            return reach is None or reach(rid)
+        return ok
 
     def best_crew(self, rid: int, crews, limit_s: float):
         """Fastest of ``crews`` to report ``rid`` with ETA (s) below ``limit_s``: ``(crew, eta_s)``.
@@ -332,7 +464,129 @@ class ReadableDispatcher(Dispatcher):
         drive = self._fb[band][crew.base_i, self.r_node[rid]]
         if drive == INF:  # closed off for now (a disruption): wait for the road to open, then drive
             drive = self.router.wait_then_drive(int(self.world.base_idx[crew.base_i]), self.r_node[rid], self.now)
+        if rid in self.need:
+            return self._join(crew, rid, self.r_turnout_s[rid] + drive)
         return self.assign(crew, rid, self.r_turnout_s[rid] + drive)
+
+    def _drive_from(self, node: int, rid: int, now: float) -> float:
+        """Seconds to drive from ``node`` to report ``rid`` leaving now (waiting out a closure)."""
+        band = self.router.band_at(now)
+        tt = self.router.tt(band, node, self.r_node[rid])
+        if tt == INF:  # closed off for now (a disruption): wait for the road to open, then drive
+            tt = self.router.wait_then_drive(node, self.r_node[rid], now)
+        return tt
+
+    # ------------------------------------------------------------------ joint checks (联合检查)
+    def _dispatch_joint(self, rid: int) -> tuple[int, float]:
+        """A joint check: every team it needs sends its fastest free crews now; what is missing waits
+        in those teams' queues. Returns ``(-2, 0)``: the crews to wake are in :meth:`_drain_joint`."""
+        own = self.r_home[rid]
+        need: dict[int, int] = {}
+        for t, n in self.cat_need[self.r_cat[rid]]:
+            t = own if t < 0 else t
+            need[t] = need.get(t, 0) + n
+        self.need[rid] = need
+        self.on_job[rid] = []
+        self.rep_i[rid, RepI.QUEUED] = 0
+        for t in list(need):
+            team = self.teams[t]
+            while need.get(t, 0) > 0 and rid in self.need:
+                crew, eta = self.best_crew(rid, team.free.values(), INF)
+                if crew is None:
+                    break
+                wait = self._join(crew, rid, eta)
+                if wait is not None:
+                    self.joint_woken.append((crew.id, wait))
+        if rid in self.need:  # crews still owed: wait in the owing teams' queues
+            self._queued_joint.add(rid)
+            self.rep_i[rid, RepI.QUEUED] = 1
+            for t, n in self.need[rid].items():
+                if n > 0:
+                    heapq.heappush(self.queues[t], (self.r_prio[rid], self.r_ready[rid], rid))
+        return -2, 0.0
+
+    def _join(self, crew: Crew, rid: int, eta_s: float) -> float | None:
+        """``crew`` goes to joint check ``rid``, arriving in ``eta_s`` seconds. When it is the last crew
+        owed, the work starts when the last of them arrives and every crew is held until it is done:
+        returns this crew's wait until then (the others go to ``joint_woken``); else None (it waits for
+        the wake-up)."""
+        now = self.now
+        if crew.ret_band >= 0:
+            self._book_return(crew, now)
+            crew.ret_band = -1
+        at_base = crew.ret_end <= now
+        crew.team.free.pop(crew.id, None)
+        if crew.state != BUSY:  # sent on from the scene it just cleared: busy without a break
+            crew.state = BUSY
+            crew.busy_start = now
+        crew.job = rid
+        crew.jobs += 1
+        crew.ret_end = INF
+        arrive = now + eta_s / 60.0
+        self.crew_arrive[crew.id] = arrive
+        turnout = self.r_turnout_s[rid] if at_base else 0.0
+        self.crew_rows.append((rid, crew.id, now, arrive, (eta_s - turnout) / 60.0))
+        jobs = self.on_job[rid]
+        jobs.append(crew)
+        t = crew.team.idx
+        need = self.need[rid]
+        need[t] -= 1
+        if any(n > 0 for n in need.values()):
+            if need[t] > 0 and rid in self._queued_joint:  # its team owes more: it stays at the head of the queue
+                heapq.heappush(self.queues[t], (self.r_prio[rid], self.r_ready[rid], rid))
+            return None
+        self._queued_joint.discard(rid)
+        # complete: on site when the last crew arrives; everyone is held for the work time
+        del self.need[rid]
+        last = max(jobs, key=lambda c: (self.crew_arrive[c.id], c.id))
+        start = self.crew_arrive[last.id]
+        self.arrive_at[rid] = start
+        self.rep_f[rid, RepF.DISPATCHED] = now
+        self.rep_f[rid, RepF.ARRIVE_AT] = start
+        self.rep_f[rid, RepF.TRAVEL] = next(r[4] for r in reversed(self.crew_rows) if r[0] == rid and r[1] == last.id)
+        lead = next((c for c in jobs if c.team.idx == self.r_home[rid]), jobs[0])
+        self.rep_i[rid, RepI.TEAM] = lead.home.idx
+        self.rep_i[rid, RepI.CREW] = lead.id
+        end = start + self.r_work[rid]
+        for c in jobs:
+            if c is not crew:
+                self.joint_woken.append((c.id, end - now))
+        del self.on_job[rid]
+        return end - now
+
+    def drain_woken(self) -> Woken:
+        out, self.joint_woken = self.joint_woken, []
+        return out
+
+    # ------------------------------------------------------------------ planned inspections: recall
+    def _recallable(self, rid: int):
+        """The serving team's crew on a planned inspection that reaches ``rid`` first (recall delay
+        plus the drive from its base), or ``(None, inf)``."""
+        team = self.teams[self.r_home[rid]]
+        band = self.router.band_at(self.now)
+        best, best_eta = None, INF
+        for c in team.crews:
+            if c.state == PLANNED and c.team is team:
+                eta = self.recall_s + self._fb[band][c.base_i, self.r_node[rid]]
+                if eta < best_eta:
+                    best, best_eta = c, eta
+        return best, best_eta
+
+    def _recall(self, crew: Crew, rid: int, eta_s: float) -> float:
+        """Recall ``crew`` from its planned inspection to ``rid``; it goes back to it after the job."""
+        now = self.now
+        self._end_plan(crew, now)
+        self.duty_since[crew.id] = now
+        crew.plan_after = True
+        crew.state = BUSY
+        crew.busy_start = now
+        crew.job = rid
+        crew.jobs += 1
+        self.recalls += 1
+        self.arrive_at[rid] = now + eta_s / 60.0
+        self._book(crew, rid, now, (eta_s - self.recall_s) / 60.0)
+        crew.ret_end = INF
+        return self.arrive_at[rid] - now + self.r_work[rid]
 
     def _start_return(self, crew: Crew, now: float) -> None:
         band = self.router.band_at(now)
