@@ -12,11 +12,10 @@ per-band GeoJSON is a grid of square cells (``cell_m``), small enough for QGIS t
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from .roads import local_xy
+from .geodesy import M_PER_DEG_LAT, local_xy, m_per_deg_lon
 
 
 def reach(world, minutes: float, band: int = 0, include_turnout: bool = False) -> dict[str, np.ndarray]:
@@ -150,8 +149,8 @@ def promise_cells_geojson(world, minutes: float = 30.0, band: int = 0, cell_m: f
     names = np.array([t.name for t in world.scenario.teams], dtype=object)
     df = pd.DataFrame({"ix": ix, "iy": iy, "team": names[world.node_team], "drive": pr["drive_own_min"],
                        "arrive90": pr["arrive90_own_min"], "p": pr["p_own"], "drive_any": pr["drive_any_min"]})
-    kx = 1.0 / (111320.0 * math.cos(math.radians(lat0)))
-    ky = 1.0 / 110540.0
+    kx = 1.0 / m_per_deg_lon(lat0)
+    ky = 1.0 / M_PER_DEG_LAT
     feats = []
     g = df.groupby(["ix", "iy"], sort=True)
     agg = g.agg(drive=("drive", "median"), arrive90=("arrive90", "median"), p=("p", "mean"),

@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 
+from .geodesy import haversine_m  # noqa: F401 - re-exported: distances live in geodesy
+
 CRS = Literal["wgs84", "gcj02", "bd09"]
 SUPPORTED_CRS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
 
@@ -143,10 +145,3 @@ def _unwrap(a: np.ndarray):
     """Return a Python float for 0-d arrays so scalar in gives scalar out."""
     a = np.asarray(a)
     return float(a) if a.ndim == 0 else a
-
-
-def haversine_m(lon1, lat1, lon2, lat2):
-    """Great-circle distance in metres (vectorised)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 6371008.8 * 2 * np.arcsin(np.sqrt(np.minimum(1.0, a)))

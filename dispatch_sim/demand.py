@@ -21,6 +21,7 @@ import shapely
 from shapely.geometry import shape
 
 from .errors import DispatchSimError
+from .geodesy import M_PER_DEG_LAT, m_per_deg_lon
 from .scenario import (Distribution, Scenario, WhereHotspot, WherePoints, WherePolygons, WhereRoadLength,
                        WhereTownship)
 from .speeds import parse_hhmm
@@ -201,8 +202,8 @@ class DemandModel:
                 _, lon0, lat0, r = c
                 rad = r * np.sqrt(rng.random(m))
                 ang = rng.random(m) * 2 * np.pi
-                lon = lon0 + rad * np.cos(ang) / (111320.0 * math.cos(math.radians(lat0)))
-                lat = lat0 + rad * np.sin(ang) / 110540.0
+                lon = lon0 + rad * np.cos(ang) / m_per_deg_lon(lat0)
+                lat = lat0 + rad * np.sin(ang) / M_PER_DEG_LAT
                 node[sel], snap[sel] = self._snap_idx(lon, lat)
             elif c[0] == "polygons":
                 geoms, p = c[1], c[2]

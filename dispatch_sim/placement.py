@@ -282,8 +282,8 @@ def verify(world, proposal: dict, *, replications: int | None = None, load: floa
     variant = proposal["scenario"]
     if load is not None:
         variant = variant.with_overrides(load=load)
-        world = World(world.scenario.with_overrides(load=load), G=world.G, router=world.router)
-    after = World(variant, G=world.G)
+        world = World(world.scenario.with_overrides(load=load), G=world.network, router=world.router)
+    after = World(variant, G=world.network)
     return compare(world, after, replications=replications, workers=workers, scheduler=scheduler, progress=progress)
 
 

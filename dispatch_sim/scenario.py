@@ -804,8 +804,10 @@ def _check_places(sc: Scenario, label: str) -> list[str]:
 
     w, s, e, n = sc.graph.bbox
     lat0 = (s + n) / 2
-    dlat = BBOX_MARGIN_M / 110540.0
-    dlon = BBOX_MARGIN_M / (111320.0 * max(0.05, math.cos(math.radians(lat0))))
+    from .geodesy import M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR
+
+    dlat = BBOX_MARGIN_M / M_PER_DEG_LAT
+    dlon = BBOX_MARGIN_M / (M_PER_DEG_LON_EQUATOR * max(0.05, math.cos(math.radians(lat0))))
     out = []
 
     def check(field, lon, lat, crs):

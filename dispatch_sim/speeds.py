@@ -11,14 +11,19 @@ of a municipal vehicle; every value can be overridden per class in the scenario.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 import re
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 
 from . import settings
+from .geodesy import local_xy
+
+if TYPE_CHECKING:  # networkx is imported by whoever builds a graph, not to read this module
+    import networkx as nx
 
 #: Free-flow speed (km/h) by OSM highway class in built-up areas (assumption, see module docstring).
 URBAN_KPH: dict[str, float] = {
@@ -108,8 +113,9 @@ def classify_urban(G: nx.MultiDiGraph, density_per_km2: float = URBAN_NODE_DENSI
     xs = np.array([G.nodes[n]["x"] for n in nodes])
     ys = np.array([G.nodes[n]["y"] for n in nodes])
     lat0 = float(np.mean(ys)) if len(ys) else 0.0
-    cx = np.floor((xs * 111320.0 * math.cos(math.radians(lat0))) / 1000.0).astype(np.int64)
-    cy = np.floor((ys * 110540.0) / 1000.0).astype(np.int64)
+    mx, my = local_xy(xs, ys, lat0)
+    cx = np.floor(mx / 1000.0).astype(np.int64)
+    cy = np.floor(my / 1000.0).astype(np.int64)
     cell = cx * 1_000_003 + cy
     _, inverse, counts = np.unique(cell, return_inverse=True, return_counts=True)
     urban = counts[inverse] >= density_per_km2

@@ -24,14 +24,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import Delaunay, cKDTree
 
-from .crs import haversine_m
+from .geodesy import M_PER_DEG_LAT, haversine_m, m_per_deg_lon
 
 
 def _projector(bbox):
     west, south, east, north = bbox
     lon0, lat0 = (west + east) / 2, (south + north) / 2
-    kx = 111320.0 * math.cos(math.radians(lat0))
-    ky = 110540.0
+    kx = m_per_deg_lon(lat0)
+    ky = M_PER_DEG_LAT
 
     def fwd(lon, lat):
         return (np.asarray(lon) - lon0) * kx, (np.asarray(lat) - lat0) * ky
