@@ -39,7 +39,17 @@ def timeit(fn, repeat=5, number=1):
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (MiB, like the peak; Linux ``/proc``, else the peak)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() / 1048576.0
+    except OSError:
+        return peak_rss_mb()
 
 
 def emit(name: str, figures: dict) -> None:

@@ -15,8 +15,11 @@ Design
 - :class:`ReferenceRouter` answers the same questions with plain networkx; tests hold the two to
   1e-6 s.
 
-Times are in seconds inside this module; node *indices* (0..n-1 in ``G.nodes`` order) are used by
-the fast methods, OSM node ids by the public ones.
+The router is built from parts with their own modules: :mod:`dispatch_sim.network` (the graph as
+arrays, cached), :mod:`dispatch_sim.bandgraph` (CSR matrices per band) and
+:mod:`dispatch_sim.router_tables` (base matrices, landmarks, labels and their cache); this module
+answers queries. Times are in seconds inside this module; node *indices* (0..n-1 in ``G.nodes``
+order) are used by the fast methods, OSM node ids by the public ones.
 """
 
 from __future__ import annotations
