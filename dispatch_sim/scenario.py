@@ -63,7 +63,7 @@ _SEXAGESIMAL_NOTE = ('an unquoted time such as 8:00 is read by YAML 1.1 tools as
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, defer_build=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def _check_hhmm(v: str) -> str:
