@@ -73,10 +73,10 @@ def main():
     print(f"serial                 {t_serial:7.2f} s   best of {len(serial_t)} (all: {', '.join(f'{x:.2f}' for x in serial_t)})")
     print(f"{workers} workers              {t_par:7.2f} s   best of {len(par_t)} (all: {', '.join(f'{x:.2f}' for x in par_t)})")
     print(f"speed-up               {t_serial / t_par:7.2f}x on {os.cpu_count()} cores (at most {workers}x; "
-          f"target >= 1.7x on 2 cores)")
+          f"target >= 1.7x on 2 cores); load average {os.getloadavg()[0]:.1f} (other work on the cores lowers it)")
     print(f"identical to serial    {same}")
     print(f"overhead per task      {overhead * 1e3:7.1f} ms (pool start-up included)")
-    figures = {"reps": a.reps, "days": a.days, "workers": workers, "cores": os.cpu_count(), "runs": len(serial_t),
+    figures = {"reps": a.reps, "days": a.days, "workers": workers, "cores": os.cpu_count(), "runs": len(serial_t), "load_average_1min": os.getloadavg()[0],
                "serial_runs_s": serial_t, "parallel_runs_s": par_t, "serial_s": t_serial, "parallel_s": t_par,
                "speedup": t_serial / t_par, "identical": bool(same), "overhead_per_task_ms": overhead * 1e3}
     if a.prefecture:
