@@ -52,5 +52,21 @@ def rss_mb() -> float:
         return peak_rss_mb()
 
 
+def rss_parts_mb() -> dict:
+    """Resident memory now by kind (MiB; Linux): ``anon`` is the process's own (heap, arrays),
+    ``file`` is file-backed pages such as memory-mapped caches and libraries, shared with other
+    processes and reclaimable by the kernel. Empty where ``/proc`` is missing."""
+    out = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key in ("RssAnon", "RssFile", "RssShmem"):
+                    out[key[3:].lower()] = int(value.split()[0]) / 1024.0
+    except OSError:
+        pass
+    return out
+
+
 def emit(name: str, figures: dict) -> None:
     print(json.dumps({"benchmark": name, **figures}, ensure_ascii=False, default=float))

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import simpy
 
-from _common import NANHU_BBOX, PREFECTURE_BBOX, TEAMS, emit, peak_rss_mb, rss_mb, timeit
+from _common import NANHU_BBOX, PREFECTURE_BBOX, TEAMS, emit, peak_rss_mb, rss_mb, rss_parts_mb, timeit
 
 
 def _touch(router) -> float:
@@ -191,8 +191,12 @@ def main():
               f"({py_wall / ref_wall:.1f}x); identical decisions: {'yes' if identical else 'NO'}")
     print(f"router: {'hub labels' if world.router.has_labels else 'ALT searches (graph above settings.router_label_max_nodes)'}, "
           f"{world.router.memory_bytes() / 1e6:.0f} MB of tables")
+    parts = rss_parts_mb()
     print("memory (resident MiB after each phase): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items())
           + f"; peak {peak_rss_mb():.0f}")
+    if parts:
+        print("  resident now by kind: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in parts.items())
+              + " (file: memory-mapped cache tables and libraries, shared and reclaimable)")
     if a.prefecture:
         year = setup + wall * 365.0 / a.days
         print(f"prefecture year incl. set-up: {year:.1f} s{'' if a.days == 365 else f' (extrapolated from {a.days:g} days)'} "
@@ -202,7 +206,7 @@ def main():
     emit("sim_prefecture" if a.prefecture else "sim", {
                  "days": a.days, "reports": n, "nodes": nodes, "teams": len(sc.teams), "setup_s": setup,
                  "setup_cold": a.cold, "year_with_setup_s": setup + wall * 365.0 / a.days, "memory_mb_by_phase": mem,
-                 "router_tables_mb": world.router.memory_bytes() / 1e6, "hub_labels": world.router.has_labels,
+                 "router_tables_mb": world.router.memory_bytes() / 1e6, "resident_by_kind_mb": parts, "hub_labels": world.router.has_labels,
                  "wall_s": wall,
                  "s_per_sim_year": wall / (a.days / 365), "reports_per_s": n / wall, "events": events,
                  "bare_simpy_s": bare, "ratio_model_to_bare": wall / bare, "per_report_us": per_report * 1e6,

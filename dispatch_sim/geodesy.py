@@ -23,8 +23,10 @@ Trade-offs
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by the functions that need it: the constants alone need none
+    import numpy as np
 
 #: Metres per degree of latitude (mean over the WGS-84 ellipsoid at mid-latitudes).
 M_PER_DEG_LAT = 110_540.0
@@ -66,6 +68,8 @@ def local_xy(lon, lat, lat0: float) -> tuple[np.ndarray, np.ndarray]:
         ``(x, y)`` in metres (x east, y north), not centred: subtract a reference point's
         coordinates for offsets.
     """
+    import numpy as np
+
     k = math.cos(math.radians(lat0))
     return np.asarray(lon) * M_PER_DEG_LON_EQUATOR * k, np.asarray(lat) * M_PER_DEG_LAT
 
@@ -83,6 +87,8 @@ def haversine_m(lon1, lat1, lon2, lat2):
     numpy.ndarray or numpy.float64
         Metres on a sphere of radius :data:`EARTH_RADIUS_M`.
     """
+    import numpy as np
+
     lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return EARTH_RADIUS_M * 2 * np.arcsin(np.sqrt(np.minimum(1.0, a)))

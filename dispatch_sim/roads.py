@@ -22,15 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlparse
 
-import numpy as np
-
 from . import settings
 from .errors import GraphSourceError
 from .geodesy import local_xy  # noqa: F401 - re-exported for callers of roads.local_xy
 from .speeds import SpeedSettings, add_travel_times
 
-if TYPE_CHECKING:  # networkx is imported where graphs are built, not to read cached arrays
-    import networkx as nx
+if TYPE_CHECKING:  # networkx and numpy are imported where graphs are built: checking a scenario's files
+    import networkx as nx  # (``validate``) needs neither
+    import numpy as np
 
 log = logging.getLogger("dispatch_sim")
 
@@ -825,6 +824,8 @@ def graph_info(G) -> dict:
         info = dict(G.info)
         info["attribution"] = settings.standin_label if G.is_standin else settings.osm_attribution
         return info
+    import numpy as np
+
     xs = np.array([d["x"] for _, d in G.nodes(data=True)], dtype=float)
     ys = np.array([d["y"] for _, d in G.nodes(data=True)], dtype=float)
     km_by_class: dict[str, float] = {}
