@@ -75,7 +75,7 @@ def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dic
     sc = world.scenario
     r = world.router
     eu, ev, _ = r._edges
-    length = np.fromiter((float(d.get("length", 0.0)) for _, _, d in world.G.edges(data=True)), dtype=float, count=len(eu))
+    length = np.array(r.network.length, dtype=float)  # per edge, in the order of r._edges
     weight = demand_weights(world)
     lat0 = float(r.lat.mean())
     x, y = local_xy(r.lon, r.lat, lat0)
