@@ -66,12 +66,15 @@ def clock_times(incidents: pd.DataFrame, start_date: str) -> pd.DataFrame:
     return out
 
 
-def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict[str, Path]:
-    """Write every output of a run into ``out_dir`` (atomically, file by file)."""
+def write_run_data(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict:
+    """Write a run's data files (``summary.json``, ``incidents.csv``, ``cells.geojson``) into ``out_dir``.
+
+    Returns ``{"summary", "incidents", "cells", "paths"}``: the written summary dict, the incident table
+    with clock times, the cell collection and the paths, for the figures and the page that follow.
+    """
     from .reliability import cell_reliability, worst_cells
 
     out = Path(out_dir)
-    figs = out / "figures"
     sc = run.world.scenario
     lang = lang or sc.report.lang
     paths = {}
@@ -89,6 +92,17 @@ def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, la
     paths["summary"] = write_json_atomic(out / "summary.json", summary)
     columns = INCIDENT_COLUMNS + list(CLOCK_COLUMNS.values())
     paths["incidents"] = write_csv_atomic(out / "incidents.csv", incidents[columns])
+    return {"summary": summary, "incidents": incidents, "cells": cells, "paths": paths}
+
+
+def write_outputs(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, lang: str | None = None) -> dict[str, Path]:
+    """Write every output of a run into ``out_dir`` (atomically, file by file)."""
+    out = Path(out_dir)
+    figs = out / "figures"
+    sc = run.world.scenario
+    lang = lang or sc.report.lang
+    data = write_run_data(run, out, cell_m, lang)
+    summary, incidents, cells, paths = data["summary"], data["incidents"], data["cells"], data["paths"]
     figures = {
         "map.png": plot.map_figure(run.world, run.incidents[~run.incidents["warmup"]], lang=lang),
         "response_cdf.png": plot.cdf_figure(run.incidents, sc.run.target_min, lang=lang),
