@@ -39,7 +39,33 @@ def timeit(fn, repeat=5, number=1):
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (MiB, like the peak; Linux ``/proc``, else the peak)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() / 1048576.0
+    except OSError:
+        return peak_rss_mb()
+
+
+def rss_parts_mb() -> dict:
+    """Resident memory now by kind (MiB; Linux): ``anon`` is the process's own (heap, arrays),
+    ``file`` is file-backed pages such as memory-mapped caches and libraries, shared with other
+    processes and reclaimable by the kernel. Empty where ``/proc`` is missing."""
+    out = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key in ("RssAnon", "RssFile", "RssShmem"):
+                    out[key[3:].lower()] = int(value.split()[0]) / 1024.0
+    except OSError:
+        pass
+    return out
 
 
 def emit(name: str, figures: dict) -> None:

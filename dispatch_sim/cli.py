@@ -760,7 +760,7 @@ def _world_like(wa, b_path):
     if sb.graph != sa.graph or sb.speeds != sa.speeds:
         return _world(b_path)
     same_bases = [t.base for t in sb.teams] == [t.base for t in sa.teams]
-    return World(sb, G=wa.G, router=wa.router if same_bases else None, warn=_warn)
+    return World(sb, G=wa.network, router=wa.router if same_bases else None, warn=_warn)
 
 
 @app.command()
@@ -781,14 +781,13 @@ def route(scenario: Path = typer.Argument(...),
     """
     import math
 
-    from .crs import to_wgs84
+    from .bandgraph import BandGraphs
     from .disruptions import band_table
     from .io import write_json_atomic
     from .locate import NodeLocator
-    from .roads import GraphSpec, load_graph
-    from .routing import Router
     from .scenario import load_scenario
     from .speeds import parse_hhmm
+    from .world_roads import scenario_anchors, scenario_network
 
     if crs not in ("wgs84", "gcj02", "bd09"):
         raise DispatchSimError(f"--crs: {crs!r} is not one of wgs84, gcj02, bd09")
@@ -799,55 +798,52 @@ def route(scenario: Path = typer.Argument(...),
     sc = load_scenario(scenario)
     if day is not None and not (math.isfinite(day) and 0 <= day < sc.run.horizon_days):
         raise DispatchSimError(f"--day: {day!r} is not a day of the run (allowed: 0 to {sc.run.horizon_days:g})")
-    teams = {t.name: t for t in sc.teams} | {t.name_en.lower(): t for t in sc.teams if t.name_en}
+    anchors = scenario_anchors(sc)
+    teams = {t.name: i for i, t in enumerate(sc.teams)} | {t.name_en.lower(): i for i, t in enumerate(sc.teams) if t.name_en}
     pts = []
     for label, text in (("--from", from_), ("--to", to)):
-        t = teams.get(text.strip()) or teams.get(text.strip().lower())
-        if t is not None:
-            pts.append((t.base.lon, t.base.lat, t.base.crs, t.name))
+        i = teams.get(text.strip(), teams.get(text.strip().lower()))
+        if i is not None:
+            pts.append((*anchors[i], "wgs84", sc.teams[i].name))
         elif "," in text:
             lon, lat = _parse_lonlat(label, text)
             pts.append((lon, lat, crs, f"{lon:.5f},{lat:.5f}"))
         else:
             raise DispatchSimError(f"{label}: {text[:60]!r} is neither LON,LAT nor a team of the scenario "
                                    f"(teams: {', '.join(t.name for t in sc.teams)})")
-    g = sc.graph
-    anchors = [tuple(map(float, to_wgs84(t.base.lon, t.base.lat, t.base.crs))) for t in sc.teams]
-    G = load_graph(GraphSpec(source=g.source, place=g.place, bbox=g.bbox, polygon=g.polygon, file=g.file, graphml=g.graphml,
-                             standin_nodes=g.standin_nodes, standin_seed=g.standin_seed,
-                             urban_centres=[tuple(map(float, to_wgs84(p.lon, p.lat, p.crs))) for p in g.urban_centres]),
-                   anchors=anchors, speeds=sc.speeds.settings(), warn=_warn)
-    loc = NodeLocator(G)
+    net = scenario_network(sc, anchors=anchors, warn=_warn)
+    loc = NodeLocator(net)
     s = [loc.snap(lon, lat, c, label=lbl, warn=_warn) for (lon, lat, c, _), lbl in zip(pts, ("--from", "--to"))]
     with_closures = day is not None and bool(sc.disruptions)
-    bands = band_table(sc, G, sc.run.horizon_days * 1440.0) if with_closures else sc.speeds.band_table()
-    router = Router(G, bands, use_disk_cache=False)
+    needs_graph = with_closures and any(d.roads is not None for d in sc.disruptions)
+    bands = (band_table(sc, net.graph() if needs_graph else None, sc.run.horizon_days * 1440.0) if with_closures
+             else sc.speeds.band_table())
+    graphs = BandGraphs(net, bands)
     regular = len(sc.speeds.band_table().bands)
     if minute is None and day is None:
         asked = list(range(regular))  # every regular band
     else:
         t_abs = (day or 0) * 1440.0 + (minute or 0)
-        asked = [router.band_at(t_abs)]
-    standin = G.graph.get("kind") == "stand-in"
+        asked = [bands.band_at(t_abs)]
+    standin = net.is_standin
+    index = dict(zip(net.node_ids.tolist(), range(net.n)))
+    src, dst = index[s[0].node], index[s[1].node]
 
     def leg(band):
-        secs = router.travel_time(s[0].node, s[1].node, band)
-        nodes = router.route(s[0].node, s[1].node, band)
-        km = 0.0
-        for u, v in zip(nodes[:-1], nodes[1:]):
-            km += min(float(d.get("length", 0.0)) for d in G[u][v].values()) / 1000.0
-        return {"band": router.bands.bands[band].name, "minutes": round(secs / 60.0, 3) if secs < math.inf else None,
-                "km": round(km, 3) if nodes else None, "route_nodes": len(nodes),
-                "route": [[round(x, 6), round(y, 6)] for x, y in router.route_coords(nodes)]}
+        secs, path = graphs.shortest_route(src, dst, band)  # one search: the time and its route
+        km = graphs.route_km(path)
+        return {"band": bands.bands[band].name, "minutes": round(secs / 60.0, 3) if secs < math.inf else None,
+                "km": round(km, 3) if path else None, "route_nodes": len(path),
+                "route": [[round(float(net.lon[i]), 6), round(float(net.lat[i]), 6)] for i in path]}
 
     legs = [leg(b) for b in asked]
     first = legs[0]
     res = {"from": pts[0][3], "to": pts[1][3], "minutes": first["minutes"], "km": first["km"],
            "from_node": s[0].node, "to_node": s[1].node, "snap_m": [round(s[0].snap_m, 1), round(s[1].snap_m, 1)],
            "band": first["band"], "route_nodes": first["route_nodes"], "route": first["route"], "bands": legs,
-           "graph_kind": G.graph.get("kind"), "standin": standin}
+           "graph_kind": net.kind, "standin": standin}
     if with_closures and asked[0] >= regular:  # a disruption is in force: the same time without it
-        base_band = next(i for i in range(regular) if asked[0] in {m.get(i) for _, _, m in router.bands.windows})
+        base_band = next(i for i in range(regular) if asked[0] in {m.get(i) for _, _, m in bands.windows})
         normal = leg(base_band)
         res["detour"] = {"without_disruptions": normal, "extra_minutes": (
             None if first["minutes"] is None else round(first["minutes"] - normal["minutes"], 3)),
@@ -971,7 +967,7 @@ def graph_info_cmd(target: Path = typer.Argument(..., help="a scenario YAML or a
 
     if target.suffix.lower() in (".yaml", ".yml"):
         w = _world(target)
-        info = graph_info(w.G)
+        info = graph_info(w.network)
     else:
         info = graph_info(prepare_graph(load_graphml_file(target)))
     if as_json:

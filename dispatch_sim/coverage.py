@@ -12,12 +12,11 @@ per-band GeoJSON is a grid of square cells (``cell_m``), small enough for QGIS t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .roads import local_xy
+from .geodesy import M_PER_DEG_LAT, local_xy, m_per_deg_lon
 
 
 def reach(world, minutes: float, band: int = 0, include_turnout: bool = False) -> dict[str, np.ndarray]:
@@ -77,7 +76,7 @@ def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dic
     sc = world.scenario
     r = world.router
     eu, ev, _ = r._edges
-    length = np.fromiter((float(d.get("length", 0.0)) for _, _, d in world.G.edges(data=True)), dtype=float, count=len(eu))
+    length = np.array(r.network.length, dtype=float)  # per edge, in the order of r._edges
     weight = demand_weights(world)
     lat0 = float(r.lat.mean())
     x, y = local_xy(r.lon, r.lat, lat0)
@@ -151,8 +150,8 @@ def promise_cells_geojson(world, minutes: float = 30.0, band: int = 0, cell_m: f
     names = np.array([t.name for t in world.scenario.teams], dtype=object)
     df = pd.DataFrame({"ix": ix, "iy": iy, "team": names[world.node_team], "drive": pr["drive_own_min"],
                        "arrive90": pr["arrive90_own_min"], "p": pr["p_own"], "drive_any": pr["drive_any_min"]})
-    kx = 1.0 / (111320.0 * math.cos(math.radians(lat0)))
-    ky = 1.0 / 110540.0
+    kx = 1.0 / m_per_deg_lon(lat0)
+    ky = 1.0 / M_PER_DEG_LAT
     feats = []
     g = df.groupby(["ix", "iy"], sort=True)
     agg = g.agg(drive=("drive", "median"), arrive90=("arrive90", "median"), p=("p", "mean"),

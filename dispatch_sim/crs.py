@@ -10,9 +10,13 @@ iteration to well below a millimetre. BD-09 is a further rotation/offset of GCJ-
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported inside the functions: reading a scenario whose coordinates are already WGS-84
+# (``validate``) then needs no numpy at all; conversions of arrays import it on first use.
 
 CRS = Literal["wgs84", "gcj02", "bd09"]
 SUPPORTED_CRS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
@@ -28,6 +32,8 @@ def _out_of_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
 
 def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     x = lon - 105.0
     y = lat - 35.0
     sx = np.sqrt(np.abs(x))
@@ -49,6 +55,8 @@ def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def wgs84_to_gcj02(lon, lat):
     """Apply the GCJ-02 offset to WGS-84 coordinates (scalars or arrays)."""
+    import numpy as np
+
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     dlon, dlat = _delta(lon, lat)
@@ -58,6 +66,8 @@ def wgs84_to_gcj02(lon, lat):
 
 def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30):
     """Invert GCJ-02 by fixed-point iteration (converges to < 1e-9 degrees in a few steps)."""
+    import numpy as np
+
     glon = np.asarray(lon, dtype=float)
     glat = np.asarray(lat, dtype=float)
     wlon, wlat = glon.copy(), glat.copy()
@@ -72,6 +82,8 @@ def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30):
 
 def gcj02_to_bd09(lon, lat):
     """GCJ-02 to Baidu BD-09."""
+    import numpy as np
+
     x = np.asarray(lon, dtype=float)
     y = np.asarray(lat, dtype=float)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
@@ -81,6 +93,8 @@ def gcj02_to_bd09(lon, lat):
 
 def bd09_to_gcj02(lon, lat):
     """Baidu BD-09 to GCJ-02."""
+    import numpy as np
+
     x = np.asarray(lon, dtype=float) - 0.0065
     y = np.asarray(lat, dtype=float) - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
@@ -104,6 +118,10 @@ def to_wgs84(lon, lat, crs: str = "wgs84"):
         ``(lon, lat)`` in WGS-84, same shape as the input.
     """
     crs = crs.lower().replace("-", "").replace("_", "")
+    if crs == "wgs84" and type(lon) in (int, float) and type(lat) in (int, float):
+        return float(lon), float(lat)  # scalars already in WGS-84: nothing to convert, no numpy
+    import numpy as np
+
     if crs == "wgs84":
         return _unwrap(np.asarray(lon, dtype=float)), _unwrap(np.asarray(lat, dtype=float))
     if crs == "gcj02":
@@ -115,6 +133,8 @@ def to_wgs84(lon, lat, crs: str = "wgs84"):
 
 def bd09_to_gcj02_exact(lon, lat, *, tol_deg: float = 1e-11, max_iter: int = 20):
     """Invert :func:`gcj02_to_bd09` exactly: the published closed form is off by up to ~0.1 m."""
+    import numpy as np
+
     blon = np.asarray(lon, dtype=float)
     blat = np.asarray(lat, dtype=float)
     glon, glat = (np.asarray(v) for v in bd09_to_gcj02(blon, blat))
@@ -129,6 +149,8 @@ def bd09_to_gcj02_exact(lon, lat, *, tol_deg: float = 1e-11, max_iter: int = 20)
 
 def from_wgs84(lon, lat, crs: str = "wgs84"):
     """Convert WGS-84 coordinates to ``crs`` (for showing results in a map app's system)."""
+    import numpy as np
+
     crs = crs.lower().replace("-", "").replace("_", "")
     if crs == "wgs84":
         return _unwrap(np.asarray(lon, dtype=float)), _unwrap(np.asarray(lat, dtype=float))
@@ -141,12 +163,14 @@ def from_wgs84(lon, lat, crs: str = "wgs84"):
 
 def _unwrap(a: np.ndarray):
     """Return a Python float for 0-d arrays so scalar in gives scalar out."""
+    import numpy as np
+
     a = np.asarray(a)
     return float(a) if a.ndim == 0 else a
 
 
 def haversine_m(lon1, lat1, lon2, lat2):
-    """Great-circle distance in metres (vectorised)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 6371008.8 * 2 * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+    """Great-circle distance in metres: see :func:`dispatch_sim.geodesy.haversine_m` (its one home)."""
+    from .geodesy import haversine_m as distance
+
+    return distance(lon1, lat1, lon2, lat2)

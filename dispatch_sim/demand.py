@@ -22,6 +22,7 @@ from shapely.geometry import shape
 
 from .distributions import sample_durations
 from .errors import DispatchSimError
+from .geodesy import M_PER_DEG_LAT, m_per_deg_lon
 from .readers import read_points_csv, read_trace_file
 from .scenario import Scenario, WhereHotspot, WherePoints, WherePolygons, WhereRoadLength, WhereTownship
 from .speeds import parse_hhmm
@@ -389,8 +390,8 @@ class Disc:
     def sample(self, dm: "DemandModel", rng, k):
         rad = self.radius_m * np.sqrt(rng.random(k))
         ang = rng.random(k) * 2 * np.pi
-        lon = self.lon + rad * np.cos(ang) / (111320.0 * math.cos(math.radians(self.lat)))
-        lat = self.lat + rad * np.sin(ang) / 110540.0
+        lon = self.lon + rad * np.cos(ang) / m_per_deg_lon(self.lat)
+        lat = self.lat + rad * np.sin(ang) / M_PER_DEG_LAT
         return dm._snap_idx(lon, lat)
 
 

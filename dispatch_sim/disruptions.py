@@ -43,7 +43,7 @@ def select_edges(G, roads, label: str) -> list[tuple]:
     from shapely.geometry import LineString, Polygon
 
     from .crs import to_wgs84
-    from .roads import local_xy
+    from .geodesy import local_xy
 
     want_names = {n.strip() for n in roads.names}
     want_ways = {int(w) for w in roads.osm_ways}

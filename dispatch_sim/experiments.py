@@ -154,7 +154,7 @@ def run_scenario(world: World, *, replications: int | None = None, seed: int | N
 def graph_summary(world: World) -> dict:
     from .roads import graph_info
 
-    info = graph_info(world.G)
+    info = graph_info(world.network)
     sc = world.scenario
     out = {k: info[k] for k in ("kind", "nodes", "edges", "source", "extent", "dropped_nodes", "dropped_edges")}
     out["kind"] = {"graphml": "file"}.get(out["kind"], out["kind"])

@@ -29,12 +29,11 @@ import io as _io
 import json
 import math
 import os
+import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import Iterator
-
-import numpy as np
 
 _umask_lock = threading.Lock()
 _umask_cached: int | None = None
@@ -75,15 +74,20 @@ def dir_mode() -> int:
 
 
 def _clean(o):
+    # numpy is not imported for this: without it loaded there are no numpy values to convert, and
+    # commands such as ``validate`` start without paying for it
+    np = sys.modules.get("numpy")
     if isinstance(o, dict):
         return {str(k): _clean(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
         return [_clean(v) for v in o]
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating, float)):
+    if isinstance(o, float) or (np is not None and isinstance(o, np.floating)):
         f = float(o)
         return None if math.isnan(f) or math.isinf(f) else f
+    if np is None:
+        return o
+    if isinstance(o, np.integer):
+        return int(o)
     if isinstance(o, np.bool_):
         return bool(o)
     if isinstance(o, np.ndarray):

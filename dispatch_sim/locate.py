@@ -8,16 +8,20 @@ would silently move it kilometres.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
-from scipy.spatial import cKDTree
 
 from . import settings
-from .crs import haversine_m, to_wgs84
+from .crs import to_wgs84
 from .errors import OutsideGraphError
-from .roads import local_xy, node_arrays
+from .geodesy import haversine_m, local_xy
+from .network import node_arrays
+
+if TYPE_CHECKING:  # networkx is imported by whoever builds a graph, not to read this module
+    import networkx as nx
 
 
 @dataclass
@@ -31,22 +35,50 @@ class Snap:
 
 
 class NodeLocator:
-    """Nearest-node lookups on a road graph (KD-tree in local metres)."""
+    """Nearest-node lookups on a road graph (KD-tree in local metres).
 
-    def __init__(self, G: nx.MultiDiGraph):
+    The KD-tree is built on the first query of more than :attr:`BRUTE_FORCE_MAX` points; a few
+    points (the bases, a ``route`` query) are matched by one vectorised pass over the nodes, which
+    is as exact and spares a one-off command importing ``scipy.spatial`` (≈ 0.3 s).
+
+    Parameters
+    ----------
+    G
+        A road graph or its :class:`~dispatch_sim.network.RoadNetwork`.
+    """
+
+    def __init__(self, G: "nx.MultiDiGraph"):
         self.ids, self.lon, self.lat = node_arrays(G)
         self.lat0 = float(np.mean(self.lat))
-        x, y = local_xy(self.lon, self.lat, self.lat0)
-        self.tree = cKDTree(np.column_stack([x, y]))
+        self.x, self.y = local_xy(self.lon, self.lat, self.lat0)
+        self._tree = None
         self.extent = (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()), float(self.lat.max()))
+
+    #: Up to this many points per query are matched without the KD-tree.
+    BRUTE_FORCE_MAX = 32
+
+    @property
+    def tree(self):
+        """The KD-tree of the nodes in local metres (``scipy.spatial.cKDTree``), built on first use."""
+        if self._tree is None:
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(np.column_stack([self.x, self.y]))
+        return self._tree
+
+    def nearest(self, x, y) -> np.ndarray:
+        """Index of the nearest node to each point given in local metres (:func:`~dispatch_sim.geodesy.local_xy`)."""
+        x, y = np.atleast_1d(x), np.atleast_1d(y)
+        if self._tree is None and len(x) <= self.BRUTE_FORCE_MAX:
+            return np.array([int(np.argmin((self.x - a) ** 2 + (self.y - b) ** 2)) for a, b in zip(x, y)], dtype=np.int64)
+        return self.tree.query(np.column_stack([x, y]))[1]
 
     def outside_extent_m(self, lon, lat) -> np.ndarray:
         """How far (m) points lie outside the graph's bounding box (0 inside)."""
         w, s, e, n = self.extent
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
-        dx = np.maximum(0, np.maximum(w - lon, lon - e)) * 111320.0 * np.cos(np.radians(self.lat0))
-        dy = np.maximum(0, np.maximum(s - lat, lat - n)) * 110540.0
+        dx, dy = local_xy(np.maximum(0, np.maximum(w - lon, lon - e)), np.maximum(0, np.maximum(s - lat, lat - n)), self.lat0)
         return np.hypot(dx, dy)
 
     def snap_many(self, lon, lat, crs: str = "wgs84", *, label: str = "point", warn=None, strict: bool = True):
@@ -69,7 +101,7 @@ class NodeLocator:
                 f"{tuple(round(v, 4) for v in self.extent)}; check the coordinates, their crs, or the graph's bbox"
             )
         x, y = local_xy(lon, lat, self.lat0)
-        _, idx = self.tree.query(np.column_stack([x, y]))
+        idx = self.nearest(x, y)
         nodes = self.ids[idx]
         snap_m = haversine_m(lon, lat, self.lon[idx], self.lat[idx])
         nodes = np.where(out, -1, nodes)

@@ -13,9 +13,7 @@ import numpy as np
 import shapely
 
 from .demand import DemandModel, Reports
-from .errors import DispatchSimError, OutsideGraphError
-from .locate import NodeLocator
-from .roads import GraphSpec, is_standin, load_graph, load_polygon
+from .roads import load_polygon
 from .routing import Router
 from .scenario import Scenario
 from .sim import dispatcher_for, readable_only_features
@@ -32,7 +30,9 @@ class World:
     scenario
         The validated scenario.
     G
-        A prepared road graph; loaded from the scenario when None.
+        A prepared road graph, or its :class:`~dispatch_sim.network.RoadNetwork` (e.g. another
+        World's ``network``, which avoids building the networkx graph); loaded from the scenario
+        (cache first) when None.
     router
         A router for ``G``; built when None.
     warn
@@ -50,49 +50,29 @@ class World:
                 warn(msg)
 
         self.warn = _warn
-        anchors = []
-        from .crs import to_wgs84
+        from .world_roads import load_world_roads
 
-        for t in sc.teams:
-            lon, lat = to_wgs84(t.base.lon, t.base.lat, t.base.crs)
-            anchors.append((float(lon), float(lat)))
-        if G is None:
-            g = sc.graph
-            spec = GraphSpec(source=g.source, place=g.place, bbox=g.bbox, polygon=g.polygon, file=g.file,
-                             graphml=g.graphml, standin_nodes=g.standin_nodes, standin_seed=g.standin_seed,
-                             urban_centres=[tuple(map(float, to_wgs84(p.lon, p.lat, p.crs))) for p in g.urban_centres])
-            G = load_graph(spec, anchors=anchors, speeds=sc.speeds.settings(), warn=_warn)
-            if sc.boundaries is not None and sc.boundaries.district:  # issue 16: clip to the real outline
-                from .boundaries import clip_graph, district_polygon
-
-                G = clip_graph(G, district_polygon(sc), sc.boundaries.buffer_m)
-        self.G = G
-        self.standin = is_standin(G)
-        self.locator = NodeLocator(G)
-        base_nodes, base_snap = [], []
-        for i, t in enumerate(sc.teams):
-            try:
-                s = self.locator.snap(t.base.lon, t.base.lat, t.base.crs, label=f"teams[{i}].base ({t.name})", warn=_warn)
-            except OutsideGraphError as exc:
-                raise DispatchSimError(f"{sc.source_file or 'scenario'}: teams[{i}].base: {exc}") from None
-            base_nodes.append(s.node)
-            base_snap.append(s.snap_m)
-        self.base_nodes = base_nodes
-        self.base_snap_m = base_snap
-        from .disruptions import band_table
-
-        self.bands = band_table(sc, G, sc.run.horizon_days * 1440.0)
-        if router is not None and router.bands.key() != self.bands.key():
-            router = None  # built for other time bands (disruptions, horizon): not reusable
-        self.router = router or Router(G, self.bands, base_nodes, use_disk_cache=use_disk_cache)
-        self.base_idx = np.array([self.router.index[b] for b in base_nodes], dtype=np.int64)
+        roads = load_world_roads(sc, G=G, router=router, warn=_warn, use_disk_cache=use_disk_cache)
+        self.network = roads.network
+        self.standin = roads.network.is_standin
+        self.locator = roads.locator
+        self.base_nodes = roads.base_nodes
+        self.base_snap_m = roads.base_snap_m
+        self.bands = roads.bands
+        self.router = roads.router
+        self.base_idx = np.array([self.router.index[b] for b in self.base_nodes], dtype=np.int64)
         self.node_team = self._jurisdictions()
         eu, ev, tt = self.router._edges
-        lengths = np.fromiter((float(d.get("length", 0.0)) for _, _, d in G.edges(data=True)), dtype=float,
-                              count=G.number_of_edges())
+        lengths = self.network.length
         for name in readable_only_features(sc):
             _warn(f"{name} runs on the readable dispatcher only (same decisions, about three times slower)")
         self.demand = DemandModel(sc, self.router, self.locator, self.node_team, (eu, ev, lengths), warn=_warn)
+
+    @property
+    def G(self) -> nx.MultiDiGraph:
+        """The prepared networkx road graph: rebuilt from the network cache on first use (a warm
+        start does not need it; place names, disruptions by road name and notebooks do)."""
+        return self.network.graph()
 
     def _jurisdictions(self) -> np.ndarray:
         """Home team of every node (the precedence rule, ``docs/enforcement_system.md``):

@@ -285,8 +285,8 @@ def verify(world, proposal: PlacementProposal, *, replications: int | None = Non
     variant = proposal.scenario
     if load is not None:
         variant = variant.with_overrides(load=load)
-        world = World(world.scenario.with_overrides(load=load), G=world.G, router=world.router)
-    after = World(variant, G=world.G)
+        world = World(world.scenario.with_overrides(load=load), G=world.network, router=world.router)
+    after = World(variant, G=world.network)
     return compare(world, after, replications=replications, workers=workers, scheduler=scheduler, progress=progress)
 
 

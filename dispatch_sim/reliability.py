@@ -12,10 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import LATE_CAUSES, wilson
-from .roads import local_xy
-
-M_PER_DEG_LAT = 110_540.0
-M_PER_DEG_LON_EQUATOR = 111_320.0
+from .geodesy import M_PER_DEG_LAT, local_xy, m_per_deg_lon
 
 
 def cell_reliability(incidents: pd.DataFrame, world, cell_m: float = 500.0, min_reports: int = 1) -> dict:
@@ -44,7 +41,7 @@ def cell_reliability(incidents: pd.DataFrame, world, cell_m: float = 500.0, min_
     frame = pd.DataFrame({"ix": ix, "iy": iy, "on_time": sub["on_time"].astype(bool).to_numpy(),
                           "cause": sub["late_cause"].to_numpy(), "response": sub["response_min"].to_numpy(float),
                           "home": sub["home_team"].to_numpy()})
-    kx = 1.0 / (M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0)))
+    kx = 1.0 / m_per_deg_lon(lat0)
     ky = 1.0 / M_PER_DEG_LAT
     feats = []
     for (cx, cy), g in frame.groupby(["ix", "iy"], sort=True):

@@ -13,24 +13,27 @@ import json
 import logging
 import math
 import os
+import shutil
 import socket
 import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlparse
-
-import networkx as nx
-import numpy as np
 
 from . import settings
 from .errors import GraphSourceError
+from .geodesy import local_xy  # noqa: F401 - re-exported for callers of roads.local_xy
 from .speeds import SpeedSettings, add_travel_times
+
+if TYPE_CHECKING:  # networkx and numpy are imported where graphs are built: checking a scenario's files
+    import networkx as nx  # (``validate``) needs neither
+    import numpy as np
 
 log = logging.getLogger("dispatch_sim")
 
 GRAPH_KINDS = ("osm", "file", "graphml", "stand-in")
-GRAPH_SOURCES = ("auto", "osm", "file", "graphml", "stand-in")
 
 
 @dataclass
@@ -452,6 +455,8 @@ def prepare_graph(G: nx.MultiDiGraph, speeds: SpeedSettings | None = None) -> nx
     strongly connected component are dropped; how many is recorded in ``G.graph["dropped_nodes"]``
     and ``["dropped_edges"]``.
     """
+    import networkx as nx
+
     n0, m0 = G.number_of_nodes(), G.number_of_edges()
     if n0 == 0:
         raise GraphSourceError("the road graph is empty")
@@ -482,6 +487,196 @@ def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
     return path
 
 
+# ---------------------------------------------------------------------------- source registry
+# Every graph source funnels into one builder, the way OSMnx's graph_from_* all end in one
+# graph_from_xml/_create_graph: a source says how to get a raw graph and what shapes it (for the
+# cache key); resolving ``auto``, cleaning, caching and describing are done once for all of them.
+# A new source is one GraphSource registered here, plus its name in the scenario's literal.
+
+
+@dataclass
+class SourceContext:
+    """What a graph source may need besides the scenario's graph section."""
+
+    anchors: list[tuple[float, float]]
+    polygon: object  # shapely geometry or None
+    rel: Callable[[str | None], Path | None]
+    warn: Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class GraphSource:
+    """One way to get a raw road graph.
+
+    Parameters
+    ----------
+    name
+        The ``graph.source`` value.
+    load
+        ``load(spec, ctx, **options) -> MultiDiGraph``: the raw graph (cleaned later, by
+        :func:`prepare_graph`).
+    inputs
+        ``inputs(spec, ctx, **options) -> list | None``: JSON-able description of everything that
+        shapes the raw graph (files by path, size and modification time); None when it cannot be
+        known before loading (a download not made yet).
+    """
+
+    name: str
+    load: Callable
+    inputs: Callable
+
+
+GRAPH_SOURCE_REGISTRY: dict[str, GraphSource] = {}
+
+
+def register_graph_source(source: GraphSource) -> GraphSource:
+    """Add (or replace) a graph source; ``graph.source: <name>`` then uses it."""
+    GRAPH_SOURCE_REGISTRY[source.name] = source
+    return source
+
+
+def _file_stamp(p: Path | None) -> list | None:
+    """Path, size and modification time of a file (what a cache key needs to notice a change)."""
+    if p is None:
+        return None
+    try:
+        st = Path(p).stat()
+    except OSError:
+        return [str(p), None, None]
+    return [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
+
+
+def _graphml_load(spec, ctx, **_):
+    return load_graphml_file(ctx.rel(spec.graphml))
+
+
+def _graphml_inputs(spec, ctx, **_):
+    return ["graphml", _file_stamp(ctx.rel(spec.graphml))]
+
+
+def _file_load(spec, ctx, **_):
+    if not spec.file:
+        raise GraphSourceError("graph.source is 'file' but graph.file is not set")
+    return import_osm_file(ctx.rel(spec.file), bbox=spec.bbox, polygon=ctx.polygon)
+
+
+def _file_inputs(spec, ctx, **_):
+    if not spec.file:
+        return None
+    return ["file", _file_stamp(ctx.rel(spec.file)), list(spec.bbox) if spec.bbox else None,
+            ctx.polygon.wkt if ctx.polygon is not None else None]
+
+
+def _osm_query(spec, ctx, query=None):
+    """``(kwargs for fetch_osm, cache kind, cache value, servers)`` of a download."""
+    if query is None:
+        if spec.place:
+            query = {"place": spec.place}
+        elif spec.bbox:
+            query = {"bbox": tuple(spec.bbox)}
+        else:
+            query = {"polygon": ctx.polygon}
+    ov, nm = service_urls()
+    (kind, value), = query.items()
+    value = list(map(float, value)) if kind == "bbox" else (value.wkt if kind == "polygon" and value is not None else value)
+    return query, kind, value, ((ov, nm) if kind == "place" else (ov,))
+
+
+def _osm_load(spec, ctx, query=None, **_):
+    q, *_ = _osm_query(spec, ctx, query)
+    return fetch_osm(**q)
+
+
+def _osm_inputs(spec, ctx, query=None, **_):
+    _, kind, value, servers = _osm_query(spec, ctx, query)
+    if value is None:
+        return None
+    cache = _osm_cache_path(kind, value, servers=servers)
+    return ["osm", _file_stamp(cache)] if cache.exists() else None
+
+
+def _standin_load(spec, ctx, **_):
+    return _standin(spec, ctx.anchors)
+
+
+def _standin_inputs(spec, ctx, **_):
+    return ["stand-in", STANDIN_VERSION, list(spec.bbox) if spec.bbox else None, ctx.anchors,
+            [list(c) for c in spec.urban_centres], spec.standin_nodes, spec.standin_seed]
+
+
+#: Bump when the stand-in generator changes what it generates (stale caches are then rebuilt).
+STANDIN_VERSION = 5
+for _src in (GraphSource("graphml", _graphml_load, _graphml_inputs), GraphSource("file", _file_load, _file_inputs),
+             GraphSource("osm", _osm_load, _osm_inputs), GraphSource("stand-in", _standin_load, _standin_inputs)):
+    register_graph_source(_src)
+
+
+def resolve_source(spec: GraphSpec, ctx: SourceContext) -> tuple[str, dict]:
+    """The concrete source a spec means: ``(name, options)``; ``auto`` is resolved here.
+
+    ``auto`` takes, in order: the GraphML when it exists, the OSM extract when it exists, a cached
+    download (by place, then bbox), a download when Overpass answers, else the stand-in with a loud
+    warning. Only the last but one touches the network.
+    """
+    src = spec.source
+    if src != "auto":
+        if src not in GRAPH_SOURCE_REGISTRY:
+            raise GraphSourceError(f"graph.source {src!r} is not one of {', '.join(graph_sources())}")
+        return src, {}
+    if spec.graphml and ctx.rel(spec.graphml).exists():
+        return "graphml", {}
+    if spec.file and ctx.rel(spec.file).exists():
+        return "file", {}
+    ov, nm = service_urls()
+    for kind, value in (("place", spec.place), ("bbox", list(map(float, spec.bbox)) if spec.bbox else None)):
+        servers = (ov, nm) if kind == "place" else (ov,)
+        if value is not None and _osm_cache_path(kind, value, servers=servers).exists():
+            return "osm", {"query": {kind: value if kind == "place" else tuple(value)}}
+    if (spec.place or spec.bbox) and overpass_reachable():
+        return "osm", {"query": {"place": spec.place} if spec.place else {"bbox": tuple(spec.bbox)}, "fallback": True}
+    ctx.warn(STANDIN_WARNING)
+    return "stand-in", {}
+
+
+STANDIN_WARNING = (
+    "No real road graph available (no cached graph, no local OSM extract, no network): running on a "
+    "generated STAND-IN network. Results are not planning results. To use real roads, run "
+    "'dispatch-sim graph fetch --place \"南湖区, 嘉兴市, 浙江省, 中国\"' on a machine with internet, or "
+    "'dispatch-sim graph import EXTRACT.osm.pbf --bbox 120.65,30.60,120.98,30.85', and set graph.graphml."
+)
+
+
+def graph_sources() -> tuple[str, ...]:
+    """Every ``graph.source`` value: ``auto`` and the registered sources."""
+    return ("auto", *GRAPH_SOURCE_REGISTRY)
+
+
+def _context(spec, anchors, base_dir, warn) -> SourceContext:
+    base = Path(base_dir or ".")
+
+    def rel(p):
+        if p is None:
+            return None
+        p = resolve_data_path(p)
+        return p if p.is_absolute() else base / p
+
+    polygon = load_polygon(rel(spec.polygon), label="graph.polygon") if spec.polygon else None
+    return SourceContext(list(anchors or []), polygon, rel, warn or (lambda msg: warnings.warn(msg, stacklevel=3)))
+
+
+def _load_raw(name: str, options: dict, spec: GraphSpec, ctx: SourceContext) -> nx.MultiDiGraph:
+    src = GRAPH_SOURCE_REGISTRY[name]
+    fallback = options.get("fallback")
+    try:
+        return src.load(spec, ctx, **{k: v for k, v in options.items() if k != "fallback"})
+    except GraphSourceError as exc:
+        if not fallback:
+            raise
+        ctx.warn(f"download failed: {exc}")
+        ctx.warn(STANDIN_WARNING)
+        return GRAPH_SOURCE_REGISTRY["stand-in"].load(spec, ctx)
+
+
 # ------------------------------------------------------------------------------------ one entry
 
 def load_graph(
@@ -499,7 +694,7 @@ def load_graph(
     spec
         The scenario's graph section.
     anchors
-        ``(lon, lat)`` of the team bases: the stand-in is built around them.
+        ``(lon, lat)`` of the team bases in WGS-84: the stand-in is built around them.
     speeds
         Speed settings for travel times.
     base_dir
@@ -510,121 +705,134 @@ def load_graph(
     Returns
     -------
     networkx.MultiDiGraph
+
+    See Also
+    --------
+    load_network : the same graph as arrays, from the binary cache when it is there.
     """
-    warn = warn or (lambda msg: warnings.warn(msg, stacklevel=2))
-    base = Path(base_dir or ".")
-
-    def rel(p):
-        if p is None:
-            return None
-        p = resolve_data_path(p)
-        return p if p.is_absolute() else base / p
-
-    polygon = load_polygon(rel(spec.polygon), label="graph.polygon") if spec.polygon else None
-    src = spec.source
-    G = None
-    if src == "graphml":
-        G = load_graphml_file(rel(spec.graphml))
-    elif src == "file":
-        if not spec.file:
-            raise GraphSourceError("graph.source is 'file' but graph.file is not set")
-        G = import_osm_file(rel(spec.file), bbox=spec.bbox, polygon=polygon)
-    elif src == "osm":
-        G = fetch_osm(place=spec.place, bbox=None if spec.place else spec.bbox, polygon=None if (spec.place or spec.bbox) else polygon)
-    elif src == "stand-in":
-        G = _standin(spec, anchors)
-    elif src == "auto":
-        G = _auto(spec, anchors, polygon, rel, warn)
-    else:
-        raise GraphSourceError(f"graph.source {src!r} is not one of {', '.join(GRAPH_SOURCES)}")
-    return prepare_graph(G, speeds)
+    ctx = _context(spec, anchors, base_dir, warn)
+    name, options = resolve_source(spec, ctx)
+    return prepare_graph(_load_raw(name, options, spec, ctx), speeds)
 
 
-def _auto(spec, anchors, polygon, rel, warn):
-    if spec.graphml and rel(spec.graphml).exists():
-        return load_graphml_file(rel(spec.graphml))
-    if spec.file and rel(spec.file).exists():
-        return import_osm_file(rel(spec.file), bbox=spec.bbox, polygon=polygon)
-    ov, nm = service_urls()
-    for kind, value in (("place", spec.place), ("bbox", list(map(float, spec.bbox)) if spec.bbox else None)):
-        servers = (ov, nm) if kind == "place" else (ov,)
-        if value is not None and _osm_cache_path(kind, value, servers=servers).exists():
-            return fetch_osm(**{kind: value if kind == "place" else tuple(value)})
-    if (spec.place or spec.bbox) and overpass_reachable():
+#: Bump when cleaning or travel times change what a graph source yields (stale caches are rebuilt).
+NETWORK_VERSION = 1
+
+
+def network_cache_key(name: str, options: dict, spec: GraphSpec, ctx: SourceContext,
+                      speeds: SpeedSettings | None) -> str | None:
+    """Hash of everything that shapes the prepared network of a resolved source; None when not known yet."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .network import FORMAT_VERSION
+
+    inputs = GRAPH_SOURCE_REGISTRY[name].inputs(spec, ctx, **{k: v for k, v in options.items() if k != "fallback"})
+    if inputs is None:
+        return None
+    libs = []
+    for lib in ("networkx", "osmnx") if name != "stand-in" else ("networkx",):
         try:
-            return fetch_osm(place=spec.place, bbox=None if spec.place else spec.bbox)
-        except GraphSourceError as exc:
-            warn(f"download failed: {exc}")
-    warn(
-        "No real road graph available (no cached graph, no local OSM extract, no network): running on a "
-        "generated STAND-IN network. Results are not planning results. To use real roads, run "
-        "'dispatch-sim graph fetch --place \"南湖区, 嘉兴市, 浙江省, 中国\"' on a machine with internet, or "
-        "'dispatch-sim graph import EXTRACT.osm.pbf --bbox 120.65,30.60,120.98,30.85', and set graph.graphml."
-    )
-    return _standin(spec, anchors)
+            libs.append(version(lib))
+        except PackageNotFoundError:
+            libs.append(None)
+    text = json.dumps([FORMAT_VERSION, NETWORK_VERSION, inputs, (speeds or SpeedSettings()).key(),
+                       settings.min_edge_travel_time_s, libs], ensure_ascii=False, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def load_network(
+    spec: GraphSpec,
+    *,
+    anchors: list[tuple[float, float]] | None = None,
+    speeds: SpeedSettings | None = None,
+    base_dir: str | Path | None = None,
+    warn=None,
+    use_disk_cache: bool = True,
+):
+    """The prepared road graph as a :class:`~dispatch_sim.network.RoadNetwork`, from the binary cache.
+
+    Same sources, resolution, warnings and result as :func:`load_graph`; the cleaned arrays are kept
+    in ``settings.cache_folder / "networks"`` keyed by :func:`network_cache_key`, so a warm start
+    reads a few memory-mapped arrays instead of parsing GraphML or regenerating the stand-in. A
+    damaged entry or one of another format is rebuilt; a cache that cannot be written is skipped.
+
+    Returns
+    -------
+    dispatch_sim.network.RoadNetwork
+    """
+    from .network import RoadNetwork
+
+    ctx = _context(spec, anchors, base_dir, warn)
+    name, options = resolve_source(spec, ctx)
+    key = network_cache_key(name, options, spec, ctx, speeds) if use_disk_cache else None
+    folder = Path(settings.cache_folder) / "networks"
+    entry = folder / f"network_{key}"
+    if key is not None and entry.exists():
+        try:
+            net = RoadNetwork.load(entry)
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged or foreign: rebuild, never trust
+            log.info("network cache %s unreadable (%s); rebuilding", entry, exc)
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            def from_source():  # the graph itself, should the cached attributes be damaged
+                G = prepare_graph(_load_raw(name, options, spec, ctx), speeds)
+                shutil.rmtree(entry, ignore_errors=True)
+                try:
+                    RoadNetwork.from_graph(G).save(entry)
+                except (OSError, ValueError) as exc:
+                    log.info("network cache not rewritten (%s)", exc)
+                return G
+
+            net._source = from_source
+            return net
+    G = prepare_graph(_load_raw(name, options, spec, ctx), speeds)
+    net = RoadNetwork.from_graph(G)
+    if use_disk_cache:
+        if key is None and not (options.get("fallback") and G.graph.get("kind") == "stand-in"):
+            key = network_cache_key(name, options, spec, ctx, speeds)  # a download just made is cached now
+        if key is not None:
+            try:
+                net.save(folder / f"network_{key}")
+            except (OSError, ValueError) as exc:  # an optimisation: never stops a run
+                log.info("network cache not written (%s)", exc)
+    return net
 
 
 def _standin(spec: GraphSpec, anchors) -> nx.MultiDiGraph:
+    """Generate the stand-in. It is not cached as GraphML: generating 20k nodes takes about 1 s,
+    parsing them back from GraphML 2–9 s; :func:`load_network` caches the prepared arrays instead."""
     from .standin import generate_standin
 
     if spec.bbox is None:
         raise GraphSourceError("a stand-in network needs graph.bbox (west, south, east, north)")
     _check_bbox(spec.bbox)
-    cache_key = hashlib.sha1(json.dumps([list(spec.bbox), anchors or [], spec.urban_centres, spec.standin_nodes, spec.standin_seed, 5]).encode()).hexdigest()[:16]
-    cache = Path(settings.cache_folder) / "graphs" / f"standin_{cache_key}.graphml"
-    if cache.exists():
-        try:
-            return load_graphml_file(cache)
-        except GraphSourceError as exc:  # damaged cache: regenerate (deterministic for the seed)
-            log.info("stand-in cache %s unreadable (%s); regenerating", cache, exc)
-    G = generate_standin(tuple(spec.bbox), anchors or [], urban_centres=spec.urban_centres or None,
-                         target_nodes=spec.standin_nodes, seed=spec.standin_seed)
-    try:
-        save_graph(G, cache)
-    except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
-        log.info("stand-in cache not written (%s)", exc)
-    return G
+    return generate_standin(tuple(spec.bbox), anchors or [], urban_centres=spec.urban_centres or None,
+                            target_nodes=spec.standin_nodes, seed=spec.standin_seed)
 
 
 # ------------------------------------------------------------------------------------- describe
 
-def graph_info(G: nx.MultiDiGraph) -> dict:
-    """Nodes, edges, extent, km of road by class, provenance and what cleaning dropped."""
-    xs = np.array([d["x"] for _, d in G.nodes(data=True)], dtype=float)
-    ys = np.array([d["y"] for _, d in G.nodes(data=True)], dtype=float)
-    km_by_class: dict[str, float] = {}
-    for u, v, d in G.edges(data=True):
-        cls = d.get("road_class") or str(d.get("highway"))
-        km_by_class[cls] = km_by_class.get(cls, 0.0) + float(d.get("length", 0.0)) / 1000.0
-    # directed edges count each two-way road twice: report road km once per street
-    total_km = sum(km_by_class.values())
-    return {
-        "kind": G.graph.get("kind", "graphml"),
-        "source": G.graph.get("source", ""),
-        "nodes": G.number_of_nodes(),
-        "edges": G.number_of_edges(),
-        "extent": [round(float(xs.min()), 6), round(float(ys.min()), 6), round(float(xs.max()), 6), round(float(ys.max()), 6)] if len(xs) else None,
-        "km_directed_by_class": {k: round(v, 2) for k, v in sorted(km_by_class.items(), key=lambda kv: -kv[1])},
-        "km_directed_total": round(total_km, 2),
-        "dropped_nodes": int(G.graph.get("dropped_nodes", 0)),
-        "dropped_edges": int(G.graph.get("dropped_edges", 0)),
-        "attribution": settings.standin_label if G.graph.get("kind") == "stand-in" else settings.osm_attribution,
-    }
+def graph_info(G) -> dict:
+    """Nodes, edges, extent, km of road by class, provenance and what cleaning dropped.
+
+    ``G`` is a prepared graph or a :class:`~dispatch_sim.network.RoadNetwork` (whose description was
+    computed from its graph when it was built).
+    """
+    from .network import RoadNetwork, describe_graph
+
+    if isinstance(G, RoadNetwork):
+        info = dict(G.info)
+        info["attribution"] = settings.standin_label if G.is_standin else settings.osm_attribution
+        return info
+    return describe_graph(G)
 
 
 def is_standin(G: nx.MultiDiGraph) -> bool:
     return G.graph.get("kind") == "stand-in"
 
 
-def node_arrays(G: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Node ids, longitudes and latitudes as arrays in ``G.nodes`` order."""
-    ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
-    xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), dtype=float, count=len(ids))
-    ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), dtype=float, count=len(ids))
-    return ids, xs, ys
+def node_arrays(G) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node ids, longitudes and latitudes as arrays in node order (see :func:`dispatch_sim.network.node_arrays`)."""
+    from .network import node_arrays as arrays
 
-
-def local_xy(lon, lat, lat0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Equirectangular metres around latitude ``lat0``: accurate to <0.1% over a district."""
-    k = math.cos(math.radians(lat0))
-    return np.asarray(lon) * 111320.0 * k, np.asarray(lat) * 110540.0
+    return arrays(G)

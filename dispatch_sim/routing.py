@@ -15,56 +15,52 @@ Design
 - :class:`ReferenceRouter` answers the same questions with plain networkx; tests hold the two to
   1e-6 s.
 
-Times are in seconds inside this module; node *indices* (0..n-1 in ``G.nodes`` order) are used by
-the fast methods, OSM node ids by the public ones.
+The router is built from parts with their own modules: :mod:`dispatch_sim.network` (the graph as
+arrays, cached), :mod:`dispatch_sim.bandgraph` (CSR matrices per band) and
+:mod:`dispatch_sim.router_tables` (base matrices, landmarks, labels and their cache); this module
+answers queries. Times are in seconds inside this module; node *indices* (0..n-1 in ``G.nodes``
+order) are used by the fast methods, OSM node ids by the public ones.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import OrderedDict
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from . import settings
+from .bandgraph import BandGraphs
+from .network import RoadNetwork, as_network
+from .router_tables import cached_tables, choose_landmarks, default_cache_dir, tables_key
 from .speeds import BandTable
 
 INF = np.inf
 log = logging.getLogger("dispatch_sim")
 
 
-def _collapse_min(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> csr_matrix:
-    """CSR matrix with the minimum weight over parallel (u, v) edges; self-loops dropped."""
-    keep = u != v
-    u, v, w = u[keep], v[keep], w[keep]
-    order = np.lexsort((w, v, u))
-    u, v, w = u[order], v[order], w[order]
-    first = np.ones(len(u), dtype=bool)
-    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-    m = csr_matrix((w[first], (u[first], v[first])), shape=(n, n))
-    m.sort_indices()
-    return m
-
-
 class Router:
     """Exact travel times on a road graph, per time band.
+
+    Built from three parts with their own modules: the network's arrays
+    (:class:`~dispatch_sim.network.RoadNetwork`), the per-band CSR matrices
+    (:class:`~dispatch_sim.bandgraph.BandGraphs`) and the precomputed tables
+    (:mod:`dispatch_sim.router_tables`); this class answers the queries.
 
     Parameters
     ----------
     G
-        Prepared road graph (``travel_time`` and ``road_class`` on every edge).
+        Prepared road graph (``travel_time`` and ``road_class`` on every edge), or its
+        :class:`~dispatch_sim.network.RoadNetwork`.
     bands
         Time bands with speed factors; band 0 is off-peak.
     base_nodes
         OSM node ids of the team bases (rows of the base matrices).
     cache_dir
-        Where base matrices are cached (default ``settings.cache_folder / "router"``); None
-        entries disable the disk cache when ``use_disk_cache`` is False.
+        Where base matrices are cached (default ``settings.cache_folder / "router"``).
+    use_disk_cache
+        Read and write the tables' disk cache.
     lru_size
         Number of reversed search trees kept in memory.
     n_landmarks
@@ -72,44 +68,24 @@ class Router:
         bases only.
     """
 
-    def __init__(self, G: nx.MultiDiGraph, bands: BandTable | None = None, base_nodes=(), *,
+    def __init__(self, G, bands: BandTable | None = None, base_nodes=(), *,
                  cache_dir: str | Path | None = None, use_disk_cache: bool = True, lru_size: int = 2048,
                  n_landmarks: int | None = None):
+        net: RoadNetwork = as_network(G)
+        self.network = net
         self.bands = bands or BandTable()
-        self.node_ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
-        self.index = {int(n): i for i, n in enumerate(self.node_ids.tolist())}
-        self.n = len(self.node_ids)
-        self.lon = np.fromiter((d["x"] for _, d in G.nodes(data=True)), dtype=float, count=self.n)
-        self.lat = np.fromiter((d["y"] for _, d in G.nodes(data=True)), dtype=float, count=self.n)
-        m = G.number_of_edges()
-        eu = np.empty(m, dtype=np.int64)
-        ev = np.empty(m, dtype=np.int64)
-        tt = np.empty(m, dtype=float)
-        cls = []
-        keys = []
-        for i, (a, b, k, d) in enumerate(G.edges(keys=True, data=True)):
-            eu[i] = self.index[a]
-            ev[i] = self.index[b]
-            tt[i] = float(d["travel_time"])
-            cls.append(d.get("road_class", "road"))
-            keys.append((a, b, k))
-        self._edges = (eu, ev, tt)
-        self.fwd: list[csr_matrix] = []
-        self.rev: list[csr_matrix] = []
-        classes = np.asarray(cls, dtype=object)
-        for band in self.bands.bands:
-            uniq = {c: band.factor(c) for c in set(cls)}
-            factor = np.fromiter((uniq[c] for c in classes), dtype=float, count=m) if m else np.ones(0)
-            if band.edge_factors:  # disruptions: slowed edges, and closed ones (factor 0) left out
-                factor = factor * np.fromiter((band.edge_factors.get(key, 1.0) for key in keys), dtype=float, count=m)
-            open_ = factor > 0
-            w = tt[open_] / factor[open_]
-            f = _collapse_min(eu[open_], ev[open_], w, self.n)
-            self.fwd.append(f)
-            self.rev.append(f.T.tocsr())
+        self.node_ids = net.node_ids
+        self.index = dict(zip(self.node_ids.tolist(), range(net.n)))
+        self.n = net.n
+        self.lon = net.lon
+        self.lat = net.lat
+        self._edges = (net.eu, net.ev, net.travel_time)
+        graphs = BandGraphs(net, self.bands)
+        self.fwd, self.rev = graphs.fwd, graphs.rev
         self.base_nodes = [int(b) for b in base_nodes]
         self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
-        self.landmarks = self._choose_landmarks(settings.router_landmarks if n_landmarks is None else n_landmarks)
+        k = settings.router_landmarks if n_landmarks is None else n_landmarks
+        self.landmarks = choose_landmarks(self.lon, self.lat, k)
         self._scratch = None
         self._band_arrays: list[tuple] = []
         self._next_lists: dict = {}
@@ -118,123 +94,17 @@ class Router:
         self.use_landmarks = True
         # hub labels of every band in three arrays: label_ptr[0 = in / 1 = out, band, node] indexes
         # label_hub (hub rank) and label_s (seconds); None above settings.router_label_max_nodes
-        self.label_ptr = self.label_hub = self.label_s = None
         self.use_labels = 0 < self.n <= settings.router_label_max_nodes
         self._lru: OrderedDict = OrderedDict()
         self._lru_size = lru_size
         self.stats = {"searches": 0, "cache_hits": 0, "label_queries": 0}
-        key = self._cache_key()
-        self.cache_key = key
-        self.cache_file = Path(cache_dir or Path(settings.cache_folder) / "router") / f"matrices_{key}"
-        self._build_matrices(use_disk_cache)
-
-    # ------------------------------------------------------------------ construction
-    def _cache_key(self) -> str:
-        h = hashlib.sha1()
-        for a in self._edges:
-            h.update(np.ascontiguousarray(a).tobytes())
-        h.update(self.node_ids.tobytes())
-        h.update(self.bands.key().encode())
-        h.update(np.asarray(self.base_nodes, dtype=np.int64).tobytes())
-        h.update(self.landmarks.tobytes())
-        if self.use_labels:
-            h.update(b"hub-labels-v2")
-        return h.hexdigest()[:20]
-
-    def _choose_landmarks(self, k: int) -> np.ndarray:
-        """Farthest-point sample of ``k`` nodes in the plane, starting from the node farthest from the
-        centre: landmarks on the edge of the graph give the tightest ALT bounds (Goldberg & Harrelson)."""
-        if k <= 0 or self.n == 0:
-            return np.zeros(0, dtype=np.int64)
-        lat0 = float(self.lat.mean())
-        x = self.lon * 111320.0 * np.cos(np.radians(lat0))
-        y = self.lat * 110540.0
-        d = np.hypot(x - x.mean(), y - y.mean())
-        chosen = [int(np.argmax(d))]
-        d = np.hypot(x - x[chosen[0]], y - y[chosen[0]])
-        for _ in range(min(k, self.n) - 1):
-            nxt = int(np.argmax(d))
-            if d[nxt] <= 0:
-                break
-            chosen.append(nxt)
-            d = np.minimum(d, np.hypot(x - x[nxt], y - y[nxt]))
-        return np.asarray(chosen, dtype=np.int64)
-
-    def _build_matrices(self, use_disk_cache: bool) -> None:
-        nb = len(self.base_idx)
-        if use_disk_cache and nb and self.cache_file.exists():
-            try:
-                self._load_matrices()
-                self.matrices_from_cache = True
-                return
-            except Exception as exc:  # a damaged cache is recomputed, never trusted
-                log.info("router cache %s unreadable (%s); recomputing", self.cache_file, exc)
-                import shutil
-
-                shutil.rmtree(self.cache_file, ignore_errors=True)
-        nbands = len(self.bands.bands)
-        self.from_base = np.full((nbands, nb, self.n), INF)
-        self.to_base = np.full((nbands, nb, self.n), INF)
-        self.next_to_base = np.full((nbands, nb, self.n), -1, dtype=np.int32)
-        for b in range(nbands):
-            if nb:
-                self.from_base[b] = dijkstra(self.fwd[b], indices=self.base_idx)
-                d, pred = dijkstra(self.rev[b], indices=self.base_idx, return_predecessors=True)
-                self.to_base[b] = d
-                self.next_to_base[b] = pred  # on the reversed graph the predecessor is the next hop
-        # landmark distances, node-major (n, landmarks) so one node's bounds sit in one cache line;
-        # the bases are landmarks too when there is no separate set
-        nl = len(self.landmarks)
-        self.lm_from = np.empty((nbands, self.n, nl if nl else nb))
-        self.lm_to = np.empty((nbands, self.n, nl if nl else nb))
-        for b in range(nbands):
-            if nl:
-                self.lm_from[b] = dijkstra(self.fwd[b], indices=self.landmarks).T
-                self.lm_to[b] = dijkstra(self.rev[b], indices=self.landmarks).T
-            else:
-                self.lm_from[b] = self.from_base[b].T
-                self.lm_to[b] = self.to_base[b].T
-        if self.use_labels:
-            from .hub_labels import build_band_labels
-
-            self.label_ptr, self.label_hub, self.label_s = build_band_labels(self.fwd, self.rev)
-        self.matrices_from_cache = False
-        if use_disk_cache and nb:
-            self._save_matrices()
-
-    _MATRICES = ("from_base", "to_base", "next_to_base", "lm_from", "lm_to")
-    _LABELS = ("label_ptr", "label_hub", "label_s")
-
-    def _load_matrices(self) -> None:
-        """Memory-map the cached matrices: processes on one machine (local or Dask workers) share
-        one copy in the page cache instead of reading hundreds of MB each."""
-        nbands, nb = len(self.bands.bands), len(self.base_idx)
-        nl = len(self.landmarks) or nb
-        shapes = {"from_base": (nbands, nb, self.n), "to_base": (nbands, nb, self.n),
-                  "next_to_base": (nbands, nb, self.n), "lm_from": (nbands, self.n, nl), "lm_to": (nbands, self.n, nl)}
-        for name in self._MATRICES:
-            arr = np.load(self.cache_file / f"{name}.npy", mmap_mode="r")
-            if arr.shape != shapes[name]:
-                raise ValueError(f"{name} has shape {arr.shape}, expected {shapes[name]}")
-            setattr(self, name, np.asarray(arr))  # a plain read-only ndarray view for numba
-        if self.use_labels:
-            ptr, hub, sec = (np.asarray(np.load(self.cache_file / f"{name}.npy", mmap_mode="r")) for name in self._LABELS)
-            if ptr.shape != (2, nbands, self.n + 1) or hub.shape != sec.shape or hub.shape != (ptr.max(),):
-                raise ValueError("hub labels do not match the graph")
-            self.label_ptr, self.label_hub, self.label_s = ptr, hub, sec
-
-    def _save_matrices(self) -> None:
-        """Write the matrices as .npy files in a folder, renamed into place once complete."""
-        from .io import atomic_dir  # readable by others (umask modes), removed if incomplete
-
-        try:
-            with atomic_dir(self.cache_file) as tmp:
-                for name in self._MATRICES:
-                    np.save(tmp / f"{name}.npy", getattr(self, name))
-                for name in self._LABELS if self.label_ptr is not None else ():
-                    np.save(tmp / f"{name}.npy", getattr(self, name))
-        except OSError as exc:  # the cache is an optimisation: a read-only folder must not stop a run
-            log.info("router cache not written (%s)", exc)
+        self.cache_key = tables_key(self._edges, self.node_ids, self.bands.key(), self.base_nodes, self.landmarks,
+                                    self.use_labels)
+        self.cache_file = Path(cache_dir or default_cache_dir()) / f"matrices_{self.cache_key}"
+        tables, self.matrices_from_cache = cached_tables(self.cache_file, self.fwd, self.rev, self.base_idx,
+                                                         self.landmarks, self.use_labels, use_disk_cache)
+        for name, arr in tables.items():
+            setattr(self, name, arr)
 
     # ------------------------------------------------------------------ fast, index-level
     def dispatch_arrays(self) -> tuple:
@@ -271,6 +141,8 @@ class Router:
             self.stats["cache_hits"] += 1
             return hit[1]
         self.stats["searches"] += 1
+        from scipy.sparse.csgraph import dijkstra
+
         d = dijkstra(self.rev[band], indices=target, limit=limit)
         self._lru[key] = (limit, d)
         self._lru.move_to_end(key)
@@ -404,12 +276,16 @@ class Router:
 
     def travel_times_from(self, src_node: int, band: int = 0, limit: float = INF) -> dict[int, float]:
         """Travel times (s) from one node to all nodes reachable within ``limit``."""
+        from scipy.sparse.csgraph import dijkstra
+
         d = dijkstra(self.fwd[band], indices=self.index[int(src_node)], limit=limit)
         ok = np.flatnonzero(np.isfinite(d))
         return dict(zip(self.node_ids[ok].tolist(), d[ok].tolist()))
 
     def route(self, src_node: int, dst_node: int, band: int = 0) -> list[int]:
         """Node ids of the fastest route (empty if unreachable)."""
+        from scipy.sparse.csgraph import dijkstra
+
         s, t = self.index[int(src_node)], self.index[int(dst_node)]
         _, pred = dijkstra(self.fwd[band], indices=s, return_predecessors=True)
         if s != t and pred[t] < 0:
@@ -426,6 +302,8 @@ class Router:
 
     def reachable_within(self, src_node: int, seconds: float, band: int = 0) -> np.ndarray:
         """Node indices reachable from ``src_node`` within ``seconds``."""
+        from scipy.sparse.csgraph import dijkstra
+
         d = dijkstra(self.fwd[band], indices=self.index[int(src_node)], limit=seconds)
         return np.flatnonzero(d <= seconds)
 
@@ -443,7 +321,7 @@ class ReferenceRouter:
     Used by the tests (and the benchmark baseline) to check :class:`Router` exactly.
     """
 
-    def __init__(self, G: nx.MultiDiGraph, bands: BandTable | None = None):
+    def __init__(self, G, bands: BandTable | None = None):
         self.G = G
         self.bands = bands or BandTable()
 
@@ -458,16 +336,22 @@ class ReferenceRouter:
         return w
 
     def travel_time(self, src_node: int, dst_node: int, band: int = 0) -> float:
+        import networkx as nx
+
         try:
             return float(nx.dijkstra_path_length(self.G, src_node, dst_node, weight=self._weight(band)))
         except nx.NetworkXNoPath:
             return INF
 
     def travel_times_from(self, src_node: int, band: int = 0, limit: float = INF) -> dict[int, float]:
+        import networkx as nx
+
         cutoff = None if limit == INF else limit
         return {int(k): float(v) for k, v in nx.single_source_dijkstra_path_length(self.G, src_node, cutoff=cutoff, weight=self._weight(band)).items()}
 
     def route(self, src_node: int, dst_node: int, band: int = 0) -> list[int]:
+        import networkx as nx
+
         try:
             return [int(n) for n in nx.dijkstra_path(self.G, src_node, dst_node, weight=self._weight(band))]
         except nx.NetworkXNoPath:

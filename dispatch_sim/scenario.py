@@ -1030,8 +1030,10 @@ def _check_places(sc: Scenario, label: str) -> list[str]:
 
     w, s, e, n = sc.graph.bbox
     lat0 = (s + n) / 2
-    dlat = BBOX_MARGIN_M / 110540.0
-    dlon = BBOX_MARGIN_M / (111320.0 * max(0.05, math.cos(math.radians(lat0))))
+    from .geodesy import M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR
+
+    dlat = BBOX_MARGIN_M / M_PER_DEG_LAT
+    dlon = BBOX_MARGIN_M / (M_PER_DEG_LON_EQUATOR * max(0.05, math.cos(math.radians(lat0))))
     out = []
 
     def check(field, lon, lat, crs):
@@ -1161,10 +1163,8 @@ def _uncovered(team: Team) -> list[str]:
     The week starts on Monday 00:00 like a run; gaps wrap around midnight and the week
     (``Mon-Sun 23:00-08:00``).
     """
-    import numpy as np
-
-    W = 7 * 1440
-    week = np.zeros(W, dtype=np.int64)
+    W = 7 * 1440  # plain lists: this check runs in ``validate``, which should not wait for numpy
+    week = [0] * W
     for sh in team.shifts:
         if sh.crews <= 0:
             continue
@@ -1174,20 +1174,25 @@ def _uncovered(team: Team) -> list[str]:
                 continue
             lo = d * 1440 + a
             hi = d * 1440 + (b if b > a else b + 1440)
-            week[np.arange(lo, hi) % W] += sh.crews
-    zero = week == 0
-    if not zero.any():
+            for m in range(lo, hi):
+                week[m % W] += sh.crews
+    zero = [c == 0 for c in week]
+    if not any(zero):
         return []
-    if zero.all():
+    if all(zero):
         return ["at any time"]
-    # rotate so the array starts on a covered minute, then runs of zeros never wrap
-    shift = int(np.flatnonzero(~zero)[0])
-    z = np.roll(zero, -shift).astype(np.int8)
-    edges = np.flatnonzero(np.diff(np.r_[0, z, 0]))
+    # rotate so the list starts on a covered minute, then runs of zeros never wrap
+    shift = zero.index(False)
+    z = zero[shift:] + zero[:shift]
     groups: dict = {}
-    for lo, hi in zip(edges[::2], edges[1::2]):
-        start = (int(lo) + shift) % W
-        groups.setdefault((start % 1440, int(hi - lo)), []).append(start // 1440)
+    lo = None
+    for i, gap in enumerate(z + [False]):
+        if gap and lo is None:
+            lo = i
+        elif not gap and lo is not None:
+            start = (lo + shift) % W
+            groups.setdefault((start % 1440, i - lo), []).append(start // 1440)
+            lo = None
     out = []
 
     def hhmm(m):

@@ -34,9 +34,12 @@ standin_label: str = "STAND-IN road network (generated, not real roads): results
 router_landmarks: int = 12
 
 #: Hub labels (exact node-to-node times by lookup) are built for graphs up to this many nodes; they
-#: take about 2 × 90 entries of 12 bytes per node and band on a district graph, and grow with size.
-#: Larger graphs use goal-directed searches instead.
-router_label_max_nodes: int = 50_000
+#: take about 2 × 90 entries of 12 bytes per node and band on a district graph (19k nodes: 120 MB for
+#: three bands) and grow with size (106k-node prefecture stand-in: 2 × 185 entries, 1.4 GB for three
+#: bands, built once in 2–4 minutes with a peak of about 3.7 GB, then memory-mapped from the cache).
+#: They are what lets the compiled dispatcher run; larger graphs use goal-directed searches (ALT) and
+#: the readable dispatcher instead, exact too but several times slower per report.
+router_label_max_nodes: int = 150_000
 
 #: Run the built-in dispatch policies through the compiled dispatcher (same results as the Python
 #: model, several times faster) whenever the graph has hub labels. False always runs the Python model.

@@ -11,17 +11,20 @@ of a municipal vehicle; every value can be overridden per class in the scenario.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 import re
 from dataclasses import dataclass, field
-
-import networkx as nx
-import numpy as np
 
 from . import settings
 
 #: Resolution (minutes) of the time-band table: bands change on this grid; both dispatchers read it.
 BAND_RES_MIN = 5
+
+if TYPE_CHECKING:  # networkx and numpy are imported where graphs and tables are built: reading a
+    import networkx as nx  # scenario (``validate``) needs neither
+    import numpy as np
 
 #: Free-flow speed (km/h) by OSM highway class in built-up areas (assumption, see module docstring).
 URBAN_KPH: dict[str, float] = {
@@ -107,12 +110,17 @@ def classify_urban(G: nx.MultiDiGraph, density_per_km2: float = URBAN_NODE_DENSI
 
     A graph-only heuristic so OSM extracts need no separate built-up-area layer.
     """
+    import numpy as np
+
+    from .geodesy import local_xy
+
     nodes = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
     xs = np.array([G.nodes[n]["x"] for n in nodes])
     ys = np.array([G.nodes[n]["y"] for n in nodes])
     lat0 = float(np.mean(ys)) if len(ys) else 0.0
-    cx = np.floor((xs * 111320.0 * math.cos(math.radians(lat0))) / 1000.0).astype(np.int64)
-    cy = np.floor((ys * 110540.0) / 1000.0).astype(np.int64)
+    mx, my = local_xy(xs, ys, lat0)
+    cx = np.floor(mx / 1000.0).astype(np.int64)
+    cy = np.floor(my / 1000.0).astype(np.int64)
     cell = cx * 1_000_003 + cy
     _, inverse, counts = np.unique(cell, return_inverse=True, return_counts=True)
     urban = counts[inverse] >= density_per_km2
@@ -125,6 +133,8 @@ def add_travel_times(G: nx.MultiDiGraph, speeds: SpeedSettings | None = None) ->
     Edges that already carry a boolean ``urban`` (the stand-in sets it) keep it; others are
     classified by :func:`classify_urban`.
     """
+    import numpy as np
+
     speeds = speeds or SpeedSettings()
     node_urban = None
     for u, v, k, d in G.edges(keys=True, data=True):
@@ -206,6 +216,8 @@ class BandTable:
                  horizon_min: float | None = None):
         """``windows`` (disruptions): ``(start_min, end_min, {band: band in force instead})`` in minutes
         from the run start; with them the lookup covers ``horizon_min`` instead of repeating weekly."""
+        import numpy as np
+
         self.bands: list[TimeBand] = [TimeBand(OFF_PEAK, 0, 0, {"default": 1.0})] + list(bands or [])
         slots = 7 * 24 * 60 // self.RES_MIN
         table = np.zeros(slots, dtype=np.int8)

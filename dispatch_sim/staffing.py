@@ -170,7 +170,7 @@ class Evaluator:
         key = tuple(int(c) for c in counts)
         if key not in self.cache:
             sc = apply_counts(self.world.scenario, self.sl, key)
-            w = World(sc, G=self.world.G, router=self.world.router)
+            w = World(sc, G=self.world.network, router=self.world.router)
             run = run_scenario(w, **self.kw)
             v = judge(run.summary, sc)
             self.cache[key] = (v, run.summary)

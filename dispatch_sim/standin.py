@@ -16,6 +16,7 @@ Everything is deterministic for a seed. Graphs carry ``graph["kind"] = "stand-in
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -24,14 +25,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import Delaunay, cKDTree
 
-from .crs import haversine_m
+from .geodesy import M_PER_DEG_LAT, haversine_m, m_per_deg_lon
 
 
 def _projector(bbox):
     west, south, east, north = bbox
     lon0, lat0 = (west + east) / 2, (south + north) / 2
-    kx = 111320.0 * math.cos(math.radians(lat0))
-    ky = 110540.0
+    kx = m_per_deg_lon(lat0)
+    ky = M_PER_DEG_LAT
 
     def fwd(lon, lat):
         return (np.asarray(lon) - lon0) * kx, (np.asarray(lat) - lat0) * ky
@@ -83,38 +84,78 @@ def generate_standin(
         OSMnx-style graph (``x``/``y`` on nodes; ``length``, ``highway``, ``oneway``, ``urban`` on
         edges), labelled ``kind = "stand-in"``.
     """
-    rng = np.random.default_rng(seed)
-    anchors = list(anchors or [])
-    centres = list(urban_centres) if urban_centres else list(anchors)
-    fwd, inv = _projector(bbox)
-    x0, y0 = fwd(bbox[0], bbox[1])
-    x1, y1 = fwd(bbox[2], bbox[3])
-    width, height = float(x1 - x0), float(y1 - y0)
-    area_km2 = width * height / 1e6
-    cxy = np.array([fwd(*c) for c in centres], dtype=float).reshape(-1, 2)
-    r_urban = urban_radius_km * 1000.0
+    rng = np.random.default_rng(seed)  # one stream, drawn in the order of the steps below
+    area = _Area.over(bbox, list(anchors or []), urban_centres, urban_radius_km)
+    pts, n_anchor, spacing, lake, canal_lines = _points_and_water(area, target_nodes, canals, rng)
+    eu, ev, seg_len = _links(area, pts, n_anchor, spacing, lake, canal_lines, rng)
+    level = _hierarchy(area, pts, n_anchor, eu, ev, seg_len)
+    eu, ev, seg_len, level, labels, main = _thin_local_roads(pts, n_anchor, eu, ev, seg_len, level,
+                                                             local_drop_share, rng)
+    return _to_graph(area, bbox, seed, pts, n_anchor, eu, ev, level, labels, main, oneway_share, rng)
 
-    # 1. points on a jittered lattice, thinned by a density that peaks in the urban cores
-    def density(px, py):
+
+@dataclass
+class _Area:
+    """The generation area in local metres: extent, urban centres and the node density."""
+
+    fwd: object
+    inv: object
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    anchors_xy: np.ndarray
+    centres_xy: np.ndarray
+    r_urban: float
+
+    @classmethod
+    def over(cls, bbox, anchors, urban_centres, urban_radius_km) -> "_Area":
+        centres = list(urban_centres) if urban_centres else list(anchors)
+        fwd, inv = _projector(bbox)
+        x0, y0 = fwd(bbox[0], bbox[1])
+        x1, y1 = fwd(bbox[2], bbox[3])
+        cxy = np.array([fwd(*c) for c in centres], dtype=float).reshape(-1, 2)
+        axy = np.array([fwd(*a) for a in anchors], dtype=float).reshape(-1, 2)
+        return cls(fwd, inv, float(x0), float(y0), float(x1), float(y1), axy, cxy, urban_radius_km * 1000.0)
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def density(self, px, py):
+        """Share of lattice points kept: 0.22 in open country up to 1.0 in an urban core."""
+        cxy = self.centres_xy
         if len(cxy) == 0:
             return np.full_like(px, 0.35)
         d2 = (px[:, None] - cxy[None, :, 0]) ** 2 + (py[:, None] - cxy[None, :, 1]) ** 2
-        return 0.22 + 0.78 * np.exp(-d2.min(axis=1) / (2 * (r_urban / 1.6) ** 2))
+        return 0.22 + 0.78 * np.exp(-d2.min(axis=1) / (2 * (self.r_urban / 1.6) ** 2))
 
+
+def _points_and_water(area: _Area, target_nodes: int, canals: int | None, rng):
+    """Step 1: points on a jittered lattice, thinned by a density that peaks in the urban cores;
+    water: one lake near the first urban centre, canals as sinuous lines across the area; the
+    anchors become nodes (lattice points too close to them are dropped)."""
+    x0, y0, x1, y1 = area.x0, area.y0, area.x1, area.y1
+    width, height = area.width, area.height
+    area_km2 = width * height / 1e6
     probe_x = rng.uniform(x0, x1, 4000)
     probe_y = rng.uniform(y0, y1, 4000)
-    mean_accept = float(density(probe_x, probe_y).mean())
+    mean_accept = float(area.density(probe_x, probe_y).mean())
     spacing = math.sqrt(width * height * mean_accept / max(target_nodes, 50))
     gx = np.arange(x0 + spacing / 2, x1, spacing)
     gy = np.arange(y0 + spacing / 2, y1, spacing)
     px, py = (a.ravel() for a in np.meshgrid(gx, gy))
     px = px + rng.uniform(-0.35, 0.35, px.size) * spacing
     py = py + rng.uniform(-0.35, 0.35, py.size) * spacing
-    keep = rng.random(px.size) < density(px, py)
+    keep = rng.random(px.size) < area.density(px, py)
     px, py = px[keep], py[keep]
 
-    # water: one lake near the first urban centre; canals as sinuous lines across the area
     lake = None
+    cxy = area.centres_xy
     if len(cxy):
         lake_c = cxy[0] + rng.uniform(-0.25, 0.25, 2) * spacing * 4 + np.array([400.0, -900.0])
         lake = shapely.Point(*lake_c).buffer(min(550.0, 0.05 * min(width, height)))
@@ -138,16 +179,19 @@ def generate_standin(
             line = np.column_stack([x0 + wav * width, y0 + t * height])
         canal_lines.append(shapely.LineString(line))
 
-    # anchors become nodes; drop lattice points too close to them
-    axy = np.array([fwd(*a) for a in anchors], dtype=float).reshape(-1, 2)
+    axy = area.anchors_xy
     if len(axy):
         d, _ = cKDTree(axy).query(np.column_stack([px, py]))
         px, py = px[d > spacing * 0.3], py[d > spacing * 0.3]
     pts = np.vstack([axy, np.column_stack([px, py])])
-    n = len(pts)
-    n_anchor = len(axy)
+    return pts, len(axy), spacing, lake, canal_lines
 
-    # 2. Gabriel graph from the Delaunay triangulation: planar, road-like, no long diagonals
+
+def _links(area: _Area, pts, n_anchor: int, spacing: float, lake, canal_lines, rng):
+    """Step 2: links of the Gabriel graph (from the Delaunay triangulation: planar, road-like, no long
+    diagonals); canals and the lake cut links except at bridges (every ~1.2 km urban, ~2.5 km rural),
+    then the fewest cuts are undone so that no area is stranded."""
+    n = len(pts)
     tri = Delaunay(pts).simplices
     edges = set()
     bad = set()
@@ -164,7 +208,6 @@ def generate_standin(
     long_ok = seg_len < spacing * 3.5  # no roads over empty hull edges
     eu, ev, seg_len = eu[long_ok], ev[long_ok], seg_len[long_ok]
 
-    # canals and lake cut links except at bridges (every ~1.2 km urban, ~2.5 km rural)
     segs = shapely.linestrings(np.stack([pts[eu], pts[ev]], axis=1))
     cut = np.zeros(len(eu), dtype=bool)
     if lake is not None:
@@ -175,7 +218,7 @@ def generate_standin(
             continue
         mids = (pts[eu[hit]] + pts[ev[hit]]) / 2
         along = shapely.line_locate_point(canal, shapely.points(mids))
-        urb = density(mids[:, 0], mids[:, 1]) > 0.6
+        urb = area.density(mids[:, 0], mids[:, 1]) > 0.6
         period = np.where(urb, 1200.0, 2500.0)
         phase = rng.uniform(0, 1)
         pos = (along / period + phase) % 1.0
@@ -183,44 +226,54 @@ def generate_standin(
         cut[hit[~is_bridge]] = True
     cut &= ~((eu < n_anchor) | (ev < n_anchor))  # a base always keeps its street links
     cut = _restore_connecting_links(n, eu, ev, cut, rng)
-    eu, ev, seg_len = eu[~cut], ev[~cut], seg_len[~cut]
+    return eu[~cut], ev[~cut], seg_len[~cut]
 
-    # 3. hierarchy: primary = shortest paths between anchors and to gateways on the boundary,
-    #    secondary on a 3 km lattice, tertiary on a 1.2 km lattice inside urban cores
-    def sym_csr(w):
-        m = coo_matrix((np.r_[w, w], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n)).tocsr()
-        return m
 
+def _sym_csr(n: int, eu, ev, w):
+    return coo_matrix((np.r_[w, w], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n)).tocsr()
+
+
+#: Shortest-path trees computed at once when marking roads; bounds the memory of step 3 to
+#: ``chunk × nodes × 12`` bytes (the trees are independent, so the result does not depend on it).
+_TREES_PER_CHUNK = 128
+
+
+def _hierarchy(area: _Area, pts, n_anchor: int, eu, ev, seg_len) -> np.ndarray:
+    """Step 3: road levels (0 primary, 1 secondary, 2 tertiary, 3 local). Primary = shortest paths
+    between anchors and to gateways on the boundary; secondary on a 3 km lattice; tertiary on a
+    1.2 km lattice inside urban cores."""
+    n = len(pts)
+    x0, y0, x1, y1 = area.x0, area.y0, area.x1, area.y1
     node_tree = cKDTree(pts)
-    level = np.full(len(eu), 3, dtype=np.int8)  # 0 primary, 1 secondary, 2 tertiary, 3 local
+    level = np.full(len(eu), 3, dtype=np.int8)
     edge_index = {}
     for idx, (a, b) in enumerate(zip(eu.tolist(), ev.tolist())):
         edge_index[(a, b)] = idx
         edge_index[(b, a)] = idx
 
     def mark_paths(sources, targets_of, lvl, limit):
-        graph = sym_csr(seg_len)
+        graph = _sym_csr(n, eu, ev, seg_len)
         srcs = np.unique(np.asarray(sources, dtype=np.int64))
-        if srcs.size == 0:
-            return
-        dist, pred = dijkstra(graph, directed=False, indices=srcs, return_predecessors=True, limit=limit)
-        for row, s in enumerate(srcs.tolist()):
-            for t in targets_of(s):
-                if t == s or not np.isfinite(dist[row, t]):
-                    continue
-                cur = t
-                while cur != s and cur >= 0:
-                    p = pred[row, cur]
-                    if p < 0:
-                        break
-                    e = edge_index.get((p, cur))
-                    if e is not None and level[e] > lvl:
-                        level[e] = lvl
-                    cur = p
+        for c in range(0, srcs.size, _TREES_PER_CHUNK):
+            chunk = srcs[c:c + _TREES_PER_CHUNK]
+            dist, pred = dijkstra(graph, directed=False, indices=chunk, return_predecessors=True, limit=limit)
+            for row, s in enumerate(chunk.tolist()):
+                for t in targets_of(s):
+                    if t == s or not np.isfinite(dist[row, t]):
+                        continue
+                    cur = t
+                    while cur != s and cur >= 0:
+                        p = pred[row, cur]
+                        if p < 0:
+                            break
+                        e = edge_index.get((p, cur))
+                        if e is not None and level[e] > lvl:
+                            level[e] = lvl
+                        cur = p
 
     gateways = []
     for fx, fy in ((0, 0.5), (1, 0.5), (0.5, 0), (0.5, 1), (0, 0.2), (1, 0.8), (0.3, 1), (0.7, 0)):
-        gateways.append(node_tree.query([x0 + fx * width, y0 + fy * height])[1])
+        gateways.append(node_tree.query([x0 + fx * area.width, y0 + fy * area.height])[1])
     hubs = list(range(n_anchor)) + gateways
     if len(hubs) >= 2:
         mark_paths(hubs, lambda s: [h for h in hubs if h > s], 0, np.inf)
@@ -230,7 +283,7 @@ def generate_standin(
         ly = np.arange(y0 + step / 2, y1, step)
         qx, qy = (a.ravel() for a in np.meshgrid(lx, ly))
         if mask_urban:
-            sel = density(qx, qy) > 0.55
+            sel = area.density(qx, qy) > 0.55
             qx, qy = qx[sel], qy[sel]
         if qx.size == 0:
             return [], {}
@@ -251,21 +304,30 @@ def generate_standin(
                 if other is not None:
                     neighbours[node].append(other)
         mark_paths(list(neighbours), lambda s: neighbours.get(s, []), lvl, step * 2.5)
+    return level
 
-    # 4. thin local roads (missing links, dead ends), then keep the largest connected piece
+
+def _thin_local_roads(pts, n_anchor: int, eu, ev, seg_len, level, local_drop_share: float, rng):
+    """Step 4: thin local roads (missing links, dead ends); label the connected pieces, the
+    largest of which (``main``) becomes the network."""
     local = level == 3
     drop = local & (rng.random(len(eu)) < local_drop_share) & (eu >= n_anchor) & (ev >= n_anchor)
     eu, ev, seg_len, level = eu[~drop], ev[~drop], seg_len[~drop], level[~drop]
-    ncomp, labels = connected_components(sym_csr(seg_len), directed=False)
+    _, labels = connected_components(_sym_csr(len(pts), eu, ev, seg_len), directed=False)
     main = np.argmax(np.bincount(labels))
+    return eu, ev, seg_len, level, labels, main
 
-    # 5. one-way local streets in the core; the caller keeps the largest strongly connected part
+
+def _to_graph(area: _Area, bbox, seed, pts, n_anchor, eu, ev, level, labels, main, oneway_share, rng):
+    """Step 5: one-way local streets in the core, road classes and curved lengths, as an OSMnx-style
+    graph of the main piece (the caller keeps the largest strongly connected part)."""
     mid_xy = (pts[eu] + pts[ev]) / 2
-    edge_urban = density(mid_xy[:, 0], mid_xy[:, 1]) > 0.5
+    edge_urban = area.density(mid_xy[:, 0], mid_xy[:, 1]) > 0.5
     oneway = (level == 3) & edge_urban & (rng.random(len(eu)) < oneway_share) & (eu >= n_anchor) & (ev >= n_anchor)
     flip = rng.random(len(eu)) < 0.5
 
-    lon, lat = inv(pts[:, 0], pts[:, 1])
+    n = len(pts)
+    lon, lat = area.inv(pts[:, 0], pts[:, 1])
     G = nx.MultiDiGraph()
     G.graph.update({
         "crs": "epsg:4326",

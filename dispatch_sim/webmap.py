@@ -19,7 +19,7 @@ import json
 
 import numpy as np
 
-from .roads import local_xy
+from .geodesy import local_xy
 
 UNIT_M = 5.0  #: SVG user unit in metres
 TEAM_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",

@@ -47,3 +47,17 @@ def test_outside_china_is_unchanged():
 def test_unknown_crs_is_rejected():
     with pytest.raises(ValueError, match="allowed"):
         crs.to_wgs84(1.0, 2.0, "epsg3857")
+
+
+def test_metres_per_degree_live_in_geodesy_only():
+    """One home for the constants: a copy elsewhere would drift (it did, in seven modules)."""
+    from pathlib import Path
+
+    import dispatch_sim
+
+    pkg = Path(dispatch_sim.__file__).parent
+    for path in pkg.glob("*.py"):
+        if path.name == "geodesy.py":
+            continue
+        text = path.read_text(encoding="utf-8").replace("_", "")
+        assert "111320" not in text and "110540" not in text, f"{path.name} has its own metres-per-degree constant"

@@ -163,3 +163,23 @@ def test_damaged_matrix_cache_is_recomputed_not_trusted(helsinki_graph, tmp_path
     assert not R2.matrices_from_cache and np.array_equal(R1.to_base, R2.to_base)
     R3 = Router(helsinki_graph, BANDS, bases, cache_dir=tmp_path)  # rewritten, good again
     assert R3.matrices_from_cache and not R3.from_base.flags.writeable  # memory-mapped, shared read-only
+
+
+def test_single_route_query_equals_the_router_and_networkx(helsinki_graph):
+    """``dispatch-sim route`` prices one query without the router's tables: same time, a valid path."""
+    from dispatch_sim.bandgraph import BandGraphs
+    from dispatch_sim.network import RoadNetwork
+
+    net = RoadNetwork.from_graph(helsinki_graph)
+    graphs = BandGraphs(net, BANDS)
+    ref = ReferenceRouter(helsinki_graph, BANDS)
+    index = {int(v): i for i, v in enumerate(net.node_ids.tolist())}
+    for band in range(len(BANDS.bands)):
+        for a, b in _pairs(helsinki_graph, 15, seed=band):
+            secs, path = graphs.shortest_route(index[a], index[b], band)
+            want = ref.travel_time(a, b, band)
+            assert secs == pytest.approx(want, abs=1e-6)
+            assert path[0] == index[a] and path[-1] == index[b]
+            m = graphs.fwd[band]  # the path's own time, edge by edge, is the time reported
+            along = sum(m[u, v] for u, v in zip(path[:-1], path[1:]))
+            assert along == pytest.approx(secs, abs=1e-9)
