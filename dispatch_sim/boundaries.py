@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DispatchSimError
+from .geodesy import M_PER_DEG_LON_EQUATOR
 from .readers import MAX_DATA_BYTES, _show, read_bytes
 
 WHAT = "boundary file (GeoJSON, or Shapefile .shp/.zip)"
@@ -188,7 +189,7 @@ def clip_graph(G, polygon, buffer_m: float = 200.0):
 
     ids, lon, lat = node_arrays(G)
     lat0 = float(np.mean(lat)) if len(lat) else 0.0
-    buf = polygon.buffer(buffer_m / (111320.0 * max(0.2, np.cos(np.radians(lat0))))) if buffer_m > 0 else polygon
+    buf = polygon.buffer(buffer_m / (M_PER_DEG_LON_EQUATOR * max(0.2, np.cos(np.radians(lat0))))) if buffer_m > 0 else polygon
     inside = shapely.contains_xy(buf, lon, lat)
     if not inside.any():
         raise DispatchSimError("boundaries.district: the road graph has no node inside the district outline (check its crs "

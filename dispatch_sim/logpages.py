@@ -233,7 +233,6 @@ def backtest_figures(bt: dict, sc, lang: str) -> dict:
         fig, ax = _figure((9, 0.45 * len(areas) + 1.6))
         y = np.arange(len(areas))[::-1]
         for yi, a in zip(y, areas):
-            lab = _t("bt_district", lang) if a["area"] == "district" else a["area"]
             if a.get("on_time_observed") is None:
                 continue
             ax.plot(a["on_time_simulated_pi95"], [yi + 0.12] * 2, color="#2a9d8f", lw=4, alpha=0.6)

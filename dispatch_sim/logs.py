@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DispatchSimError
+from .geodesy import M_PER_DEG_LAT, m_per_deg_lon
 from .names import match_team, team_lookup  # noqa: F401  (re-exported for calibrate)
 from .readers import EXCEL_EPOCH, MAX_DATA_BYTES, _show, decode_text, parse_float, parse_timestamp, read_bytes
 
@@ -282,7 +283,7 @@ class ReportLog:
                                "coordinate system)")
         elif extent is not None:
             w, s, e, n = extent
-            dx, dy = 1000 / (111320 * math.cos(math.radians((s + n) / 2))), 1000 / 110540
+            dx, dy = 1000 / m_per_deg_lon((s + n) / 2), 1000 / M_PER_DEG_LAT
             inside = (wl >= w - dx) & (wl <= e + dx) & (wa >= s - dy) & (wa <= n + dy)
             self.drop(~inside, "outside the district: the point lies outside the road graph's extent (check its "
                                "coordinate system)")

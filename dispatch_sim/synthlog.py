@@ -16,12 +16,13 @@ worker's phone is not on the centre line), so snapping them back is part of the 
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .geodesy import M_PER_DEG_LAT, m_per_deg_lon
 
 #: Chinese headers as the platform export names them (field → header).
 ZH_HEADERS = {"report_id": "事件编号", "reported_at": "上报时间", "category": "事件类型", "township": "所属镇街",
@@ -75,8 +76,8 @@ def simulate_log(scenario, *, days: float, seed: int = 1, start_date: str | None
     rad = jitter_m * np.sqrt(rng.random(n))
     ang = rng.random(n) * 2 * np.pi
     lat0 = float(np.mean(r.lat))
-    lon = r.lon[rep.node] + rad * np.cos(ang) / (111320.0 * math.cos(math.radians(lat0)))
-    lat = r.lat[rep.node] + rad * np.sin(ang) / 110540.0
+    lon = r.lon[rep.node] + rad * np.cos(ang) / m_per_deg_lon(lat0)
+    lat = r.lat[rep.node] + rad * np.sin(ang) / M_PER_DEG_LAT
     t0 = datetime.fromisoformat(start_date)
     names = np.array([t.name for t in sc.teams] + [""], dtype=object)
     cats = np.array([c.name for c in sc.demand.categories], dtype=object)
