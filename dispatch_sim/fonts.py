@@ -201,12 +201,47 @@ def web_font_css(text: str, family: str = WEB_FAMILY) -> str:
         The rule, or ``""`` when there is nothing to embed (no non-ASCII text, or no packaged font).
     """
     import base64
+    import hashlib
     import io
 
     chars = sorted({ord(c) for c in text if ord(c) > 0x7F})
     path = _packaged_font()
     if not chars or path is None:
         return ""
+    # subsetting takes seconds; the same characters from the same font give the same rule, so it is
+    # kept in the cache folder (a report of the same district reuses it)
+    stat = Path(path).stat()
+    key = hashlib.sha1(repr((FONT_CSS_VERSION, str(path), stat.st_size, family, chars)).encode()).hexdigest()[:20]
+    cached = _font_cache_dir() / f"webfont_{key}.css"
+    try:
+        return cached.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        pass
+    css = _subset_css(path, chars, family)
+    try:
+        from .io import write_text_atomic
+
+        write_text_atomic(cached, css, encoding="ascii")
+    except OSError:
+        pass  # a read-only cache only costs time
+    return css
+
+
+#: Bumped when the embedded rule's form changes, so cached rules of an older form are not reused.
+FONT_CSS_VERSION = 1
+
+
+def _font_cache_dir() -> Path:
+    from . import settings
+
+    return Path(settings.cache_folder) / "fonts"
+
+
+def _subset_css(path, chars: list[int], family: str) -> str:
+    """The ``@font-face`` rule of :func:`web_font_css`, subset with fontTools."""
+    import base64
+    import io
+
     from fontTools import subset
     from fontTools.ttLib import TTFont
 

@@ -242,7 +242,7 @@ def _palette_png(data: bytes, dpi: float) -> bytes:
             return data
         q = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     out = _io.BytesIO()
-    q.save(out, format="PNG", optimize=True, dpi=(dpi, dpi))
+    q.save(out, format="PNG", dpi=(dpi, dpi))  # optimize=True: ~2% smaller for ten times the encoding time
     return out.getvalue() if out.tell() < len(data) else data
 
 
