@@ -207,7 +207,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
     goal = sc.targets.on_time_rate_min if sc.targets.on_time_rate_min is not None else 0.9
     coupling = max(loads)  # one draw at the top load, thinned for every lower load
     cache: dict[float, Metrics] = {}
-    cells: dict[float, dict] = {}
+    incidents: dict[float, pd.DataFrame] = {}  # per load; cell maps only for the two loads shown
 
     def evaluate(ld_list):
         tasks = [(r, sc.run.seed, ld, coupling) for ld in ld_list for r in range(reps)]
@@ -217,7 +217,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
             inc = pd.concat([metrics.incidents_frame(r, world) for r in chunk], ignore_index=True)
             s = metrics.summarize(inc, chunk, world)
             cache[ld] = s
-            cells[ld] = cell_reliability(inc, world, cell_m)
+            incidents[ld] = inc
 
     evaluate(loads)
 
@@ -282,6 +282,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
             elif st == "undecided":
                 undecided.append(r["load"])
         townships[t] = TownshipLoads(max_load_met=last_met, first_load_missed=first_missed, undecided_loads=undecided)
+    cells = {ld: cell_reliability(incidents[ld], world, cell_m) for ld in (lo, hi) if ld is not None}
     district_ok = [r["load"] for r in rows if r["district_status"] == "met"]
     district_bad = [r["load"] for r in rows if r["district_status"] == "missed"]
     top, bottom = max(loads), min(loads)
@@ -306,7 +307,7 @@ def stress_sweep(world: World, loads: list[float], *, replications: int | None =
                    "first_load_missed = the first load where it misses; loads where it had too few reports "
                    "to judge are listed as undecided; null max_load_met = never shown even at the lowest load"),
         sweep=rows,
-        cells={ld: cells[ld] for ld in (lo, hi) if ld is not None},
+        cells=cells,
     )
 
 

@@ -38,35 +38,51 @@ def cell_reliability(incidents: pd.DataFrame, world, cell_m: float = 500.0, min_
     x0, y0 = local_xy(np.array([lon0]), np.array([lat0]), lat0)
     ix = np.floor((x - x0[0]) / cell_m).astype(np.int64)
     iy = np.floor((y - y0[0]) / cell_m).astype(np.int64)
-    frame = pd.DataFrame({"ix": ix, "iy": iy, "on_time": sub["on_time"].astype(bool).to_numpy(),
-                          "cause": sub["late_cause"].to_numpy(), "response": sub["response_min"].to_numpy(float),
-                          "home": sub["home_team"].to_numpy()})
+    on_time = sub["on_time"].astype(bool).to_numpy()
+    cause = sub["late_cause"].to_numpy()
+    response = sub["response_min"].to_numpy(float)
+    home = sub["home_team"].to_numpy()
     kx = 1.0 / m_per_deg_lon(lat0)
     ky = 1.0 / M_PER_DEG_LAT
+    # cells in (ix, iy) order, reports within a cell in table order (a stable sort), one slice each
+    order = np.lexsort((iy, ix))
+    ix, iy, on_time, cause, response, home = ix[order], iy[order], on_time[order], cause[order], response[order], \
+        home[order]
+    starts = np.flatnonzero(np.r_[True, (np.diff(ix) != 0) | (np.diff(iy) != 0)]) if len(ix) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(ix)]
     feats = []
-    for (cx, cy), g in frame.groupby(["ix", "iy"], sort=True):
-        n = len(g)
+    for s0, s1 in zip(starts.tolist(), ends.tolist()):
+        n = s1 - s0
         if n < min_reports:
             continue
-        k = int(g["on_time"].sum())
+        cx, cy = int(ix[s0]), int(iy[s0])
+        ok = on_time[s0:s1]
+        k = int(ok.sum())
         lo, hi = wilson(k, n)
-        resp = g["response"].dropna()
-        causes = g.loc[~g["on_time"], "cause"].value_counts()
+        resp = response[s0:s1]
+        resp = resp[~np.isnan(resp)]
+        late = cause[s0:s1][~ok]
         west = lon0 + cx * cell_m * kx
         south = lat0 + cy * cell_m * ky
         east, north = west + cell_m * kx, south + cell_m * ky
         props = {"cell": f"{cx}_{cy}", "reports": n, "on_time": k, "rate": round(k / n, 4),
                  "ci95": [round(lo, 4), round(hi, 4)], "late": n - k,
-                 **{c: int(causes.get(c, 0)) for c in LATE_CAUSES},
-                 "mean_response_min": round(float(resp.mean()), 2) if len(resp) else None,
-                 "p90_response_min": round(float(resp.quantile(0.9)), 2) if len(resp) else None,
-                 "home_team": str(g["home"].mode().iloc[0])}
+                 **{c: int((late == c).sum()) for c in LATE_CAUSES},
+                 "mean_response_min": round(float(resp.sum() / len(resp)), 2) if len(resp) else None,
+                 "p90_response_min": round(float(np.quantile(resp, 0.9)), 2) if len(resp) else None,
+                 "home_team": _mode(home[s0:s1])}
         ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
         feats.append({"type": "Feature", "properties": props,
                       "geometry": {"type": "Polygon", "coordinates": [[[round(a, 7), round(b, 7)] for a, b in ring]]}})
     out = {"type": "FeatureCollection", "cell_m": cell_m, "features": feats}
     place_names(world, out)
     return out
+
+
+def _mode(values) -> str:
+    """The most common value; on a tie the smallest (as ``pandas.Series.mode().iloc[0]``)."""
+    names, counts = np.unique(values.astype(str), return_counts=True)
+    return str(names[np.argmax(counts)])
 
 
 def _bearing(dx: float, dy: float) -> str:
