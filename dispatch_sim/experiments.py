@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,18 +105,40 @@ def run_tasks(world: World, tasks: list[tuple], workers: int | None = None, sche
                 finish(futs[fut], fut.result())
     elif workers == 1 or len(todo) == 1:
         for i in todo:
-            rep, seed, load, coupling = tasks[i]
-            finish(i, world.simulate(rep, seed=seed, load=load, coupling_load=coupling))
+            finish(i, _run_here(world, tasks[i]))
     else:
+        # The first two tasks run here: the first loads the compiled dispatcher (seconds, once per
+        # process), so forked workers inherit it warm; the second measures a task. When the rest would
+        # take less than starting processes costs, they run here too. Results do not depend on where a
+        # task runs (each has its own seed stream).
+        todo = list(todo)
+        finish(todo[0], _run_here(world, tasks[todo[0]]))
+        t0 = time.perf_counter()
+        finish(todo[1], _run_here(world, tasks[todo[1]]))
+        rest = todo[2:]
+        if (time.perf_counter() - t0) * len(rest) < POOL_WORTH_S:
+            for i in rest:
+                finish(i, _run_here(world, tasks[i]))
+            return results
         import multiprocessing as mp
 
         _WORKER_WORLD.clear()
         _WORKER_WORLD[sj] = world  # forked workers inherit the built world: no rebuild, no pickling
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-            for i, res in zip(todo, pool.map(_task, [(sj, *tasks[i]) for i in todo])):
+        with ProcessPoolExecutor(max_workers=min(workers, len(rest)), mp_context=ctx) as pool:
+            for i, res in zip(rest, pool.map(_task, [(sj, *tasks[i]) for i in rest])):
                 finish(i, res)
     return results
+
+
+#: Seconds of remaining work below which local tasks run in this process rather than in a pool
+#: (forking workers and collecting their results costs about this much on a 2-core machine).
+POOL_WORTH_S = 2.0
+
+
+def _run_here(world: World, task: tuple) -> ReplicationResult:
+    rep, seed, load, coupling = task
+    return world.simulate(rep, seed=seed, load=load, coupling_load=coupling)
 
 
 def _resume_file(resume_dir, task) -> Path | None:

@@ -12,11 +12,26 @@ def _table(run):
     return run.incidents.sort_values(["replication", "report_id"]).reset_index(drop=True)
 
 
-def test_local_pool_equals_serial(small_world):
-    a = run_scenario(small_world, replications=4, workers=1)
-    b = run_scenario(small_world, replications=4, workers=2)
+@pytest.mark.parametrize("pool_worth_s", [0.0, 1e9], ids=["forked-pool", "small-work-stays-here"])
+def test_local_pool_equals_serial(small_world, monkeypatch, pool_worth_s):
+    """Two tasks run in this process first (warming the compiled dispatcher for forked workers); the
+    rest go to a pool unless they are too little work to be worth one. Either way: the serial table."""
+    from dispatch_sim import experiments
+
+    a = run_scenario(small_world, replications=5, workers=1)
+    monkeypatch.setattr(experiments, "POOL_WORTH_S", pool_worth_s)
+    forked = []
+    real = experiments.ProcessPoolExecutor
+
+    def counting_pool(*args, **kw):
+        forked.append(kw.get("max_workers"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(experiments, "ProcessPoolExecutor", counting_pool)
+    b = run_scenario(small_world, replications=5, workers=2)
     pd.testing.assert_frame_equal(_table(a), _table(b))
     assert a.summary.on_time == b.summary.on_time
+    assert forked == ([2] if pool_worth_s == 0 else [])
 
 
 def test_dask_local_cluster_equals_serial(small_world):
