@@ -134,8 +134,10 @@ def _area_outcomes(obs_resp, sim_resp, promise, target, label) -> dict:
         per = per[np.isfinite(per)]
         out[f"{name}_observed"] = e
         out[f"{name}_observed_ci95"] = [lo, hi]
-        out[f"{name}_simulated"] = float(np.quantile(s_filled[np.isfinite(s_filled)], q)) if np.isfinite(s_filled).any() else None
-        out[f"{name}_simulated_pi95"] = [float(np.quantile(per, 0.025)), float(np.quantile(per, 0.975))] if len(per) else None
+        out[f"{name}_simulated"] = float(np.quantile(s_filled[np.isfinite(s_filled)],
+                                                     q)) if np.isfinite(s_filled).any() else None
+        out[f"{name}_simulated_pi95"] = [float(np.quantile(per, 0.025)),
+                                         float(np.quantile(per, 0.975))] if len(per) else None
     # KS against the pool, calibrated on the replications
     pool = s[np.isfinite(s)]
     d_obs = _ks(o, pool)
@@ -186,7 +188,8 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
     names = [c.name for c in sc.demand.categories]
     raw = log.records["category"].fillna("").astype(str).to_numpy()
     has_cat = (raw != "").any()
-    cat = np.array([clook.get(c, clook.get(c.lower(), -1)) if c else (0 if not has_cat else -1) for c in raw], dtype=int)
+    cat = np.array([clook.get(c, clook.get(c.lower(), -1)) if c else (0 if not has_cat else -1) for c in raw],
+                   dtype=int)
     if (cat < 0).any():
         bad = raw[cat < 0]
         log.drop(cat < 0, [f"category not in the scenario: {c[:40]!r} (scenario categories: {', '.join(names)[:120]})"

@@ -64,7 +64,8 @@ def _check_geom(geom, path, label):
         import shapely
 
         geom = shapely.make_valid(geom)
-        geom = shapely.union_all([g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon", "MultiPolygon")])
+        geom = shapely.union_all([g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon",
+                                                                                               "MultiPolygon")])
     return geom
 
 
@@ -86,11 +87,11 @@ def _geojson_features(data: bytes, path, label):
 
 
 def _shapefile_features(shp: bytes, dbf: bytes | None, cpg: str | None, path, label):
-    import shapefile
-    from shapely.geometry import shape
-
     import codecs
     import re
+
+    import shapefile
+    from shapely.geometry import shape
 
     if cpg and re.fullmatch(r"(?:ansi\s*)?\d{3,5}", cpg.strip().lower()):  # ArcGIS writes code pages: "936", "ANSI 936"
         cpg = "cp" + re.sub(r"\D", "", cpg)
@@ -144,7 +145,8 @@ def read_polygons(path, crs: str = "wgs84", label: str = "boundaries") -> list[t
                 return None
 
             cpg = member(".cpg")
-            feats = _shapefile_features(member(".shp"), member(".dbf"), cpg.decode("ascii", "ignore").strip() if cpg else None,
+            feats = _shapefile_features(member(".shp"), member(".dbf"),
+                                        cpg.decode("ascii", "ignore").strip() if cpg else None,
                                         p, label)
         except zipfile.BadZipFile:
             raise DispatchSimError(f"{label}: {_show(p)}: not a readable ZIP file") from None
@@ -153,7 +155,8 @@ def read_polygons(path, crs: str = "wgs84", label: str = "boundaries") -> list[t
         cpg = p.with_suffix(".cpg")
         feats = _shapefile_features(data, read_bytes(dbf, label, max_bytes=MAX_DATA_BYTES, what="dBase file")
                                     if dbf.exists() else None,
-                                    cpg.read_text(encoding="ascii", errors="ignore").strip() if cpg.exists() else None, p, label)
+                                    cpg.read_text(encoding="ascii", errors="ignore").strip() if cpg.exists() else None,
+                                    p, label)
     else:
         feats = _geojson_features(data, p, label)
     out = []

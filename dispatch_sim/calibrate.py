@@ -286,7 +286,8 @@ def time_profile(created_min: np.ndarray, first_day_min: float, days: int, rng) 
         g = {"G": float(chi.statistic), "dof": int(chi.dof), "p": float(chi.pvalue)}
     return {"hourly": [round(float(v), 4) for v in prof], "hourly_ci95": [[float(a), float(b)] for a, b in zip(lo, hi)],
             "hourly_raw": [float(v) for v in raw], "hourly_counts": counts.astype(int).tolist(), "bandwidth_h": bw,
-            "weekly": [round(float(v), 4) for v in wfill], "weekly_ci95": wci, "weekday_days": n_wd.astype(int).tolist(),
+            "weekly": [round(float(v), 4) for v in wfill], "weekly_ci95": wci,
+            "weekday_days": n_wd.astype(int).tolist(),
             "weekday_counts": wcount.astype(int).tolist(), "independence": g}
 
 

@@ -379,10 +379,12 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
         seed: Optional[int] = typer.Option(None, min=0, help="override run.seed"),
         load: Optional[float] = typer.Option(None, min=0.001, help="override run.load (× reports_per_day)"),
         workers: Optional[int] = typer.Option(None, min=1, help="local processes (default: all cores)"),
-        scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+        scheduler: Optional[str] = typer.Option(None,
+                                                help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
         resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial"),
         cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)"),
-        lang: Optional[str] = typer.Option(None, "--lang", help="report language: zh or en (default: the scenario's report.lang)")):
+        lang: Optional[str] = typer.Option(None, "--lang",
+                                           help="report language: zh or en (default: the scenario's report.lang)")):
     """Simulate a scenario and write summary.json, incidents.csv, cells.geojson, report.html and figures/.
 
     Example: dispatch-sim run scenarios/nanhu_baseline.yaml --out out/baseline
@@ -443,8 +445,10 @@ def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)
           junit: Optional[Path] = typer.Option(None, help="write JUnit XML here"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(None, min=1),
-          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
-          strict: bool = typer.Option(False, "--strict", help="also fail (exit 1) when a township has too few reports to judge")):
+          scheduler: Optional[str] = typer.Option(None,
+                                                  help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+          strict: bool = typer.Option(False, "--strict",
+                                      help="also fail (exit 1) when a township has too few reports to judge")):
     """Exit 0 if every township and the district meet every target, 1 if one is missed, 2 on bad input
     (for CI). Townships with too few reports to judge are listed as UNDECIDED (JUnit: skipped).
 
@@ -491,7 +495,8 @@ def stress(scenario: Path = typer.Argument(...),
            loads: str = typer.Option("1,2,4,6,8,12", help="load multipliers, comma-separated"),
            replications: Optional[int] = typer.Option(None, min=1),
            workers: Optional[int] = typer.Option(None, min=1),
-           scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+           scheduler: Optional[str] = typer.Option(None,
+                                                   help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
            resume: bool = typer.Option(False),
            cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for the reliability maps (m)")):
     """Load sweep with common random numbers and the breaking point (stress.json, stress.png), with
@@ -509,7 +514,8 @@ def stress(scenario: Path = typer.Argument(...),
         raise DispatchSimError(f"--loads: expected positive numbers separated by commas, got {loads!r}") from None
     from .scenario import load_scenario
 
-    load_scenario(scenario).with_overrides(load=max(load_list), replications=replications)  # size limits at the top load
+    load_scenario(scenario).with_overrides(load=max(load_list),
+                                           replications=replications)  # size limits at the top load
     w = _world(scenario)
     with _Progress("load sweep") as prog:
         res = stress_sweep(w, load_list, replications=replications, workers=workers, scheduler=scheduler,
@@ -585,7 +591,8 @@ def coverage(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(
 def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Argument(..., help="variant B"),
             out_dir: Path = typer.Option(Path("out"), "--out"), replications: Optional[int] = typer.Option(None, min=1),
             workers: Optional[int] = typer.Option(None, min=1),
-            scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+            scheduler: Optional[str] = typer.Option(None,
+                                                    help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
     """Paired comparison B − A under common random numbers (compare.json).
 
     Example: dispatch-sim compare scenarios/nanhu_peak_load.yaml scenarios/nanhu_mutual_aid.yaml
@@ -607,7 +614,8 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
 def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Path("out"), "--out"),
           add: Optional[int] = typer.Option(None, "--add", min=1, help="add this many new posts, keeping every base"),
           relocate: bool = typer.Option(False, "--relocate", help="move township bases within their jurisdictions"),
-          max_moves: Optional[int] = typer.Option(None, "--max-moves", min=0, help="with --relocate: at most this many"),
+          max_moves: Optional[int] = typer.Option(None, "--max-moves", min=0,
+                                                  help="with --relocate: at most this many"),
           candidates: Optional[Path] = typer.Option(None, help="CSV of candidate sites: name, lon, lat[, crs]"),
           sample: int = typer.Option(300, min=0, help="road nodes sampled as extra candidate sites"),
           band: Optional[str] = typer.Option(None, help="time band for travel times (default: off-peak)"),
@@ -616,7 +624,8 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
           load: Optional[float] = typer.Option(None, min=0.001, help="load for the verification runs"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(None, min=1),
-          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+          scheduler: Optional[str] = typer.Option(None,
+                                                  help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
     """Where to put posts: a maximal covering model on road travel times (PuLP/CBC), then the
     proposal simulated against the current layout (placement.json, placement_variant.yaml, figures).
 
@@ -664,11 +673,13 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
 def staff(scenario: Path = typer.Argument(..., help="scenario YAML"),
           out_dir: Path = typer.Option(Path("out"), "--out", help="output folder"),
           load: Optional[float] = typer.Option(None, min=0.001, help="load (× reports_per_day); default run.load"),
-          night_cost: float = typer.Option(1.0, "--night-cost", help="cost of a crew-hour 20:00-08:00 relative to a day hour"),
+          night_cost: float = typer.Option(1.0, "--night-cost",
+                                           help="cost of a crew-hour 20:00-08:00 relative to a day hour"),
           max_per_shift: int = typer.Option(12, "--max-per-shift", help="cap on crews in one shift of one team"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(1, min=1, help="local processes per evaluation (default 1)"),
-          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+          scheduler: Optional[str] = typer.Option(None,
+                                                  help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
     """The fewest crews per team and shift that keep every township on target (staffing.json,
     staffing_variant.yaml, figures/staffing.png), verified by simulation.
 
@@ -772,7 +783,8 @@ def route(scenario: Path = typer.Argument(...),
           day: Optional[float] = typer.Option(None, "--day", help="day of the run (0 = the Monday it starts): applies "
                                               "the scenario's closures and weather in force then"),
           crs: str = typer.Option("wgs84", help="wgs84 | gcj02 | bd09 (for LON,LAT given)"),
-          geojson: Optional[Path] = typer.Option(None, "--geojson", help="write the route(s) here as GeoJSON (for QGIS)"),
+          geojson: Optional[Path] = typer.Option(None, "--geojson",
+                                                 help="write the route(s) here as GeoJSON (for QGIS)"),
           as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """Fastest travel time (minutes) and distance (km) between two places, per time band, and the
     detour when a closure of the scenario applies (--day).
@@ -849,11 +861,13 @@ def route(scenario: Path = typer.Argument(...),
             None if first["minutes"] is None else round(first["minutes"] - normal["minutes"], 3)),
             "extra_km": None if first["km"] is None else round(first["km"] - normal["km"], 3)}
     if geojson:
-        feats = [{"type": "Feature", "properties": {k: v for k, v in x.items() if k != "route"} | {"from": res["from"], "to": res["to"]},
+        feats = [{"type": "Feature",
+                  "properties": {k: v for k, v in x.items() if k != "route"} | {"from": res["from"], "to": res["to"]},
                   "geometry": {"type": "LineString", "coordinates": x["route"]}} for x in legs if x["route"]]
         if "detour" in res and res["detour"]["without_disruptions"]["route"]:
             n = res["detour"]["without_disruptions"]
-            feats.append({"type": "Feature", "properties": {"band": n["band"] + " (without disruptions)", "minutes": n["minutes"],
+            feats.append({"type": "Feature",
+                          "properties": {"band": n["band"] + " (without disruptions)", "minutes": n["minutes"],
                                                              "km": n["km"]},
                           "geometry": {"type": "LineString", "coordinates": n["route"]}})
         write_json_atomic(geojson, {"type": "FeatureCollection", "features": feats,
@@ -907,12 +921,14 @@ def _parse_bbox(text: Optional[str]):
 @_guard
 def graph_fetch(place: Optional[str] = typer.Option(None, help='e.g. "南湖区, 嘉兴市, 浙江省, 中国"'),
                 bbox: Optional[str] = typer.Option(None, help="W,S,E,N"),
-                out_file: Optional[Path] = typer.Option(None, "--out", help="also save the cleaned graph here (GraphML)"),
+                out_file: Optional[Path] = typer.Option(None, "--out",
+                                                        help="also save the cleaned graph here (GraphML)"),
                 refresh: bool = typer.Option(False, help="download anew: bypass the graph cache and the HTTP cache"),
                 overpass_url: Optional[str] = typer.Option(None, "--overpass-url", envvar="DISPATCH_SIM_OVERPASS_URL",
                                                            help="Overpass API endpoint (a mirror), e.g. "
                                                                 "https://overpass.kumi.systems/api"),
-                nominatim_url: Optional[str] = typer.Option(None, "--nominatim-url", envvar="DISPATCH_SIM_NOMINATIM_URL",
+                nominatim_url: Optional[str] = typer.Option(None, "--nominatim-url",
+                                                            envvar="DISPATCH_SIM_NOMINATIM_URL",
                                                             help="Nominatim endpoint for --place lookups")):
     """Download the drivable network from OpenStreetMap (cached; needs internet the first time).
 
@@ -1024,7 +1040,8 @@ def calibrate(log_file: Path = typer.Argument(..., help="report log exported by 
               report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="folder for calibration.html, "
                                                         "calibration.json, quarantine.csv (default: NEW_calibration/)"),
               crs: str = typer.Option("auto", help="coordinates of the log: wgs84 | gcj02 | bd09 | auto (detected)"),
-              mapping: Optional[Path] = typer.Option(None, help="YAML/JSON: column names, crs, category/township names"),
+              mapping: Optional[Path] = typer.Option(None,
+                                                     help="YAML/JSON: column names, crs, category/township names"),
               lang: Optional[str] = typer.Option(None, help="page language zh | en (default: the base's report.lang)"),
               seed: int = typer.Option(0, min=0, help="bootstrap seed")):
     """Fit a scenario to a report log: demand, work times, delays, speeds; writes NEW.yaml and a page.
@@ -1065,7 +1082,8 @@ def backtest(scenario: Path = typer.Argument(..., help="scenario YAML to test"),
              seed: Optional[int] = typer.Option(None, min=0, help="override run.seed"),
              crs: str = typer.Option("auto", help="coordinates of the log: wgs84 | gcj02 | bd09 | auto (detected)"),
              mapping: Optional[Path] = typer.Option(None, help="YAML/JSON: column names, crs, category/township names"),
-             lang: Optional[str] = typer.Option(None, help="page language zh | en (default: the scenario's report.lang)")):
+             lang: Optional[str] = typer.Option(None,
+                                                help="page language zh | en (default: the scenario's report.lang)")):
     """Replay a report log through the model; say where model and record disagree beyond chance.
 
     Example: dispatch-sim backtest out/calibrated.yaml --log scenarios/examples/nanhu_synthetic_log_2022q3.csv --out out/backtest

@@ -36,7 +36,8 @@ def pre_drive_minutes(world, n: int = 4000) -> np.ndarray:
     sc = world.scenario
     ss = np.random.SeedSequence([sc.run.seed, 424_242])
     a, b = (np.random.default_rng(x) for x in ss.spawn(2))
-    return np.sort(sample_durations(sc.dispatch.dispatch_delay_min, a, n) + sample_durations(sc.dispatch.turnout_min, b, n))
+    return np.sort(sample_durations(sc.dispatch.dispatch_delay_min, a, n) + sample_durations(sc.dispatch.turnout_min, b,
+                                                                                             n))
 
 
 def promise_reach(world, minutes: float, band: int = 0, pre: np.ndarray | None = None) -> dict[str, np.ndarray]:

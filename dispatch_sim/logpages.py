@@ -47,7 +47,8 @@ def _dur_axes(ax, fit: dict, lang: str, title: str) -> None:
                 label=f"{fam} ΔAIC {f['delta_aic']:.0f}" + (" ★" if best else ""))
     ax.set_title(title + "\n" + _t("cal_fit_sub", lang, n=fit["n"], best=fit.get("best", "–"),
                                    mean=fit.get("mean", float("nan")),
-                                   ks=(fit.get("fits") or {}).get(fit.get("best"), {}).get("ks_D", float("nan"))), fontsize=8)
+                                   ks=(fit.get("fits") or {}).get(fit.get("best"), {}).get("ks_D", float("nan"))),
+                                   fontsize=8)
     ax.set_xlabel(_t("cal_minutes", lang))
     ax.legend(fontsize=7)
 
@@ -108,7 +109,8 @@ def calibration_figures(cal: dict, world, lang: str) -> dict:
             for b in np.unique(band):
                 sel = band == b
                 info = tr["bands"][bnames[b]]
-                a1.scatter(routed[sel], obs[sel], s=6, alpha=0.5, label=f"{bnames[b]} ×{info['speed_factor']:.2f} (n={sel.sum()})")
+                a1.scatter(routed[sel], obs[sel], s=6, alpha=0.5,
+                           label=f"{bnames[b]} ×{info['speed_factor']:.2f} (n={sel.sum()})")
                 xs = np.linspace(0, routed.max() * 1.05, 10)
                 a1.plot(xs, tr["turnout_mean"] + xs / info["speed_factor"], lw=1.5)
             a1.set_xlabel(_t("cal_routed", lang))
@@ -237,7 +239,8 @@ def backtest_figures(bt: dict, sc, lang: str) -> dict:
                 continue
             ax.plot(a["on_time_simulated_pi95"], [yi + 0.12] * 2, color="#2a9d8f", lw=4, alpha=0.6)
             ax.plot(a["on_time_simulated"], yi + 0.12, "o", color="#2a9d8f")
-            ax.plot(a["on_time_observed_ci95"], [yi - 0.12] * 2, color="#e63946" if a["area"] in flagged else "#333", lw=1.5)
+            ax.plot(a["on_time_observed_ci95"], [yi - 0.12] * 2, color="#e63946" if a["area"] in flagged else "#333",
+                    lw=1.5)
             ax.plot(a["on_time_observed"], yi - 0.12, "s", color="#e63946" if a["area"] in flagged else "#333")
         ax.set_yticks(y, [(_t("bt_district", lang) if a["area"] == "district" else a["area"]) + (" ⚠" if a["area"] in flagged else "")
                           for a in areas])
@@ -254,16 +257,19 @@ def backtest_figures(bt: dict, sc, lang: str) -> dict:
         fig.clear()
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         for ax, a in zip(axes, areas):
-            sel = promise & np.isfinite(obs) & (np.ones_like(home, bool) if a["area"] == "district" else home == names.index(a["area"]))
+            sel = promise & np.isfinite(obs) & (np.ones_like(home,
+                                                             bool) if a["area"] == "district" else home == names.index(a["area"]))
             o = np.sort(obs[sel])
             s = np.sort(np.asarray(bt["sim_response"][a["area"]]))
             if len(s):
                 ax.plot(s, np.linspace(0, 1, len(s)), color="#2a9d8f", lw=2, label=_t("bt_simulated", lang))
-            ax.step(o, np.arange(1, len(o) + 1) / len(o), where="post", color="#e63946" if a["area"] in flagged else "#333",
+            ax.step(o, np.arange(1, len(o) + 1) / len(o), where="post",
+                    color="#e63946" if a["area"] in flagged else "#333",
                     lw=1.2, label=_t("bt_observed", lang))
             ax.axvline(bt["target_min"], color="#999", ls=":", lw=1)
             ax.set_xlim(0, max(bt["target_min"] * 2.5, float(np.quantile(o, 0.98)) if len(o) else 60))
-            ax.set_title(((_t("bt_district", lang) if a["area"] == "district" else a["area"]) + (" ⚠" if a["area"] in flagged else ""))
+            ax.set_title(((_t("bt_district",
+                              lang) if a["area"] == "district" else a["area"]) + (" ⚠" if a["area"] in flagged else ""))
                          + f"\nKS D {a.get('ks_D', float('nan')):.3f}", fontsize=8)
             ax.set_xlabel(_t("cal_minutes", lang))
         axes[0].legend(fontsize=7)
@@ -312,7 +318,8 @@ def backtest_page(bt: dict, sc, out_dir, *, lang: str | None = None, standin: bo
     util = "".join(f"<tr><td>{e(t)}</td><td>{v['jobs_with_close']}</td><td>{_fmt(v['observed'], 3)}</td>"
                    f"<td>{_fmt(v['simulated'], 3)}</td></tr>" for t, v in bt["utilization"].items())
     verdict = (T("bt.agrees", n=sum(1 for a in bt["areas"] if a.get("status") == "tested")) if bt["agrees"] else
-               T("bt.disagrees", areas=", ".join(T("area.district") if a == "district" else a for a in bt["flagged_areas"])))
+               T("bt.disagrees",
+                 areas=", ".join(T("area.district") if a == "district" else a for a in bt["flagged_areas"])))
     dis = "".join(f"<li>{e(d['text'])}</li>" for d in bt["disagreements"])
     lg = bt["log"]
 

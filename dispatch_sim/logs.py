@@ -72,7 +72,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 #: CRS words as platforms write them.
-CRS_WORDS = {"wgs84": "wgs84", "wgs-84": "wgs84", "wgs_84": "wgs84", "gps": "wgs84", "epsg:4326": "wgs84", "4326": "wgs84",
+CRS_WORDS = {"wgs84": "wgs84", "wgs-84": "wgs84", "wgs_84": "wgs84", "gps": "wgs84", "epsg:4326": "wgs84",
+             "4326": "wgs84",
              "gcj02": "gcj02", "gcj-02": "gcj02", "gcj_02": "gcj02", "火星坐标": "gcj02", "高德": "gcj02", "amap": "gcj02",
              "国测局": "gcj02", "bd09": "bd09", "bd-09": "bd09", "bd_09": "bd09", "百度": "bd09", "baidu": "bd09",
              "bd09ll": "bd09"}

@@ -115,5 +115,6 @@ class World:
     def simulate(self, replication: int = 0, *, seed: int | None = None, load: float | None = None,
                  coupling_load: float | None = None, reports: Reports | None = None) -> ReplicationResult:
         """Run one replication and return its incident table and crew figures."""
-        rep = reports if reports is not None else self.reports(replication, seed=seed, load=load, coupling_load=coupling_load)
+        rep = reports if reports is not None else self.reports(replication, seed=seed, load=load,
+                                                               coupling_load=coupling_load)
         return run_replication(self, rep, dispatcher_for(self), replication)

@@ -200,7 +200,8 @@ class RoadNetwork:
         attrs = json.dumps({"nodes": [_enc_dict(d) for _, d in G.nodes(data=True)],
                             "edges": [_enc_dict(d) for _, _, d in G.edges(data=True)]},
                            ensure_ascii=False, allow_nan=True, separators=(",", ":")).encode("utf-8")
-        header = {"attrs_sha1": hashlib.sha1(attrs).hexdigest(), "attrs_bytes": len(attrs), "format": FORMAT_VERSION, "n": self.n, "m": len(self.eu), "pairs": len(self.pred_u), "classes": self.classes,
+        header = {"attrs_sha1": hashlib.sha1(attrs).hexdigest(), "attrs_bytes": len(attrs), "format": FORMAT_VERSION,
+                  "n": self.n, "m": len(self.eu), "pairs": len(self.pred_u), "classes": self.classes,
                   "graph": _enc(self.graph_attrs), "info": self.info}
         path = Path(path)
         with atomic_dir(path) as tmp:
@@ -218,7 +219,8 @@ class RoadNetwork:
         header = json.loads((path / "header.json").read_text(encoding="utf-8"))
         if header.get("format") != FORMAT_VERSION:
             raise ValueError(f"format {header.get('format')!r}, expected {FORMAT_VERSION}")
-        arrays = {name: np.asarray(np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)) for name in _ARRAYS}
+        arrays = {name: np.asarray(np.load(path / f"{name}.npy", mmap_mode="r",
+                                           allow_pickle=False)) for name in _ARRAYS}
         n, m = header["n"], header["m"]
         want = {"node_ids": n, "lon": n, "lat": n, "eu": m, "ev": m, "ekey": m, "travel_time": m, "length": m,
                 "class_code": m, "pred_ptr": n + 1, "pred_u": header["pairs"]}
@@ -346,7 +348,8 @@ def describe_graph(G) -> dict:
         "source": G.graph.get("source", ""),
         "nodes": G.number_of_nodes(),
         "edges": G.number_of_edges(),
-        "extent": [round(float(xs.min()), 6), round(float(ys.min()), 6), round(float(xs.max()), 6), round(float(ys.max()), 6)] if len(xs) else None,
+        "extent": [round(float(xs.min()), 6), round(float(ys.min()), 6), round(float(xs.max()), 6),
+                   round(float(ys.max()), 6)] if len(xs) else None,
         "km_directed_by_class": {k: round(v, 2) for k, v in sorted(km_by_class.items(), key=lambda kv: -kv[1])},
         "km_directed_total": round(total_km, 2),
         "dropped_nodes": int(G.graph.get("dropped_nodes", 0)),

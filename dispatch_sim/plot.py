@@ -168,7 +168,8 @@ def map_figure(world, incidents=None, title: str | None = None, lang: str | None
             late = sub[prom & (sub["on_time"] == False)]  # noqa: E712
             ok = sub[prom & (sub["on_time"] == True)]  # noqa: E712
             late_np = sub[~prom & (sub["on_time"] == False)]  # noqa: E712
-            ax.scatter(ok["lon"], ok["lat"], s=5, c="#2a9d8f", alpha=0.5, label=_t("on_time_n", lang, n=len(ok)), zorder=3)
+            ax.scatter(ok["lon"], ok["lat"], s=5, c="#2a9d8f", alpha=0.5, label=_t("on_time_n", lang, n=len(ok)),
+                       zorder=3)
             ax.scatter(late["lon"], late["lat"], s=9, c="#e63946", alpha=0.8, label=_t("late_n", lang, n=len(late)),
                        zorder=4)
             if len(late_np):
@@ -516,7 +517,8 @@ def compare_figure(cmp: dict, team_labels: dict | None = None, lang: str | None 
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.09), ncol=1, frameon=False)
         ax.set_title(_t("compare_title", lang, d=d["mean"] * 100, decision=cmp["decision"]["text"]), fontsize=9)
         if cmp.get("graph", {}).get("standin"):
-            fig.supxlabel(_t("standin", lang), color="#e63946", fontsize=7, x=0.01, ha="left")  # room kept by the layout
+            fig.supxlabel(_t("standin", lang), color="#e63946", fontsize=7, x=0.01,
+                          ha="left")  # room kept by the layout
     return fig
 
 

@@ -265,7 +265,8 @@ def system_section(summary: dict, T) -> str:
         fixed = T("p.staffing_fixed", names=sep.join(stf["fixed_teams"])) if stf["fixed_teams"] else ""
         parts.append(f"<p>{e(T('p.staffing', total=stf['total_crews'], share=_pct(stf['moved_down_share']), town=stf['township_crews'], dist=stf['district_crews'], fixed=fixed))}</p>")
     if es.get("district_teams"):
-        head = "".join(f"<th>{e(T(k))}</th>" for k in ("th.district_team", "th.crews", "th.backs_up", "th.handles", "th.busy",
+        head = "".join(f"<th>{e(T(k))}</th>" for k in ("th.district_team", "th.crews", "th.backs_up", "th.handles",
+                                                       "th.busy",
                                                        "th.referrals_served", "th.township_served", "th.joint_crews"))
         rows = "".join(
             f"<tr><td>{e(d['team'])}{' ' + e(d['team_en']) if T.lang == 'en' and d.get('team_en') else ''}</td><td>{d['crews']}</td><td>{e(T('yes') if d['backs_up'] else T('no'))}</td>"

@@ -578,7 +578,8 @@ def _osm_query(spec, ctx, query=None):
             query = {"polygon": ctx.polygon}
     ov, nm = service_urls()
     (kind, value), = query.items()
-    value = list(map(float, value)) if kind == "bbox" else (value.wkt if kind == "polygon" and value is not None else value)
+    value = list(map(float,
+                     value)) if kind == "bbox" else (value.wkt if kind == "polygon" and value is not None else value)
     return query, kind, value, ((ov, nm) if kind == "place" else (ov,))
 
 

@@ -347,7 +347,8 @@ class ReferenceRouter:
         import networkx as nx
 
         cutoff = None if limit == INF else limit
-        return {int(k): float(v) for k, v in nx.single_source_dijkstra_path_length(self.G, src_node, cutoff=cutoff, weight=self._weight(band)).items()}
+        return {int(k): float(v) for k, v in nx.single_source_dijkstra_path_length(self.G, src_node, cutoff=cutoff,
+                                                                                   weight=self._weight(band)).items()}
 
     def route(self, src_node: int, dst_node: int, band: int = 0) -> list[int]:
         import networkx as nx

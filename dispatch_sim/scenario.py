@@ -114,7 +114,8 @@ class Distribution(_Strict):
     @model_validator(mode="after")
     def _params(self):
         need = {"fixed": ["value_min"], "exponential": ["mean_min"], "lognormal": ["mean_min", "sd_min"],
-                "gamma": ["mean_min", "sd_min"], "uniform": ["low_min", "high_min"], "empirical": ["values_min"]}[self.dist]
+                "gamma": ["mean_min", "sd_min"], "uniform": ["low_min", "high_min"],
+                "empirical": ["values_min"]}[self.dist]
         missing = [n for n in need if getattr(self, n) is None]
         if missing:
             raise ValueError(f"dist '{self.dist}' needs {', '.join(missing)}")
@@ -153,7 +154,8 @@ class Team(_Strict):
     crews: int = Field(default=2, ge=0, le=MAX_CREWS, description="crews on duty around the clock when no shifts are "
                        "given; the crews of a shift written as a string \"08:00-17:00\"")
     shifts: list[Shift] = Field(default_factory=list)
-    jurisdiction: str | None = Field(default=None, description="GeoJSON polygon; default: nodes whose fastest base is this one")
+    jurisdiction: str | None = Field(default=None,
+                                     description="GeoJSON polygon; default: nodes whose fastest base is this one")
     jurisdiction_priority: int = Field(default=0, ge=-1000, le=1000, description=(
         "where jurisdiction polygons overlap, the team with the higher number takes the reports (equal: the team "
         "listed first); every polygon takes precedence over the areas derived from the fastest base, so a scenic-area "
@@ -205,7 +207,8 @@ class Team(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _shift_strings(cls, data):
-        if isinstance(data, dict) and isinstance(data.get("shifts"), list) and any(isinstance(x, str) for x in data["shifts"]):
+        if isinstance(data, dict) and isinstance(data.get("shifts"),
+                                                 list) and any(isinstance(x, str) for x in data["shifts"]):
             crews = data.get("crews", 2)
             data = dict(data)
             data["shifts"] = [_parse_shift_text(x, crews) if isinstance(x, str) else x for x in data["shifts"]]
@@ -343,7 +346,8 @@ class WherePoints(_Strict):
     path: str = Field(description="CSV with lon, lat and optional crs, weight columns")
 
 
-Where = Annotated[Union[WhereRoadLength, WhereTownship, WhereHotspot, WherePolygons, WherePoints], Field(discriminator="kind")]
+Where = Annotated[Union[WhereRoadLength, WhereTownship, WhereHotspot, WherePolygons, WherePoints],
+                  Field(discriminator="kind")]
 
 
 class Surge(_Strict):
@@ -366,13 +370,17 @@ DEFAULT_WEEKLY = [1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.7]
 
 
 class Demand(_Strict):
-    reports_per_day: float = Field(gt=0, description="mean on-site reports per day, district-wide, before load multipliers")
-    hourly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_HOURLY))
-    weekly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_WEEKLY))
+    reports_per_day: float = Field(gt=0,
+                                   description="mean on-site reports per day, district-wide, before load multipliers")
+    hourly_profile: list[Annotated[float,
+                                   Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_HOURLY))
+    weekly_profile: list[Annotated[float,
+                                   Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_WEEKLY))
     surges: list[Surge] = Field(default_factory=list)
     where: list[Where] = Field(default_factory=lambda: [WhereRoadLength(kind="road_length")])
     categories: list[Category] = Field(default_factory=lambda: [Category(name="report", share=1.0)])
-    trace: str | None = Field(default=None, description="CSV log of real reports (timestamp, lon, lat, crs, category) replayed instead")
+    trace: str | None = Field(default=None,
+                              description="CSV log of real reports (timestamp, lon, lat, crs, category) replayed instead")
 
     @field_validator("hourly_profile")
     @classmethod
@@ -392,8 +400,10 @@ class Demand(_Strict):
 class DispatchConfig(_Strict):
     policy: str = Field(default="home_team", description="home_team, nearest, home_then_mutual_aid, or a policy "
                         "you registered in dispatch_sim.policies.POLICIES")
-    mutual_aid_threshold_min: float = Field(default=20, ge=0, le=MAX_MIN, description="ask a neighbour when the home ETA exceeds this")
-    mutual_aid_max_eta_min: float = Field(default=30, gt=0, le=MAX_MIN, description="never send aid that would arrive later than this")
+    mutual_aid_threshold_min: float = Field(default=20, ge=0, le=MAX_MIN,
+                                            description="ask a neighbour when the home ETA exceeds this")
+    mutual_aid_max_eta_min: float = Field(default=30, gt=0, le=MAX_MIN,
+                                          description="never send aid that would arrive later than this")
     queue: Literal["own_first", "fifo"] = Field(default="own_first", description=(
         "with home_then_mutual_aid: which waiting report a crew that frees up takes: own_first = its own "
         "township's first (neighbours' only when its own queue is empty), fifo = the most urgent, oldest of all"))
@@ -404,7 +414,8 @@ class DispatchConfig(_Strict):
         "free crews at base a township must have to send one on a move-up"))
     dispatch_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=3))
     turnout_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=2))
-    referral_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=60), description=(
+    referral_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=60),
+                                             description=(
         "time a referred report (category with delegated: false) takes to reach the district team that owns it "
         "(案件移送), after the dispatch delay"))
 
@@ -444,7 +455,8 @@ class RunConfig(_Strict):
     warmup_days: float = Field(default=1, ge=0)
     replications: int = Field(default=5, ge=1, le=10000)
     seed: int = Field(default=20220810, ge=0, le=MAX_SEED)
-    target_min: float = Field(default=30, gt=0, le=MAX_MIN, description="the on-site promise: minutes from report to arrival")
+    target_min: float = Field(default=30, gt=0, le=MAX_MIN,
+                              description="the on-site promise: minutes from report to arrival")
     load: float = Field(default=1.0, gt=0, description="multiplier on reports_per_day")
     start_date: str = Field(default="2022-08-01", description=(
         "calendar date of day 0 of the run (a Monday, YYYY-MM-DD), for the clock times in incidents.csv "
@@ -569,7 +581,8 @@ class PlannedInspections(_Strict):
     recall: bool = Field(default=False, description=(
         "a crew on a planned inspection can be recalled for a report of priority recall_priority or more urgent "
         "when its team has no free crew"))
-    recall_priority: int = Field(default=1, ge=1, le=3, description="least urgent priority that may recall (1 = urgent only)")
+    recall_priority: int = Field(default=1, ge=1, le=3,
+                                 description="least urgent priority that may recall (1 = urgent only)")
     recall_delay_min: float = Field(default=15.0, ge=0, le=MAX_MIN, description=(
         "time a recalled crew needs to break off the inspection before it drives (instead of the turnout)"))
 
@@ -875,7 +888,8 @@ class _GuardedLoader(yaml.SafeLoader):
         value = self._number_text(node)
         f = super().construct_yaml_float(node)
         if math.isinf(f) and "inf" not in value.lower():
-            raise yaml.constructor.ConstructorError(None, None, f"number {value} is out of range (it would be infinity); "
+            raise yaml.constructor.ConstructorError(None, None,
+                                                    f"number {value} is out of range (it would be infinity); "
                                                     "allowed: finite numbers", node.start_mark)
         return f
 

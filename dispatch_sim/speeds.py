@@ -11,11 +11,10 @@ of a municipal vehicle; every value can be overridden per class in the scenario.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import settings
 
@@ -102,7 +101,8 @@ class SpeedSettings:
 
     def key(self) -> str:
         """Stable text for cache keys."""
-        return repr((sorted(self.urban_kph.items()), sorted(self.rural_kph.items()), self.use_maxspeed, self.maxspeed_factor))
+        return repr((sorted(self.urban_kph.items()), sorted(self.rural_kph.items()), self.use_maxspeed,
+                     self.maxspeed_factor))
 
 
 def classify_urban(G: nx.MultiDiGraph, density_per_km2: float = URBAN_NODE_DENSITY_PER_KM2) -> dict[int, bool]:

@@ -288,7 +288,8 @@ def _hierarchy(area: _Area, pts, n_anchor: int, eu, ev, seg_len) -> np.ndarray:
         if qx.size == 0:
             return [], {}
         _, ids = node_tree.query(np.column_stack([qx, qy]))
-        keys = list(zip(np.floor((qx - x0) / step).astype(int).tolist(), np.floor((qy - y0) / step).astype(int).tolist()))
+        keys = list(zip(np.floor((qx - x0) / step).astype(int).tolist(),
+                        np.floor((qy - y0) / step).astype(int).tolist()))
         lattice = dict(zip(keys, ids.tolist()))
         return ids.tolist(), lattice
 

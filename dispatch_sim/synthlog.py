@@ -102,7 +102,8 @@ def simulate_log(scenario, *, days: float, seed: int = 1, start_date: str | None
     if not with_truth:
         return df
     truth = pd.DataFrame({"report_id": df["report_id"], "turnout_min": rep.turnout_min[order],
-                          "dispatch_delay_min": (rep.ready_min - rep.created_min)[order], "work_min": rep.work_min[order],
+                          "dispatch_delay_min": (rep.ready_min - rep.created_min)[order],
+                          "work_min": rep.work_min[order],
                           "node": r.node_ids[rep.node[order]]})
     return df, truth
 

@@ -105,7 +105,8 @@ def load_world_roads(sc, *, G=None, router=None, warn=None, use_disk_cache: bool
     from .routing import Router
 
     anchors = scenario_anchors(sc)
-    net = scenario_network(sc, anchors=anchors, warn=warn, use_disk_cache=use_disk_cache) if G is None else as_network(G)
+    net = scenario_network(sc, anchors=anchors, warn=warn,
+                           use_disk_cache=use_disk_cache) if G is None else as_network(G)
     locator = NodeLocator(net)
     base_nodes, base_snap = [], []
     for i, (t, (lon, lat)) in enumerate(zip(sc.teams, anchors)):

@@ -25,8 +25,20 @@ from numba.experimental import structref
 
 from .._kernels import _alt_bound
 from ..hub_labels import label_distance
-from .layout import BAND_RES_MIN, CrewF as CF, CrewI as CI, CrewState as CS, Meta as M, PolicyCode as PC
-from .layout import JointI as JI, QueueCode as QC, RepF as RF, RepI as RI, TeamCol as TC, TeamLevel as TL
+from .layout import (
+    BAND_RES_MIN,
+    CrewF as CF,
+    CrewI as CI,
+    CrewState as CS,
+    JointI as JI,
+    Meta as M,
+    PolicyCode as PC,
+    QueueCode as QC,
+    RepF as RF,
+    RepI as RI,
+    TeamCol as TC,
+    TeamLevel as TL,
+)
 
 
 # ------------------------------------------------------------------ the state: one argument per call

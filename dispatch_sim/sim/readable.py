@@ -31,7 +31,8 @@ class Crew:
     """One vehicle and its crew."""
 
     __slots__ = ("id", "name", "team", "home", "covering", "release", "k", "base_i", "state", "job", "node",
-                 "ret_band", "ret_cur", "ret_start", "ret_end", "busy_start", "busy_total", "ret_total", "off_after_job",
+                 "ret_band", "ret_cur", "ret_start", "ret_end", "busy_start", "busy_total", "ret_total",
+                 "off_after_job",
                  "jobs", "plan_after", "plan_since", "plan_total")
 
     def __init__(self, cid: int, team: "TeamState", k: int, base_i: int, base_node: int):
