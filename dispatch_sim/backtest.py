@@ -196,7 +196,8 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
                            for c in np.where(cat < 0, raw, "")])
         cat = cat[cat >= 0]
         if not len(cat):
-            raise DispatchSimError(f"--log: {log.path}: no report has a category of the scenario ({', '.join(names[:8])}); "
+            raise DispatchSimError(f"--log: {log.path}: no report has a category of the scenario "
+                                   f"({', '.join(names[:8])}); "
                                    f"the log has e.g. {bad[0][:40]!r}; map them with --mapping (categories: ...)")
     p = prepare(log, world)
     rw = _replay_world(world, p)
@@ -283,16 +284,21 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
             continue
         a = by_area.get(t["area"], {})
         if t["test"] == "on_time_rate":
-            dis.append({**t, "text": f"{t['area']}: on-time rate observed {a['on_time_observed']:.1%} against simulated "
-                                     f"{a['on_time_simulated']:.1%} (predictive 95% {a['on_time_simulated_pi95'][0]:.1%}–"
+            dis.append({**t, "text": f"{t['area']}: on-time rate observed {a['on_time_observed']:.1%} against "
+                                     "simulated "
+                                     f"{a['on_time_simulated']:.1%} (predictive 95% "
+                                     f"{a['on_time_simulated_pi95'][0]:.1%}–"
                                      f"{a['on_time_simulated_pi95'][1]:.1%}); adjusted p {t['p_adjusted']:.2g}"})
         elif t["test"] == "response_distribution":
-            dis.append({**t, "text": f"{t['area']}: response times differ (p50 observed {a['p50_observed']:.1f} against "
+            dis.append({**t, "text": f"{t['area']}: response times differ (p50 observed {a['p50_observed']:.1f} "
+                                     "against "
                                      f"simulated {a['p50_simulated']:.1f} min, p90 {a['p90_observed']:.1f} against "
-                                     f"{a['p90_simulated']:.1f} min; KS D {a['ks_D']:.3f}); adjusted p {t['p_adjusted']:.2g}"})
+                                     f"{a['p90_simulated']:.1f} min; KS D {a['ks_D']:.3f}); adjusted p "
+                                     f"{t['p_adjusted']:.2g}"})
         else:
             d = demand[t["area"]]
-            dis.append({**t, "text": f"{t['area']}: {d['observed']} reports in the log against {d['expected']:.1f} expected "
+            dis.append({**t, "text": f"{t['area']}: {d['observed']} reports in the log against {d['expected']:.1f} "
+                                     "expected "
                                      f"by the scenario (×{d['ratio']:.2f}); adjusted p {t['p_adjusted']:.2g}"})
     flagged = sorted({d["area"] for d in dis}, key=lambda a: (a != "district", a))
     return {"scenario": sc.name, "log": log.counts(), "replications": replications, "seed": seed,

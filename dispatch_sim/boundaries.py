@@ -58,7 +58,8 @@ def _check_geom(geom, path, label):
         raise DispatchSimError(f"{label}: {_show(path)}: expected Polygon or MultiPolygon features")
     w, s, e, n = geom.bounds
     if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
-        raise DispatchSimError(f"{label}: {_show(path)}: coordinates are not longitude/latitude in degrees (a projected "
+        raise DispatchSimError(f"{label}: {_show(path)}: coordinates are not longitude/latitude in degrees (a "
+                               "projected "
                                "file? export it in degrees: WGS-84, GCJ-02 or BD-09)")
     if not geom.is_valid:
         import shapely
@@ -195,7 +196,8 @@ def clip_graph(G, polygon, buffer_m: float = 200.0):
     buf = polygon.buffer(buffer_m / (M_PER_DEG_LON_EQUATOR * max(0.2, np.cos(np.radians(lat0))))) if buffer_m > 0 else polygon
     inside = shapely.contains_xy(buf, lon, lat)
     if not inside.any():
-        raise DispatchSimError("boundaries.district: the road graph has no node inside the district outline (check its crs "
+        raise DispatchSimError("boundaries.district: the road graph has no node inside the district outline (check its "
+                               "crs "
                                "and the graph's bbox)")
     H = G.subgraph(ids[inside].tolist()).copy()
     comp = max(nx.strongly_connected_components(H), key=len)

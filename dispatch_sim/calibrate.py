@@ -478,7 +478,8 @@ def calibrate(log: ReportLog, world, *, seed: int = 0) -> dict:
     demand.update(time_profile(p.created, first_min, days, rng))
     ind = demand.get("independence")
     if ind and ind["p"] < 0.01:
-        notes.append(f"hour-of-day and weekday are not independent in the log (G-test p={ind['p']:.2g}): the scenario's "
+        notes.append(f"hour-of-day and weekday are not independent in the log (G-test p={ind['p']:.2g}): the "
+                     "scenario's "
                      "hour profile × weekday profile is an approximation")
     # ---- townships
     names = [t.name for t in sc.teams]
@@ -639,7 +640,8 @@ def scenario_values(cal: dict, sc) -> tuple[dict, dict]:
     if d.get("dist"):
         vals["dispatch.dispatch_delay_min"] = d["dist"]
         com["dispatch.dispatch_delay_min"] = (f"{d['best']} by AIC on {d['n']} reports whose team was free; mean "
-                                              f"{d['mean']:.3g} (95% CI {d['mean_ci95'][0]:.3g}-{d['mean_ci95'][1]:.3g}) min")
+                                              f"{d['mean']:.3g} (95% CI "
+                                              f"{d['mean_ci95'][0]:.3g}-{d['mean_ci95'][1]:.3g}) min")
     tr = cal["travel"]
     if tr.get("turnout_mean") is not None and tr["turnout_mean"] > 0.05:
         vals["dispatch.turnout_min"] = _scaled_like(sc.dispatch.turnout_min, tr["turnout_mean"])
@@ -649,7 +651,8 @@ def scenario_values(cal: dict, sc) -> tuple[dict, dict]:
     speeds, notes = _speed_section(sc, tr)
     if speeds:
         vals["speeds"] = speeds
-        com["speeds"] = "; ".join(f"{k} ×{v['speed_factor']:.3f} (95% CI {v['ci95'][0]:.3f}-{v['ci95'][1]:.3f}, n={v['n']}"
+        com["speeds"] = "; ".join(f"{k} ×{v['speed_factor']:.3f} (95% CI {v['ci95'][0]:.3f}-{v['ci95'][1]:.3f}, "
+                                  f"n={v['n']}"
                                   + (", pooled" if v.get("pooled_with") else "") + ")"
                                   for k, v in tr["bands"].items()) + " against the base's speeds" + (
             "; " + "; ".join(notes) if notes else "")
@@ -672,7 +675,8 @@ def render_yaml(cal: dict, sc, base_path: Path, out_path: Path, points_name: str
     lg = cal["log"]
     lines = [f"# Calibrated by dispatch-sim calibrate from {log_name}: {lg['rows']} rows, {lg['used']} used, "
              f"{lg['quarantined']} quarantined (see the calibration page).",
-             f"# Log {cal['demand']['first_day']} to {cal['demand']['last_day']}; coordinates {lg['crs']} ({lg['crs_how']}).",
+             f"# Log {cal['demand']['first_day']} to {cal['demand']['last_day']}; coordinates {lg['crs']} "
+             f"({lg['crs_how']}).",
              "# Every value below carries, in its comment, the records behind it and its 95% interval.",
              f"extends: {dump(str(rel).replace(chr(92), '/'))}",
              f"name: {dump(sc.name + ' — calibrated on ' + log_name)}",

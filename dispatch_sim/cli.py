@@ -380,7 +380,8 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
         load: Optional[float] = typer.Option(None, min=0.001, help="override run.load (× reports_per_day)"),
         workers: Optional[int] = typer.Option(None, min=1, help="local processes (default: all cores)"),
         scheduler: Optional[str] = typer.Option(None,
-                                                help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+                                                help="Dask scheduler address tcp://HOST:PORT (or "
+                                                     "DISPATCH_SIM_SCHEDULER)"),
         resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial"),
         cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)"),
         lang: Optional[str] = typer.Option(None, "--lang",
@@ -446,7 +447,8 @@ def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(None, min=1),
           scheduler: Optional[str] = typer.Option(None,
-                                                  help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+                                                  help="Dask scheduler address tcp://HOST:PORT (or "
+                                                       "DISPATCH_SIM_SCHEDULER)"),
           strict: bool = typer.Option(False, "--strict",
                                       help="also fail (exit 1) when a township has too few reports to judge")):
     """Exit 0 if every township and the district meet every target, 1 if one is missed, 2 on bad input
@@ -496,7 +498,8 @@ def stress(scenario: Path = typer.Argument(...),
            replications: Optional[int] = typer.Option(None, min=1),
            workers: Optional[int] = typer.Option(None, min=1),
            scheduler: Optional[str] = typer.Option(None,
-                                                   help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+                                                   help="Dask scheduler address tcp://HOST:PORT (or "
+                                                        "DISPATCH_SIM_SCHEDULER)"),
            resume: bool = typer.Option(False),
            cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for the reliability maps (m)")):
     """Load sweep with common random numbers and the breaking point (stress.json, stress.png), with
@@ -524,7 +527,8 @@ def stress(scenario: Path = typer.Argument(...),
     bp = res.breaking_point
     lo, hi = res.loads_swept
     for c in res.worst_cells_at_first_failing_load[:3]:
-        out.print(f"  weakest place at ×{bp.first_load_failing:g}: {c.get('place') or c['home_team'] + ' cell ' + c['cell']}: "
+        out.print(f"  weakest place at ×{bp.first_load_failing:g}: "
+                  f"{c.get('place') or c['home_team'] + ' cell ' + c['cell']}: "
                   f"{c['on_time']} of {c['reports']} on time "
                   f"(95% CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)", highlight=False, markup=False)
     goal = res.target_on_time_rate
@@ -592,7 +596,8 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
             out_dir: Path = typer.Option(Path("out"), "--out"), replications: Optional[int] = typer.Option(None, min=1),
             workers: Optional[int] = typer.Option(None, min=1),
             scheduler: Optional[str] = typer.Option(None,
-                                                    help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+                                                    help="Dask scheduler address tcp://HOST:PORT (or "
+                                                         "DISPATCH_SIM_SCHEDULER)")):
     """Paired comparison B − A under common random numbers (compare.json).
 
     Example: dispatch-sim compare scenarios/nanhu_peak_load.yaml scenarios/nanhu_mutual_aid.yaml
@@ -625,7 +630,8 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(None, min=1),
           scheduler: Optional[str] = typer.Option(None,
-                                                  help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+                                                  help="Dask scheduler address tcp://HOST:PORT (or "
+                                                       "DISPATCH_SIM_SCHEDULER)")):
     """Where to put posts: a maximal covering model on road travel times (PuLP/CBC), then the
     proposal simulated against the current layout (placement.json, placement_variant.yaml, figures).
 
@@ -649,7 +655,8 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
                                 band=b, points=points, sample=sample, seed=w.scenario.run.seed, post_crews=post_crews)
     prop = res.proposal
     cov, twice = prop["demand_share_covered"], prop["demand_share_covered_twice"]
-    out.print(f"demand within {prop['travel_budget_min']:g} min drive of a base: {cov['before']:.1%} → {cov['after']:.1%}; "
+    out.print(f"demand within {prop['travel_budget_min']:g} min drive of a base: {cov['before']:.1%} → "
+              f"{cov['after']:.1%}; "
               f"within reach of two bases: {twice['before']:.1%} → {twice['after']:.1%}", highlight=False)
     for c in prop["changes"]:
         what = f"add {c['name']}" if c["action"] == "add" else f"move {c['team']}"
@@ -679,7 +686,8 @@ def staff(scenario: Path = typer.Argument(..., help="scenario YAML"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(1, min=1, help="local processes per evaluation (default 1)"),
           scheduler: Optional[str] = typer.Option(None,
-                                                  help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+                                                  help="Dask scheduler address tcp://HOST:PORT (or "
+                                                       "DISPATCH_SIM_SCHEDULER)")):
     """The fewest crews per team and shift that keep every township on target (staffing.json,
     staffing_variant.yaml, figures/staffing.png), verified by simulation.
 
@@ -730,7 +738,8 @@ def _print_comparison(res: dict) -> None:
         out.print(f"{label}: {x['scenario']}: {pct(x['on_time']['rate'])} on time"
                   + (f" (95% CI {pct(ci[0])}–{pct(ci[1])})" if ci[0] is not None else "")
                   + f"; verdict {x['verdict']['status']}"
-                  + (f", misses in {', '.join(x['verdict']['failing_townships'])}" if x["verdict"]["failing_townships"] else ""),
+                  + (", misses in "
+                     f"{', '.join(x['verdict']['failing_townships'])}" if x["verdict"]["failing_townships"] else ""),
                   highlight=False, markup=False)
     d = res["difference_b_minus_a"]["on_time_rate"]
     m = res["difference_b_minus_a"]["mean_response_min"]
@@ -894,7 +903,8 @@ def _parse_lonlat(label: str, text: str) -> tuple[float, float]:
     try:
         lon, lat = (float(x) for x in text.split(","))
     except ValueError:
-        raise DispatchSimError(f"{label}: expected LON,LAT in degrees, e.g. 120.7859,30.7611; got {text[:60]!r}") from None
+        raise DispatchSimError(f"{label}: expected LON,LAT in degrees, e.g. 120.7859,30.7611; got "
+                               f"{text[:60]!r}") from None
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise DispatchSimError(f"{label}: {text[:60]!r} is not a longitude,latitude in degrees "
                                "(allowed: -180..180, -90..90, longitude first)")
@@ -940,7 +950,8 @@ def graph_fetch(place: Optional[str] = typer.Option(None, help='e.g. "南湖区,
     if (place is None) == (b is None):
         raise DispatchSimError("give exactly one of --place or --bbox")
     if place is not None and (not place.strip() or len(place) > 500):
-        raise DispatchSimError("--place: give a place name such as \"南湖区, 嘉兴市, 浙江省, 中国\" (at most 500 characters)")
+        raise DispatchSimError("--place: give a place name such as \"南湖区, 嘉兴市, 浙江省, 中国\" (at most 500 "
+                               "characters)")
     for label, url in (("--overpass-url", overpass_url), ("--nominatim-url", nominatim_url)):
         if url is not None:
             check_service_url(url, label)
@@ -959,7 +970,8 @@ def graph_import(file: Path = typer.Argument(..., help=".osm, .osm.bz2 or .osm.p
                  out_file: Path = typer.Option(..., "--out", help="GraphML to write")):
     """Import a local OSM extract (streamed), clip it and save the cleaned drivable graph.
 
-    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.65,30.60,120.98,30.85 --out data/nanhu_drive.graphml
+    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.65,30.60,120.98,30.85 --out \
+data/nanhu_drive.graphml
     """
     from .roads import graph_info, import_osm_file, load_polygon, prepare_graph, resolve_data_path, save_graph
 
@@ -999,7 +1011,8 @@ def _print_info(info: dict) -> None:
     _say(f"nodes: {info['nodes']}, edges: {info['edges']}; extent (W,S,E,N): {info['extent']}")
     _say(f"dropped outside the largest strongly connected component: {info['dropped_nodes']} nodes, "
          f"{info['dropped_edges']} edges")
-    _say("km of road (directed edges) by class: " + ", ".join(f"{k} {v}" for k, v in info["km_directed_by_class"].items()))
+    _say("km of road (directed edges) by "
+         "class: " + ", ".join(f"{k} {v}" for k, v in info["km_directed_by_class"].items()))
     _say(info["attribution"])
 
 
@@ -1026,7 +1039,8 @@ def _locate_log(world, log, c: str):
 def _say_log(log) -> None:
     c = log.counts()
     _say(f"{log.path}: {c['rows']} rows: {c['used']} used, {c['quarantined']} quarantined"
-         + (" (" + "; ".join(f"{n} {k}" for k, n in c["quarantined_by_reason"].items()) + ")" if c["quarantined"] else ""))
+         + (" (" + "; ".join(f"{n} "
+                             f"{k}" for k, n in c["quarantined_by_reason"].items()) + ")" if c["quarantined"] else ""))
     for k, n in c["notes"].items():
         _warn(f"{log.path}: {n} rows: {k}")
     _say(f"coordinates: {c['crs']} ({c['crs_how']}); encoding {c['encoding']}")
@@ -1046,7 +1060,8 @@ def calibrate(log_file: Path = typer.Argument(..., help="report log exported by 
               seed: int = typer.Option(0, min=0, help="bootstrap seed")):
     """Fit a scenario to a report log: demand, work times, delays, speeds; writes NEW.yaml and a page.
 
-    Example: dispatch-sim calibrate scenarios/examples/nanhu_synthetic_log_2022q3.csv --base scenarios/nanhu_baseline.yaml --out out/calibrated.yaml
+    Example: dispatch-sim calibrate scenarios/examples/nanhu_synthetic_log_2022q3.csv --base \
+scenarios/nanhu_baseline.yaml --out out/calibrated.yaml
     """
     from .calibrate import calibrate as fit, write_calibration
     from .io import prepare_out_dir
@@ -1086,7 +1101,8 @@ def backtest(scenario: Path = typer.Argument(..., help="scenario YAML to test"),
                                                 help="page language zh | en (default: the scenario's report.lang)")):
     """Replay a report log through the model; say where model and record disagree beyond chance.
 
-    Example: dispatch-sim backtest out/calibrated.yaml --log scenarios/examples/nanhu_synthetic_log_2022q3.csv --out out/backtest
+    Example: dispatch-sim backtest out/calibrated.yaml --log scenarios/examples/nanhu_synthetic_log_2022q3.csv --out \
+out/backtest
     """
     from .backtest import backtest as run_backtest, summary_lines
     from .io import write_json_atomic

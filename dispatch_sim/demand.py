@@ -134,7 +134,8 @@ class DemandModel:
                 samplers.append(self._edge_sampler(inside) if team_p[t] > 0 else None)
             missing = [self.team_names[t] for t in range(len(samplers)) if team_p[t] > 0 and samplers[t] is None]
             if missing:
-                raise DispatchSimError(f"{label}.shares: teams without any road in their jurisdiction: {', '.join(missing)}")
+                raise DispatchSimError(f"{label}.shares: teams without any road in their jurisdiction: "
+                                       f"{', '.join(missing)}")
             return TownshipShares(team_p / team_p.sum(), samplers)
         if isinstance(w, WhereHotspot):
             from .crs import to_wgs84
@@ -169,7 +170,8 @@ class DemandModel:
         except FileNotFoundError:
             raise DispatchSimError(f"{label}.path: {path}: file not found") from None
         except Exception as exc:
-            raise DispatchSimError(f"{label}.path: {path}: not a GeoJSON FeatureCollection of polygons ({exc})") from None
+            raise DispatchSimError(f"{label}.path: {path}: not a GeoJSON FeatureCollection of polygons "
+                                   f"({exc})") from None
         if len(geoms) == 0 or wts.sum() <= 0:
             raise DispatchSimError(f"{label}.path: {path}: no polygons with positive '{w.weight_property}'")
         for g in geoms:

@@ -194,28 +194,39 @@ def calibration_page(cal: dict, world, report_dir, *, lang: str | None = None, s
 <p>{e(T('cal.intro', base=sc.name))}</p>
 <section><h2>{e(T('cal.h_log'))}</h2><p>{e(T('cal.log_line', rows=lg['rows'], used=lg['used'], q=lg['quarantined'],
     enc=lg['encoding'], crs=str(lg['crs']), how=lg['crs_how']))}</p>
-<table><tr><th>{e(T('cal.th_reason'))}</th><th>{e(T('th.reports'))}</th></tr>{q or f"<tr><td colspan=2>{e(T('none'))}</td></tr>"}</table>
+<table><tr><th>{e(T('cal.th_reason'))}</th><th>{e(T('th.reports'))}</th></tr>\
+{q or f"<tr><td colspan=2>{e(T('none'))}</td></tr>"}</table>
 {f"<table><tr><th>{e(T('cal.th_note'))}</th><th>{e(T('th.reports'))}</th></tr>{notes}</table>" if notes else ""}
 <p><small>{e(T('cal.quarantine_file'))}</small></p></section>
-<section><h2>{e(T('cal.h_rate'))}</h2><p>{e(T('cal.rate_line', rate=f"{dem['reports_per_day']:.2f}", lo=f"{dem['reports_per_day_ci95'][0]:.2f}",
+<section><h2>{e(T('cal.h_rate'))}</h2><p>\
+{e(T('cal.rate_line', rate=f"{dem['reports_per_day']:.2f}", lo=f"{dem['reports_per_day_ci95'][0]:.2f}",
     hi=f"{dem['reports_per_day_ci95'][1]:.2f}", n=dem['reports'], days=dem['days'], disp=f"{dem['dispersion_index']:.2f}"))}</p>
 <p>{e(T('cal.independence', g=_fmt(ind.get('G'), 1), p=_fmt(ind.get('p'), 3)))}</p></section>
 {fig('cal.h_profile', 'profile.png')}{fig('cal.h_daily', 'daily.png')}
-<section><h2>{e(T('cal.h_towns'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('th.reports'))}</th><th>{e(T('cal.th_share'))}</th>
+<section><h2>{e(T('cal.h_towns'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('th.reports'))}</th><th>\
+{e(T('cal.th_share'))}</th>
 <th>{e(T('th.ci'))}</th><th>{e(T('cal.th_log_town'))}</th></tr>{towns}</table>
-<p><small>{e(T('cal.towns_note', agree=_fmt((cal['township_column'] or {}).get('agreement_with_jurisdictions'), 3)))}</small></p></section>
-<section><h2>{e(T('cal.h_cats'))}</h2><table><tr><th>{e(T('cal.th_cat'))}</th><th>{e(T('th.reports'))}</th><th>{e(T('cal.th_share'))}</th>
-<th>{e(T('th.ci'))}</th><th>{e(T('cal.th_family'))}</th><th>{e(T('cal.th_mean'))}</th><th>{e(T('th.ci'))}</th><th>{e(T('cal.th_n'))}</th></tr>{cats}</table>
+<p><small>\
+{e(T('cal.towns_note', agree=_fmt((cal['township_column'] or {}).get('agreement_with_jurisdictions'), 3)))}</small></p>\
+</section>
+<section><h2>{e(T('cal.h_cats'))}</h2><table><tr><th>{e(T('cal.th_cat'))}</th><th>{e(T('th.reports'))}</th><th>\
+{e(T('cal.th_share'))}</th>
+<th>{e(T('th.ci'))}</th><th>{e(T('cal.th_family'))}</th><th>{e(T('cal.th_mean'))}</th><th>{e(T('th.ci'))}</th><th>\
+{e(T('cal.th_n'))}</th></tr>{cats}</table>
 <p><small>{e(T('cal.fit_note'))}</small></p></section>
 {fig('cal.h_durations', 'durations.png')}
-<section><h2>{e(T('cal.h_delay'))}</h2><p>{e(T('cal.delay_line', n=dd.get('n', 0), all=dd.get('records_with_dispatch', 0),
+<section><h2>{e(T('cal.h_delay'))}</h2><p>\
+{e(T('cal.delay_line', n=dd.get('n', 0), all=dd.get('records_with_dispatch', 0),
     best=dd.get('best') or T('cal.kept'), mean=_fmt(dd.get('mean'), 2), ci=_ci(dd.get('mean_ci95'), 2)))}</p></section>
-<section><h2>{e(T('cal.h_travel'))}</h2><p>{e(T('cal.travel_line', n=tr.get('n', 0), turnout=_fmt(tr.get('turnout_mean'), 2),
+<section><h2>{e(T('cal.h_travel'))}</h2><p>\
+{e(T('cal.travel_line', n=tr.get('n', 0), turnout=_fmt(tr.get('turnout_mean'), 2),
     ci=_ci(tr.get('turnout_ci95'), 2)))}</p>
-<table><tr><th>{e(T('cal.th_band'))}</th><th>{e(T('cal.th_n'))}</th><th>{e(T('cal.th_factor'))}</th><th>{e(T('th.ci'))}</th><th></th></tr>{bands}</table>
+<table><tr><th>{e(T('cal.th_band'))}</th><th>{e(T('cal.th_n'))}</th><th>{e(T('cal.th_factor'))}</th><th>\
+{e(T('th.ci'))}</th><th></th></tr>{bands}</table>
 <p><small>{e(T('cal.travel_note'))}</small></p></section>
 {fig('cal.h_travel', 'travel.png')}{fig('cal.h_places', 'places.png')}
-<section><h2>{e(T('cal.h_notes'))}</h2><ul>{''.join(f'<li>{e(n)}</li>' for n in cal['notes']) or f"<li>{e(T('none'))}</li>"}</ul></section>
+<section><h2>{e(T('cal.h_notes'))}</h2><ul>\
+{''.join(f'<li>{e(n)}</li>' for n in cal['notes']) or f"<li>{e(T('none'))}</li>"}</ul></section>
 <p><small>{e(T('cal.howto'))} {e(T('map.attr_standin') if world.standin else T('map.attr_osm'))}</small></p>"""
     paths["page"] = write_text_atomic(out / "calibration.html", _page(T("cal.title", name=scenario_name), body, lang))
     return paths
@@ -312,7 +323,8 @@ def backtest_page(bt: dict, sc, out_dir, *, lang: str | None = None, standin: bo
                     f"<td>{_fmt(a.get('on_time_simulated'), 3)} ({_ci(a.get('on_time_simulated_pi95'), pct=True)})</td>"
                     f"<td>{_fmt(a.get('p90_observed'), 1)} / {_fmt(a.get('p90_simulated'), 1)}</td>"
                     f"<td>{_fmt(a.get('ks_D'), 3)}</td></tr>")
-    dem = "".join(f"<tr class='{'missed' if t in flagged else 'met'}'><td>{e(T('area.district') if t == 'district' else t)}</td>"
+    dem = "".join("<tr "
+                  f"class='{'missed' if t in flagged else 'met'}'><td>{e(T('area.district') if t == 'district' else t)}</td>"
                   f"<td>{v['observed']}</td><td>{v['expected']:.1f}</td><td>{_fmt(v.get('ratio'), 2)}</td><td>{v['p']:.3g}</td></tr>"
                   for t, v in (bt.get("demand") or {}).items())
     util = "".join(f"<tr><td>{e(t)}</td><td>{v['jobs_with_close']}</td><td>{_fmt(v['observed'], 3)}</td>"
@@ -330,15 +342,20 @@ def backtest_page(bt: dict, sc, out_dir, *, lang: str | None = None, standin: bo
     body = f"""<h1>{e(T('bt.title', name=bt['scenario']))}</h1>{banner}
 <div class="verdict {'holds' if bt['agrees'] else 'broken'}">{e(verdict)}</div>{f'<ul>{dis}</ul>' if dis else ''}
 <p>{e(T('bt.intro', reps=bt['replications'], seed=bt['seed'], days=f"{bt['days']:g}", monday=bt['start_monday']))}</p>
-<p>{e(T('cal.log_line', rows=lg['rows'], used=lg['used'], q=lg['quarantined'], enc=lg['encoding'], crs=str(lg['crs']), how=lg['crs_how']))}</p>
-<section><h2>{e(T('bt.h_areas'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('th.result'))}</th><th>{e(T('th.reports'))}</th>
-<th>{e(T('bt.th_arrivals'))}</th><th>{e(T('bt.th_obs'))}</th><th>{e(T('bt.th_sim'))}</th><th>{e(T('bt.th_p90'))}</th><th>KS D</th></tr>
+<p>\
+{e(T('cal.log_line', rows=lg['rows'], used=lg['used'], q=lg['quarantined'], enc=lg['encoding'], crs=str(lg['crs']), how=lg['crs_how']))}</p>
+<section><h2>{e(T('bt.h_areas'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('th.result'))}</th><th>\
+{e(T('th.reports'))}</th>
+<th>{e(T('bt.th_arrivals'))}</th><th>{e(T('bt.th_obs'))}</th><th>{e(T('bt.th_sim'))}</th><th>{e(T('bt.th_p90'))}</th>\
+<th>KS D</th></tr>
 {''.join(rows)}</table><p><small>{e(T('bt.method'))}</small></p></section>
 {fig('bt.h_on_time', 'on_time.png')}{fig('bt.h_cdf', 'response_cdf.png')}
-<section><h2>{e(T('bt.h_demand'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('bt.th_observed'))}</th><th>{e(T('bt.th_expected'))}</th>
+<section><h2>{e(T('bt.h_demand'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('bt.th_observed'))}</th><th>\
+{e(T('bt.th_expected'))}</th>
 <th>{e(T('bt.th_ratio'))}</th><th>p</th></tr>{dem or f"<tr><td colspan=5>{e(T('none'))}</td></tr>"}</table></section>
 {fig('bt.h_demand', 'demand.png')}
-<section><h2>{e(T('bt.h_util'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('bt.th_jobs'))}</th><th>{e(T('bt.th_obs'))}</th>
+<section><h2>{e(T('bt.h_util'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('bt.th_jobs'))}</th><th>\
+{e(T('bt.th_obs'))}</th>
 <th>{e(T('bt.th_sim'))}</th></tr>{util}</table><p><small>{e(T('bt.util_note'))}</small></p></section>
 <p><small>{e(T('map.attr_standin') if standin else T('map.attr_osm'))}</small></p>"""
     paths["page"] = write_text_atomic(out / "backtest.html", _page(T("bt.title", name=bt["scenario"]), body, lang))

@@ -56,11 +56,15 @@ REQUIRED = ("reported_at", "lon", "lat")
 
 #: Header spellings of each field (compared after :func:`_norm`). Extend with a mapping file.
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "report_id": ("report_id", "id", "event_id", "case_id", "编号", "事件编号", "事件编码", "案件编号", "工单编号", "序号id"),
-    "reported_at": ("reported_at", "report_time", "timestamp", "time", "datetime", "created_at", "上报时间", "事件上报时间",
+    "report_id": ("report_id", "id", "event_id", "case_id", "编号", "事件编号", "事件编码", "案件编号", "工单编号",
+                  "序号id"),
+    "reported_at": ("reported_at", "report_time", "timestamp", "time", "datetime", "created_at", "上报时间",
+                    "事件上报时间",
                     "时间", "发生时间", "受理时间", "登记时间", "创建时间"),
-    "category": ("category", "type", "event_type", "事件类型", "类别", "类型", "事件类别", "事项类型", "问题类型", "事件分类"),
-    "township": ("township", "town", "street", "所属镇街", "镇街", "所属街道", "所属镇街道", "街道", "乡镇街道", "属地"),
+    "category": ("category", "type", "event_type", "事件类型", "类别", "类型", "事件类别", "事项类型", "问题类型",
+                 "事件分类"),
+    "township": ("township", "town", "street", "所属镇街", "镇街", "所属街道", "所属镇街道", "街道", "乡镇街道",
+                 "属地"),
     "lon": ("lon", "lng", "longitude", "x", "经度", "坐标经度", "事件经度"),
     "lat": ("lat", "latitude", "y", "纬度", "坐标纬度", "事件纬度"),
     "crs": ("crs", "coordinate_system", "坐标系", "坐标系统"),
@@ -74,7 +78,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 #: CRS words as platforms write them.
 CRS_WORDS = {"wgs84": "wgs84", "wgs-84": "wgs84", "wgs_84": "wgs84", "gps": "wgs84", "epsg:4326": "wgs84",
              "4326": "wgs84",
-             "gcj02": "gcj02", "gcj-02": "gcj02", "gcj_02": "gcj02", "火星坐标": "gcj02", "高德": "gcj02", "amap": "gcj02",
+             "gcj02": "gcj02", "gcj-02": "gcj02", "gcj_02": "gcj02", "火星坐标": "gcj02", "高德": "gcj02",
+             "amap": "gcj02",
              "国测局": "gcj02", "bd09": "bd09", "bd-09": "bd09", "bd_09": "bd09", "百度": "bd09", "baidu": "bd09",
              "bd09ll": "bd09"}
 
@@ -131,7 +136,8 @@ class Mapping:
         except DispatchSimError as exc:
             raise DispatchSimError(str(exc).splitlines()[0]) from None
         if not isinstance(data, dict):
-            raise DispatchSimError(f"{label}: {_show(path)}: expected a mapping with columns, crs, categories, townships")
+            raise DispatchSimError(f"{label}: {_show(path)}: expected a mapping with columns, crs, categories, "
+                                   "townships")
         bad = sorted(set(map(str, data)) - {"columns", "crs", "categories", "townships"})
         if bad:
             raise DispatchSimError(f"{label}: {_show(path)}: unknown key(s) {', '.join(b[:30] for b in bad[:5])} "
@@ -144,7 +150,8 @@ class Mapping:
             setattr(out, key, {str(a): str(b) for a, b in v.items()})
         bad_cols = sorted(set(out.columns) - set(FIELDS))
         if bad_cols:
-            raise DispatchSimError(f"{label}: {_show(path)}: columns: unknown field(s) {', '.join(b[:30] for b in bad_cols[:5])} "
+            raise DispatchSimError(f"{label}: {_show(path)}: columns: unknown field(s) "
+                                   f"{', '.join(b[:30] for b in bad_cols[:5])} "
                                    f"(allowed: {', '.join(FIELDS)})")
         if data.get("crs") is not None:
             out.crs = normalise_crs(str(data["crs"]), label)
@@ -345,7 +352,8 @@ def read_log(path, *, mapping: Mapping | None = None, label: str = "LOG") -> Rep
     if data.startswith(b"PK\x03\x04"):
         table, encoding = _xlsx_rows(p, data, label), "xlsx"
     elif data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        raise DispatchSimError(f"{label}: {_show(p)}: an old Excel .xls workbook (or another OLE file); save it as .xlsx "
+        raise DispatchSimError(f"{label}: {_show(p)}: an old Excel .xls workbook (or another OLE file); save it as "
+                               ".xlsx "
                                "or as CSV UTF-8 and try again")
     else:
         text, encoding = decode_text(data, p, label, what=WHAT)
@@ -384,12 +392,14 @@ def _xlsx_rows(p: Path, data: bytes, label: str) -> list[tuple[int, list]]:
     import zipfile
 
     if len(data) > MAX_XLSX_BYTES:
-        raise DispatchSimError(f"{label}: {_show(p)}: workbook larger than {MAX_XLSX_BYTES / 1e6:.0f} MB; export it as CSV")
+        raise DispatchSimError(f"{label}: {_show(p)}: workbook larger than {MAX_XLSX_BYTES / 1e6:.0f} MB; export it as "
+                               "CSV")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         total = sum(i.file_size for i in zf.infolist())
         if total > 40 * MAX_XLSX_BYTES:
-            raise DispatchSimError(f"{label}: {_show(p)}: the workbook unpacks to {total / 1e9:.1f} GB; export it as CSV")
+            raise DispatchSimError(f"{label}: {_show(p)}: the workbook unpacks to {total / 1e9:.1f} GB; export it as "
+                                   "CSV")
         if "xl/workbook.xml" not in zf.namelist():
             raise DispatchSimError(f"{label}: {_show(p)}: a ZIP file but not an XLSX workbook, expected a {WHAT}")
     except zipfile.BadZipFile:
@@ -397,7 +407,8 @@ def _xlsx_rows(p: Path, data: bytes, label: str) -> list[tuple[int, list]]:
     try:
         import openpyxl
     except ImportError:  # pragma: no cover - a declared dependency
-        raise DispatchSimError(f"{label}: {_show(p)}: reading XLSX needs openpyxl (pip install openpyxl), or save as CSV") from None
+        raise DispatchSimError(f"{label}: {_show(p)}: reading XLSX needs openpyxl (pip install openpyxl), or save as "
+                               "CSV") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -482,10 +493,13 @@ def _parse_table(p: Path, table, encoding: str, mapping: Mapping, label: str) ->
         if looks and any(_SYN.get(_norm(h)) for h in first):
             found = [f"{h} → {_SYN[_norm(h)]}" for h in first if _SYN.get(_norm(h))]
             raise DispatchSimError(f"{label}: {_show(p)}: the header lacks a report time, longitude or latitude column "
-                                   f"(recognised: {', '.join(found[:8])}); name them e.g. 上报时间/reported_at, 经度/lon, "
+                                   f"(recognised: {', '.join(found[:8])}); name them e.g. 上报时间/reported_at, "
+                                   "经度/lon, "
                                    "纬度/lat, or map them with --mapping")
-        raise DispatchSimError(f"{label}: {_show(p)}: no header row with report time, longitude and latitude columns in "
-                               f"the first {HEADER_SCAN_ROWS} rows; expected a {WHAT} (headers such as 上报时间, 经度, 纬度)")
+        raise DispatchSimError(f"{label}: {_show(p)}: no header row with report time, longitude and latitude columns "
+                               "in "
+                               f"the first {HEADER_SCAN_ROWS} rows; expected a {WHAT} (headers such as 上报时间, 经度, "
+                               "纬度)")
     missing = [f for f in REQUIRED if f not in cols]
     if missing:
         header = [str(h)[:30] for h in table[k][1] if h is not None]

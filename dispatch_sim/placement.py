@@ -313,7 +313,8 @@ def recommend(proposal: dict, verification: Comparison | None) -> dict:
     d = verification.difference_b_minus_a["on_time_rate"]
     worse = verification.decision.townships_worse
     lo, hi = d["ci95"]
-    gain = f"{d['mean'] * 100:+.1f} points" + ("" if lo is None or lo != lo else f" (95% CI {lo * 100:+.1f} to {hi * 100:+.1f})")
+    gain = f"{d['mean'] * 100:+.1f} points" + ("" if lo is None or lo != lo else f" (95% CI {lo * 100:+.1f} to "
+                                                                                 f"{hi * 100:+.1f})")
     if d.get("replications_used", 2) < 2:
         return {"recommended": False, "best_candidate": best,
                 "text": f"no change recommended: best candidate {best}; one replication cannot show a significant gain"}

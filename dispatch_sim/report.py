@@ -207,28 +207,35 @@ def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str 
 <p>{run_line}</p>
 <section><h2>{e(T('h.townships'))}</h2>
 <p>{e(T('p.townships'))} {e(_met_line(v, T))}</p>
-<table class="towns">{th('th.team', 'th.promise', 'th.reports', 'th.on_time', 'th.ci', 'th.p90', 'th.wait95', 'th.wait99',
+<table class="towns">\
+{th('th.team', 'th.promise', 'th.reports', 'th.on_time', 'th.ci', 'th.p90', 'th.wait95', 'th.wait99',
                       'th.waitmax', 'th.busy', 'th.committed', 'th.served_by_others', 'th.helped_others')}{''.join(rows)}</table>
 <p><small>{e(T('p.busy_note'))}</small></p></section>
 <section><h2>{e(T('h.map'))}</h2><p><small>{e(T('p.map'))}</small></p>{webmap}</section>
 <section><h2>{e(T('h.targets'))}</h2><p>{e(T('p.targets'))}</p>
-<table>{th('th.area', 'th.target', 'th.required', 'th.estimate', 'th.judged', 'th.result')}{trow or f'<tr><td colspan=6>{e(T("no_targets"))}</td></tr>'}</table>
+<table>\
+{th('th.area', 'th.target', 'th.required', 'th.estimate', 'th.judged', 'th.result')}{trow or f'<tr><td colspan=6>{e(T("no_targets"))}</td></tr>'}</table>
 <p><small>{e(_rule_text(sc, v, T))}</small></p></section>
 <section><h2>{e(T('h.causes'))}</h2><table>{th('th.cause', 'th.reports')}{causes}</table></section>
 <section><h2>{e(T('h.breaks'))}</h2><p>{e(T('p.breaks'))}</p>
-<table>{th('th.place', 'th.reports', 'th.late', 'th.on_time', 'th.ci', 'th.p_below', 'th.p90', 'th.main_cause')}{worst or f'<tr><td colspan=8>{e(T("no_late"))}</td></tr>'}</table>
+<table>\
+{th('th.place', 'th.reports', 'th.late', 'th.on_time', 'th.ci', 'th.p_below', 'th.p90', 'th.main_cause')}{worst or f'<tr><td colspan=8>{e(T("no_late"))}</td></tr>'}</table>
 <p><small>{e(T('p.breaks_note', n=late_np))}</small></p></section>
 {fig('h.breaks', 'cells.png')}
 {fig('h.where', 'map.png')}
-<section><h2>{e(T('h.aid'))}</h2><table>{th('th.helper', 'th.reports', 'th.crew_hours', 'th.per_day')}{aid_rows or f'<tr><td colspan=4>{e(T("none"))}</td></tr>'}</table>
+<section><h2>{e(T('h.aid'))}</h2><table>\
+{th('th.helper', 'th.reports', 'th.crew_hours', 'th.per_day')}{aid_rows or f'<tr><td colspan=4>{e(T("none"))}</td></tr>'}</table>
 <p><small>{e(T('p.aid_note'))}</small></p></section>
 {system_section(summary, T)}
 {fig('h.fast', 'response_cdf.png')}
 {fig('h.when', 'on_time_by_hour.png')}
 {fig('h.crews', 'utilization.png')}
-<section><h2>{e(T('h.accounting'))}</h2><p>{e(T('p.accounting', total=rep['total'], served=rep['served'], open=rep['open_at_horizon'],
-    warm=rep['warmup_excluded'], np=rep['without_promise'], cens=rep['censored_open_younger_than_target']))}</p></section>
-<section><h2>{e(T('h.graph'))}</h2><p>{e(T('p.graph', kind=kind, nodes=g['nodes'], edges=g['edges'], source=g['source'], dropped=g['dropped_nodes']))}
+<section><h2>{e(T('h.accounting'))}</h2><p>\
+{e(T('p.accounting', total=rep['total'], served=rep['served'], open=rep['open_at_horizon'],
+    warm=rep['warmup_excluded'], np=rep['without_promise'], cens=rep['censored_open_younger_than_target']))}</p>\
+</section>
+<section><h2>{e(T('h.graph'))}</h2><p>\
+{e(T('p.graph', kind=kind, nodes=g['nodes'], edges=g['edges'], source=g['source'], dropped=g['dropped_nodes']))}
 <small>{e(g['attribution'])}</small></p></section>
 <section><h2>{e(T('h.assumptions'))}</h2><ul>{assumptions}</ul></section>
 <p><small>{prov} {e(settings.osm_attribution)}. {e(T('p.sources'))}</small></p>

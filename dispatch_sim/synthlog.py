@@ -26,7 +26,8 @@ from .geodesy import M_PER_DEG_LAT, m_per_deg_lon
 
 #: Chinese headers as the platform export names them (field → header).
 ZH_HEADERS = {"report_id": "事件编号", "reported_at": "上报时间", "category": "事件类型", "township": "所属镇街",
-              "lon": "经度", "lat": "纬度", "dispatched_at": "派遣时间", "arrived_at": "到场时间", "closed_at": "办结时间",
+              "lon": "经度", "lat": "纬度", "dispatched_at": "派遣时间", "arrived_at": "到场时间",
+              "closed_at": "办结时间",
               "team": "处置队伍"}
 #: English category names of the shipped scenarios → the Chinese the platform writes.
 ZH_CATEGORIES = {"city_appearance": "市容环境", "illegal_construction": "违法建设", "environment": "环境保护",
@@ -234,7 +235,8 @@ def csv_bytes(table: pd.DataFrame, *, encoding: str = "gbk", title: str | None =
 #: How ``scenarios/examples/nanhu_synthetic_log_2022q3.csv`` is made (``python tools/make_example_log.py``).
 EXAMPLE = {"scenario": "scenarios/nanhu_baseline.yaml", "graph_source": "stand-in", "days": 91,
            "start_date": "2022-07-04", "seed": 2022, "messy_seed": 16, "crs": "gcj02", "encoding": "gbk",
-           "title": "南湖区综合行政执法事件清单 2022年第三季度（合成示例数据，非真实记录 / SYNTHETIC, not real records）"}
+           "title": "南湖区综合行政执法事件清单 2022年第三季度（合成示例数据，非真实记录 / SYNTHETIC, not real "
+                    "records）"}
 
 
 def example_scenario(root, spec: dict | None = None):
