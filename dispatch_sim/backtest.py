@@ -253,7 +253,8 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
                               if e > 0 else [0, 0], "p": pv}
         tot_e, tot_k = float(exp.sum()), int(obs.sum())
         demand["district"] = {"observed": tot_k, "expected": tot_e, "ratio": tot_k / tot_e if tot_e else None,
-                              "p": float(min(1.0, 2 * min(stats.poisson.cdf(tot_k, tot_e), stats.poisson.sf(tot_k - 1, tot_e))))
+                              "p": float(min(1.0, 2 * min(stats.poisson.cdf(tot_k, tot_e),
+                                                          stats.poisson.sf(tot_k - 1, tot_e))))
                               if tot_e > 0 else 1.0}
     # utilisation where the log allows
     team_idx = np.where(p.team >= 0, p.team, p.home)

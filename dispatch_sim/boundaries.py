@@ -106,7 +106,7 @@ def _shapefile_features(shp: bytes, dbf: bytes | None, cpg: str | None, path, la
             r = shapefile.Reader(shp=io.BytesIO(shp), dbf=io.BytesIO(dbf) if dbf else None, encoding=enc)
             names = [f[0] for f in r.fields[1:]] if dbf else []
             out = []
-            for i, sr in enumerate(r.iterShapeRecords() if dbf else ((s, None) for s in r.iterShapes())):
+            for sr in (r.iterShapeRecords() if dbf else ((s, None) for s in r.iterShapes())):
                 s, rec = (sr.shape, sr.record) if dbf else sr
                 props = dict(zip(names, list(rec))) if rec is not None else {}
                 geo = s.__geo_interface__
@@ -193,7 +193,8 @@ def clip_graph(G, polygon, buffer_m: float = 200.0):
 
     ids, lon, lat = node_arrays(G)
     lat0 = float(np.mean(lat)) if len(lat) else 0.0
-    buf = polygon.buffer(buffer_m / (M_PER_DEG_LON_EQUATOR * max(0.2, np.cos(np.radians(lat0))))) if buffer_m > 0 else polygon
+    buf = (polygon.buffer(buffer_m / (M_PER_DEG_LON_EQUATOR * max(0.2, np.cos(np.radians(lat0)))))
+           if buffer_m > 0 else polygon)
     inside = shapely.contains_xy(buf, lon, lat)
     if not inside.any():
         raise DispatchSimError("boundaries.district: the road graph has no node inside the district outline (check its "

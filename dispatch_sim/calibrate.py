@@ -311,7 +311,7 @@ def quarantined_jobs(log: ReportLog, p: Prepared, scenario) -> list[tuple[int, f
         if team < 0:
             continue
 
-        def t(f):
+        def t(f, q=q):  # called in this iteration only; q bound explicitly
             v = q.get(f)
             if not v:
                 return None

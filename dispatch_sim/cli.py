@@ -323,24 +323,24 @@ def _guard(fn):
             _fail(exc)
         except KeyboardInterrupt:
             _eprint("interrupted; outputs already written are complete (written atomically)")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except MemoryError as exc:
             if _state["verbose"]:
                 _report_bug(exc, k)
             _eprint("error: out of memory: reduce run.replications, run.horizon_days, run.load or "
                     "demand.reports_per_day, or the graph size")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         except OSError as exc:
             if exc.errno in _ENV_ERRNOS:
                 name = exc.filename or ""
                 _eprint(f"error: {name}{': ' if name else ''}{exc.strerror or type(exc).__name__} "
                         "(check the folder's permissions and free space)")
-                raise typer.Exit(2)
+                raise typer.Exit(2) from None
             _report_bug(exc, k)
-            raise typer.Exit(3)
+            raise typer.Exit(3) from None
         except Exception as exc:  # noqa: BLE001 - the point: no traceback for a CLI user
             _report_bug(exc, k)
-            raise typer.Exit(3)
+            raise typer.Exit(3) from None
         finally:
             if not ok:
                 _remove_if_empty(created)
@@ -424,7 +424,7 @@ def _print_verdict(v: dict) -> None:
                 continue
             rate = key == "on_time_rate"
 
-            def fmt(val):
+            def fmt(val, rate=rate):  # used in this iteration only; rate bound explicitly
                 return "–" if val is None else f"{val * 100:.1f}%" if rate else f"{val:.1f} min"
 
             label = key.replace("_", " ").replace("on time rate", "on-time rate")
@@ -820,7 +820,8 @@ def route(scenario: Path = typer.Argument(...),
     if day is not None and not (math.isfinite(day) and 0 <= day < sc.run.horizon_days):
         raise DispatchSimError(f"--day: {day!r} is not a day of the run (allowed: 0 to {sc.run.horizon_days:g})")
     anchors = scenario_anchors(sc)
-    teams = {t.name: i for i, t in enumerate(sc.teams)} | {t.name_en.lower(): i for i, t in enumerate(sc.teams) if t.name_en}
+    teams = ({t.name: i for i, t in enumerate(sc.teams)}
+             | {t.name_en.lower(): i for i, t in enumerate(sc.teams) if t.name_en})
     pts = []
     for label, text in (("--from", from_), ("--to", to)):
         i = teams.get(text.strip(), teams.get(text.strip().lower()))

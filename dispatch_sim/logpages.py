@@ -134,7 +134,8 @@ def calibration_figures(cal: dict, world, lang: str) -> dict:
 def _img(path: Path, alt: str) -> str:
     import base64
 
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(Path(path).read_bytes()).decode()}">'
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _page(title: str, body: str, lang: str) -> str:
@@ -173,20 +174,26 @@ def calibration_page(cal: dict, world, report_dir, *, lang: str | None = None, s
     notes = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in lg["notes"].items())
     cats = "".join(f"<tr><td>{e(c)}</td><td>{v['reports'] if v['reports'] is not None else '–'}</td>"
                    f"<td>{_fmt(v['share'], 3)}</td><td>{_ci(v['ci95'], 3)}</td>"
-                   f"<td>{e(cal['work'][c].get('best') or T('cal.kept'))}</td><td>{_fmt(cal['work'][c].get('mean'), 1)}</td>"
+                   f"<td>{e(cal['work'][c].get('best') or T('cal.kept'))}</td>"
+                   f"<td>{_fmt(cal['work'][c].get('mean'), 1)}</td>"
                    f"<td>{_ci(cal['work'][c].get('mean_ci95'), 1)}</td><td>{cal['work'][c]['n']}</td></tr>"
                    for c, v in cal["categories"].items())
     towns = "".join(f"<tr><td>{e(t)}</td><td>{v['reports_by_place']}</td><td>{_fmt(v['share'], 3)}</td>"
-                    f"<td>{_ci(v['ci95'], 3)}</td><td>{'–' if v['reports_by_log_township'] is None else v['reports_by_log_township']}</td></tr>"
+                    f"<td>{_ci(v['ci95'], 3)}</td>"
+                    f"<td>{'–' if v['reports_by_log_township'] is None else v['reports_by_log_township']}</td></tr>"
                     for t, v in cal["townships"].items())
     tr = cal["travel"]
-    bands = "".join(f"<tr><td>{e(b)}</td><td>{v['n']}</td><td>{_fmt(v['speed_factor'], 3)}</td><td>{_ci(v['ci95'], 3)}</td>"
-                    f"<td>{e(T('cal.pooled') if v.get('pooled_with') else '')}</td></tr>" for b, v in (tr.get("bands") or {}).items())
+    bands = "".join(f"<tr><td>{e(b)}</td><td>{v['n']}</td><td>{_fmt(v['speed_factor'], 3)}</td>"
+                    f"<td>{_ci(v['ci95'], 3)}</td>"
+                    f"<td>{e(T('cal.pooled') if v.get('pooled_with') else '')}</td></tr>"
+                    for b, v in (tr.get("bands") or {}).items())
     dd = cal["dispatch_delay"]
     sc = world.scenario
 
     def fig(key, name):
-        return f"<section class='fig'><h2>{e(T(key))}</h2>{_img(paths[name], T(key))}</section>" if name in paths else ""
+        if name not in paths:
+            return ""
+        return f"<section class='fig'><h2>{e(T(key))}</h2>{_img(paths[name], T(key))}</section>"
 
     banner = f'<div class="banner red">{e(T("banner.standin"))}</div>' if world.standin else ""
     ind = dem.get("independence") or {}
@@ -200,7 +207,8 @@ def calibration_page(cal: dict, world, report_dir, *, lang: str | None = None, s
 <p><small>{e(T('cal.quarantine_file'))}</small></p></section>
 <section><h2>{e(T('cal.h_rate'))}</h2><p>\
 {e(T('cal.rate_line', rate=f"{dem['reports_per_day']:.2f}", lo=f"{dem['reports_per_day_ci95'][0]:.2f}",
-    hi=f"{dem['reports_per_day_ci95'][1]:.2f}", n=dem['reports'], days=dem['days'], disp=f"{dem['dispersion_index']:.2f}"))}</p>
+    hi=f"{dem['reports_per_day_ci95'][1]:.2f}", n=dem['reports'], days=dem['days'],
+    disp=f"{dem['dispersion_index']:.2f}"))}</p>
 <p>{e(T('cal.independence', g=_fmt(ind.get('G'), 1), p=_fmt(ind.get('p'), 3)))}</p></section>
 {fig('cal.h_profile', 'profile.png')}{fig('cal.h_daily', 'daily.png')}
 <section><h2>{e(T('cal.h_towns'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('th.reports'))}</th><th>\
@@ -253,8 +261,8 @@ def backtest_figures(bt: dict, sc, lang: str) -> dict:
             ax.plot(a["on_time_observed_ci95"], [yi - 0.12] * 2, color="#e63946" if a["area"] in flagged else "#333",
                     lw=1.5)
             ax.plot(a["on_time_observed"], yi - 0.12, "s", color="#e63946" if a["area"] in flagged else "#333")
-        ax.set_yticks(y, [(_t("bt_district", lang) if a["area"] == "district" else a["area"]) + (" ⚠" if a["area"] in flagged else "")
-                          for a in areas])
+        ax.set_yticks(y, [(_t("bt_district", lang) if a["area"] == "district" else a["area"])
+                          + (" ⚠" if a["area"] in flagged else "") for a in areas])
         ax.plot([], [], "s", color="#333", label=_t("bt_observed", lang))
         ax.plot([], [], "o", color="#2a9d8f", label=_t("bt_simulated", lang))
         ax.legend(fontsize=8, loc="lower left")
@@ -268,8 +276,8 @@ def backtest_figures(bt: dict, sc, lang: str) -> dict:
         fig.clear()
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         for ax, a in zip(axes, areas):
-            sel = promise & np.isfinite(obs) & (np.ones_like(home,
-                                                             bool) if a["area"] == "district" else home == names.index(a["area"]))
+            sel = promise & np.isfinite(obs) & (np.ones_like(home, bool) if a["area"] == "district"
+                                                else home == names.index(a["area"]))
             o = np.sort(obs[sel])
             s = np.sort(np.asarray(bt["sim_response"][a["area"]]))
             if len(s):
@@ -323,9 +331,10 @@ def backtest_page(bt: dict, sc, out_dir, *, lang: str | None = None, standin: bo
                     f"<td>{_fmt(a.get('on_time_simulated'), 3)} ({_ci(a.get('on_time_simulated_pi95'), pct=True)})</td>"
                     f"<td>{_fmt(a.get('p90_observed'), 1)} / {_fmt(a.get('p90_simulated'), 1)}</td>"
                     f"<td>{_fmt(a.get('ks_D'), 3)}</td></tr>")
-    dem = "".join("<tr "
-                  f"class='{'missed' if t in flagged else 'met'}'><td>{e(T('area.district') if t == 'district' else t)}</td>"
-                  f"<td>{v['observed']}</td><td>{v['expected']:.1f}</td><td>{_fmt(v.get('ratio'), 2)}</td><td>{v['p']:.3g}</td></tr>"
+    dem = "".join(f"<tr class='{'missed' if t in flagged else 'met'}'>"
+                  f"<td>{e(T('area.district') if t == 'district' else t)}</td>"
+                  f"<td>{v['observed']}</td><td>{v['expected']:.1f}</td><td>{_fmt(v.get('ratio'), 2)}</td>"
+                  f"<td>{v['p']:.3g}</td></tr>"
                   for t, v in (bt.get("demand") or {}).items())
     util = "".join(f"<tr><td>{e(t)}</td><td>{v['jobs_with_close']}</td><td>{_fmt(v['observed'], 3)}</td>"
                    f"<td>{_fmt(v['simulated'], 3)}</td></tr>" for t, v in bt["utilization"].items())
@@ -336,14 +345,16 @@ def backtest_page(bt: dict, sc, out_dir, *, lang: str | None = None, standin: bo
     lg = bt["log"]
 
     def fig(key, name):
-        return f"<section class='fig'><h2>{e(T(key))}</h2>{_img(paths[name], T(key))}</section>" if name in paths else ""
+        if name not in paths:
+            return ""
+        return f"<section class='fig'><h2>{e(T(key))}</h2>{_img(paths[name], T(key))}</section>"
 
     banner = f'<div class="banner red">{e(T("banner.standin"))}</div>' if standin else ""
     body = f"""<h1>{e(T('bt.title', name=bt['scenario']))}</h1>{banner}
 <div class="verdict {'holds' if bt['agrees'] else 'broken'}">{e(verdict)}</div>{f'<ul>{dis}</ul>' if dis else ''}
 <p>{e(T('bt.intro', reps=bt['replications'], seed=bt['seed'], days=f"{bt['days']:g}", monday=bt['start_monday']))}</p>
-<p>\
-{e(T('cal.log_line', rows=lg['rows'], used=lg['used'], q=lg['quarantined'], enc=lg['encoding'], crs=str(lg['crs']), how=lg['crs_how']))}</p>
+<p>{e(T('cal.log_line', rows=lg['rows'], used=lg['used'], q=lg['quarantined'], enc=lg['encoding'],
+    crs=str(lg['crs']), how=lg['crs_how']))}</p>
 <section><h2>{e(T('bt.h_areas'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('th.result'))}</th><th>\
 {e(T('th.reports'))}</th>
 <th>{e(T('bt.th_arrivals'))}</th><th>{e(T('bt.th_obs'))}</th><th>{e(T('bt.th_sim'))}</th><th>{e(T('bt.th_p90'))}</th>\

@@ -145,7 +145,8 @@ class Mapping:
         out = cls()
         for key in ("columns", "categories", "townships"):
             v = data.get(key) or {}
-            if not isinstance(v, dict) or not all(isinstance(a, (str, int)) and isinstance(b, (str, int)) for a, b in v.items()):
+            if not isinstance(v, dict) or not all(isinstance(a, (str, int)) and isinstance(b, (str, int))
+                                                  for a, b in v.items()):
                 raise DispatchSimError(f"{label}: {_show(path)}: {key}: expected name: name pairs")
             setattr(out, key, {str(a): str(b) for a, b in v.items()})
         bad_cols = sorted(set(out.columns) - set(FIELDS))
@@ -439,7 +440,7 @@ def _xlsx_rows(p: Path, data: bytes, label: str) -> list[tuple[int, list]]:
 
 def _find_header(table, mapping: Mapping):
     extra = {_norm(v): k for k, v in mapping.columns.items()}
-    for k, (ln, rec) in enumerate(table[:HEADER_SCAN_ROWS]):
+    for k, (_ln, rec) in enumerate(table[:HEADER_SCAN_ROWS]):
         cols = {}
         for j, h in enumerate(rec):
             n = _norm(h)
@@ -483,13 +484,14 @@ def _num_cell(v, low, high) -> float:
     return parse_float(str(v).replace("°", "").replace("，", ""), low=low, high=high)
 
 
-def _parse_table(p: Path, table, encoding: str, mapping: Mapping, label: str) -> ReportLog:
+def _parse_table(p: Path, table, encoding: str, mapping: Mapping, label: str) -> ReportLog:  # noqa: C901 - row checks in sequence
     if not table:
         raise DispatchSimError(f"{label}: {_show(p)}: empty file, expected a {WHAT}")
     k, cols = _find_header(table, mapping)
     if k is None:
         first = table[0][1]
-        looks = 2 <= len(first) <= 80 and all(isinstance(h, str) and 0 < len(h.strip()) <= 40 for h in first if h is not None)
+        looks = 2 <= len(first) <= 80 and all(isinstance(h, str) and 0 < len(h.strip()) <= 40
+                                              for h in first if h is not None)
         if looks and any(_SYN.get(_norm(h)) for h in first):
             found = [f"{h} → {_SYN[_norm(h)]}" for h in first if _SYN.get(_norm(h))]
             raise DispatchSimError(f"{label}: {_show(p)}: the header lacks a report time, longitude or latitude column "
@@ -527,7 +529,7 @@ def _parse_table(p: Path, table, encoding: str, mapping: Mapping, label: str) ->
     for line, rec in data_rows:
         raw = {f: _cell_text(cell(rec, f)) for f in FIELDS if f in cols}
 
-        def bad(reason):
+        def bad(reason, line=line, raw=raw):  # this row's line and cells, bound explicitly
             quarantine.append({"line": line, "reason": reason, **raw})
 
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in rec):
@@ -629,9 +631,11 @@ def _order_problem(row) -> str | None:
         if t is None:
             continue
         if t < t0:
-            return f"{name} before report: {name} {t:%Y-%m-%d %H:%M:%S} is earlier than the report {t0:%Y-%m-%d %H:%M:%S}"
+            return (f"{name} before report: {name} {t:%Y-%m-%d %H:%M:%S} is earlier than the report "
+                    f"{t0:%Y-%m-%d %H:%M:%S}")
         if t < last_t:
-            return f"{name} before {last_name}: {name} {t:%Y-%m-%d %H:%M:%S} is earlier than {last_name} {last_t:%Y-%m-%d %H:%M:%S}"
+            return (f"{name} before {last_name}: {name} {t:%Y-%m-%d %H:%M:%S} is earlier than {last_name} "
+                    f"{last_t:%Y-%m-%d %H:%M:%S}")
         if (t - t0).total_seconds() > MAX_GAP_DAYS * 86400:
             return f"{name} implausibly late: more than {MAX_GAP_DAYS:g} days after the report"
         last_name, last_t = name, t

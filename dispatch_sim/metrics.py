@@ -372,8 +372,8 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> Metrics:
             "open_at_horizon": open_h,
             "warmup_excluded": int(incidents["warmup"].sum()),
             "without_promise": int((~post["promise"].astype(bool)).sum()),
-            "late_without_promise": int(((~post["promise"].astype(bool)) & (post["on_time"] == False)).sum()),
-            # noqa: E712
+            "late_without_promise":
+                int(((~post["promise"].astype(bool)) & (post["on_time"] == False)).sum()),  # noqa: E712 (pandas boolean)
             "censored_open_younger_than_target": int((prom["on_time"].isna()).sum()),
             "per_replication": {int(r): int((incidents["replication"] == r).sum()) for r in reps},
         },

@@ -229,7 +229,8 @@ class RoadNetwork:
                 raise ValueError(f"{name} has shape {arrays[name].shape}, expected ({size},)")
         if arrays["pred_ptr"][-1] != header["pairs"] or (header["pairs"] and arrays["pred_u"].max() >= n):
             raise ValueError("predecessor lists do not match the nodes")
-        if m and (arrays["eu"].max() >= n or arrays["ev"].max() >= n or arrays["class_code"].max() >= len(header["classes"])):
+        if m and (arrays["eu"].max() >= n or arrays["ev"].max() >= n
+                  or arrays["class_code"].max() >= len(header["classes"])):
             raise ValueError("edge arrays point outside the node arrays")
         if (path / "attrs.json").stat().st_size != header["attrs_bytes"]:
             raise ValueError("attrs.json has the wrong size")
@@ -338,7 +339,7 @@ def describe_graph(G) -> dict:
     xs = np.array([d["x"] for _, d in G.nodes(data=True)], dtype=float)
     ys = np.array([d["y"] for _, d in G.nodes(data=True)], dtype=float)
     km_by_class: dict[str, float] = {}
-    for u, v, d in G.edges(data=True):
+    for _u, _v, d in G.edges(data=True):
         cls = d.get("road_class") or str(d.get("highway"))
         km_by_class[cls] = km_by_class.get(cls, 0.0) + float(d.get("length", 0.0)) / 1000.0
     # directed edges count each two-way road twice: report road km once per street

@@ -289,8 +289,9 @@ def read_csv(path, label: str, *, required: list[str], optional: list[str] = (),
             and len(header) <= 60
         if looks_csv and any(c in cols for c in list(required) + list(optional)):
             got = ", ".join(h.strip() for h in header)
+            opt = "; optional " + ", ".join(optional) if optional else ""
             raise DispatchSimError(f"{label}: {_show(path)}: missing column(s) {', '.join(missing)}; the file has "
-                                   f"{got} (needs {', '.join(required)}{'; optional ' + ', '.join(optional) if optional else ''})")
+                                   f"{got} (needs {', '.join(required)}{opt})")
         raise DispatchSimError(f"{label}: {_show(path)}: not {_a(what)} (first line is not a header with "
                                f"{', '.join(required)})")
     rows = []

@@ -360,7 +360,8 @@ def load_graphml_file(path: str | Path) -> nx.MultiDiGraph:
     for n, d in G.nodes(data=True):
         x, y = d.get("x"), d.get("y")
         try:
-            ok = math.isfinite(float(x)) and math.isfinite(float(y)) and -180 <= float(x) <= 180 and -90 <= float(y) <= 90
+            ok = (math.isfinite(float(x)) and math.isfinite(float(y))
+                  and -180 <= float(x) <= 180 and -90 <= float(y) <= 90)
         except (TypeError, ValueError):
             ok = False
         if not ok:

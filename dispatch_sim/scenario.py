@@ -759,9 +759,9 @@ class Scenario(_Strict):
         except ValidationError as exc:
             names = {"replications": "--replications", "seed": "--seed", "load": "--load"}
             lines = format_validation_error(exc, label, data)
-            raise ScenarioError([ln + (" (with "
-                                       f"{', '.join(f'{names.get(k, k)} {v}' for k, v in run_fields.items() if v is not None)})"
-                                       if any(v is not None for v in run_fields.values()) else "") for ln in lines]) from None
+            given = ", ".join(f"{names.get(k, k)} {v}" for k, v in run_fields.items() if v is not None)
+            raise ScenarioError([ln + (f" (with {given})" if any(v is not None for v in run_fields.values()) else "")
+                                 for ln in lines]) from None
         s.source_file = self.source_file
         return s
 
@@ -1070,7 +1070,7 @@ def _check_places(sc: Scenario, label: str) -> list[str]:
     return out
 
 
-def _check_files(sc: Scenario, label: str) -> list[str]:
+def _check_files(sc: Scenario, label: str) -> list[str]:  # noqa: C901 - flat, independent checks
     """Every file the scenario names: exists, is a readable regular file, and parses as its kind."""
     from .readers import MAX_DATA_BYTES, check_input_file, read_text
     from .roads import load_polygon, resolve_data_path
@@ -1321,8 +1321,9 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
     """
     lines = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in {"road_length", "township", "hotspot", "polygons", "points"}
-                                                                          or _UNION_TAG.match(p))))
+        loc = tuple(p for p in err["loc"]
+                    if not (isinstance(p, str) and (p in {"road_length", "township", "hotspot", "polygons", "points"}
+                                                    or _UNION_TAG.match(p))))
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(Scenario, loc, data)
             guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
@@ -1335,7 +1336,8 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
         if err["type"] == "missing":
             msg = "required field is missing"
         elif err["type"] in ("finite_number",):
-            msg = f"{msg} (got {_short(err.get('input'))}); allowed: finite numbers, not .nan, .inf or overflowing values"
+            msg = (f"{msg} (got {_short(err.get('input'))}); allowed: finite numbers, not .nan, .inf or overflowing "
+                   "values")
         elif "input" in err and err["type"] not in ("model_type",) and not isinstance(err["input"], (dict, list)) \
                 and "(got " not in msg:
             msg = f"{msg} (got {_short(err['input'])})"
@@ -1362,15 +1364,15 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
             continue
         # indices differ in one position → teams[0-10]
         first = locs[0]
-        diff = [i for i in range(len(first)) if any(l[i] != first[i] for l in locs)]
+        diff = [i for i in range(len(first)) if any(loc[i] != first[i] for loc in locs)]
         if len(diff) == 1:
             j = diff[0]
-            idx = sorted({l[j] for l in locs})
+            idx = sorted({loc[j] for loc in locs})
             rng = f"{idx[0]}-{idx[-1]}" if idx == list(range(idx[0], idx[-1] + 1)) else ",".join(map(str, idx))
             text = _loc_str(first[:j]) + f"[{rng}]" + _loc_str_tail(first[j + 1:])
             out.append(f"{label}: {text}: {msg}")
         else:
-            out.extend(f"{label}: {_loc_str(l)}: {msg}" for l in locs)
+            out.extend(f"{label}: {_loc_str(loc)}: {msg}" for loc in locs)
     if any("unquoted?)" in ln for ln in out):
         out.append(f"{label}: note: {_SEXAGESIMAL_NOTE}")
     return out

@@ -137,7 +137,7 @@ def add_travel_times(G: nx.MultiDiGraph, speeds: SpeedSettings | None = None) ->
 
     speeds = speeds or SpeedSettings()
     node_urban = None
-    for u, v, k, d in G.edges(keys=True, data=True):
+    for u, v, _k, d in G.edges(keys=True, data=True):
         cls = road_class(d.get("highway"))
         urban = d.get("urban")
         if isinstance(urban, str):

@@ -304,7 +304,7 @@ def _hierarchy(area: _Area, pts, n_anchor: int, eu, ev, seg_len) -> np.ndarray:
                 other = lattice.get((i + di, j + dj))
                 if other is not None:
                     neighbours[node].append(other)
-        mark_paths(list(neighbours), lambda s: neighbours.get(s, []), lvl, step * 2.5)
+        mark_paths(list(neighbours), lambda s, nb=neighbours: nb.get(s, []), lvl, step * 2.5)
     return level
 
 
