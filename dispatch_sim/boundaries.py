@@ -106,8 +106,9 @@ def _shapefile_features(shp: bytes, dbf: bytes | None, cpg: str | None, path, la
             r = shapefile.Reader(shp=io.BytesIO(shp), dbf=io.BytesIO(dbf) if dbf else None, encoding=enc)
             names = [f[0] for f in r.fields[1:]] if dbf else []
             out = []
-            for sr in (r.iterShapeRecords() if dbf else ((s, None) for s in r.iterShapes())):
-                s, rec = (sr.shape, sr.record) if dbf else sr
+            pairs = (((sr.shape, sr.record) for sr in r.iterShapeRecords()) if dbf
+                     else ((s, None) for s in r.iterShapes()))
+            for s, rec in pairs:
                 props = dict(zip(names, list(rec))) if rec is not None else {}
                 geo = s.__geo_interface__
                 if geo.get("type") not in ("Polygon", "MultiPolygon"):

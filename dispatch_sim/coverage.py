@@ -13,6 +13,7 @@ per-band GeoJSON is a grid of square cells (``cell_m``), small enough for QGIS t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dic
     x, y = local_xy(r.lon, r.lat, lat0)
     cell = np.floor(x / cell_m).astype(np.int64) * 1_000_003 + np.floor(y / cell_m).astype(np.int64)
     cells, cell_of = np.unique(cell, return_inverse=True)
-    out = {"minutes": minutes, "cell_m": cell_m, "bands": {},
+    out: dict[str, Any] = {"minutes": minutes, "cell_m": cell_m, "bands": {},
            "note": ("promise_*: report to arrival for an idle crew (dispatch delay + turnout + drive; waiting for "
                     "a busy crew is not included, see `run`); reach50/reach90: places reached within the target in "
                     "at least 50%/90% of cases; expected_on_time_if_idle: demand-weighted probability; "
@@ -183,7 +184,7 @@ class CoverageResult:
     minutes: float
     summary: dict
     grids: dict[str, dict]
-    worst_band: str
+    worst_band: str | None  # None without time bands
 
 
 def promise_coverage(world, minutes: float, cell_m: float = 500.0) -> CoverageResult:

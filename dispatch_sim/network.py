@@ -30,7 +30,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -88,8 +88,8 @@ class RoadNetwork:
     pred_ptr: np.ndarray
     pred_u: np.ndarray
     _G: object = field(default=None, repr=False, compare=False)
-    _attr_file: Path | None = field(default=None, repr=False, compare=False)
-    _source: object = field(default=None, repr=False, compare=False)
+    _attr_file: tuple[Path, str] | None = field(default=None, repr=False, compare=False)
+    _source: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ from a graph
     @classmethod
@@ -125,7 +125,7 @@ class RoadNetwork:
             c = d.get("road_class", "road")
             codes[i] = classes.setdefault(c, len(classes))
         ptr = np.zeros(n + 1, dtype=np.int64)
-        pred = []
+        pred: list[int] = []
         for i, v in enumerate(node_ids.tolist()):
             ps = G._pred[v]  # noqa: SLF001 - the order of predecessors, for an exact rebuild
             pred.extend(index[u] for u in ps)
@@ -219,7 +219,7 @@ class RoadNetwork:
         header = json.loads((path / "header.json").read_text(encoding="utf-8"))
         if header.get("format") != FORMAT_VERSION:
             raise ValueError(f"format {header.get('format')!r}, expected {FORMAT_VERSION}")
-        arrays = {name: np.asarray(np.load(path / f"{name}.npy", mmap_mode="r",
+        arrays: dict[str, Any] = {name: np.asarray(np.load(path / f"{name}.npy", mmap_mode="r",
                                            allow_pickle=False)) for name in _ARRAYS}
         n, m = header["n"], header["m"]
         want = {"node_ids": n, "lon": n, "lat": n, "eu": m, "ev": m, "ekey": m, "travel_time": m, "length": m,

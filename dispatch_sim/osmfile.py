@@ -78,14 +78,14 @@ def extract_drivable_xml(
         fp = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY).with_locations()
         fp = fp.with_filter(osmium.filter.KeyFilter("highway"))
         for obj in fp:
-            if not obj.is_way():
+            if not obj.is_way():  # type: ignore[union-attr]  # the filter passes nodes and ways only
                 continue
             stats["ways_read"] += 1
             tags = {t.k: t.v for t in obj.tags}
             if not is_drivable(tags):
                 continue
             refs, lons, lats = [], [], []
-            for nd in obj.nodes:
+            for nd in obj.nodes:  # type: ignore[union-attr]  # a way (is_way above)
                 loc = nd.location
                 refs.append(nd.ref)
                 if loc.valid():

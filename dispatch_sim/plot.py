@@ -98,7 +98,8 @@ def _roads(ax, world, lang: str, color="#bbbbbb"):
     r = world.router
     eu, ev, _ = r._edges
     segs = np.stack([np.column_stack([r.lon[eu], r.lat[eu]]), np.column_stack([r.lon[ev], r.lat[ev]])], axis=1)
-    ax.add_collection(LineCollection(segs, colors=color, linewidths=0.4, zorder=1))
+    # an (n, 2, 2) array is what LineCollection takes; its stubs ask for a sequence of arrays
+    ax.add_collection(LineCollection(segs, colors=color, linewidths=0.4, zorder=1))  # type: ignore[arg-type]
     ax.set_xlim(r.lon.min(), r.lon.max())
     ax.set_ylim(r.lat.min(), r.lat.max())
     ax.set_aspect(1 / np.cos(np.radians(r.lat.mean())))
@@ -283,7 +284,7 @@ def utilization_figure(summary: dict, sc, lang: str | None = None) -> DispatchFi
     busy = np.array([s.get("utilization") or 0.0 for s in stats], dtype=float)
     has_committed = any(s.get("committed") is not None for s in stats)
     committed = np.array([s.get("committed") or 0.0 for s in stats], dtype=float) if has_committed else None
-    top = float(max(busy.max(initial=0.0), committed.max(initial=0.0) if has_committed else 0.0))
+    top = float(max(busy.max(initial=0.0), committed.max(initial=0.0) if committed is not None else 0.0))
     xmax = min(1.0, top * 1.25) if top > 0 else 0.05
     y = np.arange(len(names))
     with fonts.style():
@@ -294,8 +295,8 @@ def utilization_figure(summary: dict, sc, lang: str | None = None) -> DispatchFi
         else:
             ax.barh(y, busy, height=0.7, color="#2a9d8f", label=_t("util_busy", lang), gid="busy")
         for k in range(len(names)):
-            v = committed[k] if has_committed else busy[k]
-            text = f"{busy[k]:.1%}" + (f" / {committed[k]:.1%}" if has_committed else "")
+            v = committed[k] if committed is not None else busy[k]
+            text = f"{busy[k]:.1%}" + (f" / {committed[k]:.1%}" if committed is not None else "")
             ax.text(v + xmax * 0.01, k, text, va="center", ha="left", fontsize=7, color="#333")
         ax.set_yticks(y, names)
         ax.set_xlim(0, xmax * 1.12)  # room for the value labels

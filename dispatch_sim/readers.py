@@ -36,6 +36,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -147,7 +148,7 @@ def _plausible(text: str) -> bool:
     """Mostly letters people write: ASCII, CJK, CJK/fullwidth punctuation, other letters."""
     if not text:
         return True
-    bad = 0
+    bad: float = 0
     for ch in text:
         o = ord(ch)
         if ch in "\t\n\r" or 0x20 <= o < 0x7F:
@@ -239,8 +240,9 @@ def _norm_header(h: str) -> str:
     return (h or "").strip().strip("\ufeff").strip().lower()
 
 
-def read_csv(path, label: str, *, required: list[str], optional: list[str] = (), aliases: dict[str, str] | None = None,
-             what: str = "CSV file", max_bytes: int = MAX_DATA_BYTES) -> tuple[list[str], list[tuple[int, dict]]]:
+def read_csv(path, label: str, *, required: list[str], optional: Sequence[str] = (),
+             aliases: dict[str, str] | None = None, what: str = "CSV file",
+             max_bytes: int = MAX_DATA_BYTES) -> tuple[list[str], list[tuple[int, dict]]]:
     """Read a CSV with detected encoding and delimiter, checking its header before anything else.
 
     Parameters

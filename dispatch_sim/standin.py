@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import networkx as nx
 import numpy as np
@@ -44,7 +45,7 @@ def _projector(bbox):
 
 
 def generate_standin(
-    bbox: tuple[float, float, float, float],
+    bbox: Sequence[float],  # west, south, east, north
     anchors: list[tuple[float, float]] | None = None,
     *,
     urban_centres: list[tuple[float, float]] | None = None,
@@ -98,8 +99,8 @@ def generate_standin(
 class _Area:
     """The generation area in local metres: extent, urban centres and the node density."""
 
-    fwd: object
-    inv: object
+    fwd: Callable
+    inv: Callable
     x0: float
     y0: float
     x1: float
@@ -297,7 +298,7 @@ def _hierarchy(area: _Area, pts, n_anchor: int, eu, ev, seg_len) -> np.ndarray:
         ids, lattice = lattice_nodes(step, urban_only)
         if not ids:
             continue
-        neighbours = {}
+        neighbours: dict[int, list[int]] = {}
         for (i, j), node in lattice.items():
             neighbours.setdefault(node, [])
             for di, dj in ((1, 0), (0, 1)):

@@ -25,11 +25,16 @@ from .roads import GraphSpec, load_network
 from .speeds import BandTable
 
 
+def _point(lonlat) -> tuple[float, float]:
+    lon, lat = lonlat
+    return float(lon), float(lat)
+
+
 def scenario_anchors(sc) -> list[tuple[float, float]]:
     """``(lon, lat)`` of every team base in WGS-84 (the one conversion of the bases' ``crs``)."""
     from .crs import to_wgs84
 
-    return [tuple(float(v) for v in to_wgs84(t.base.lon, t.base.lat, t.base.crs)) for t in sc.teams]
+    return [_point(to_wgs84(t.base.lon, t.base.lat, t.base.crs)) for t in sc.teams]
 
 
 def scenario_graph_spec(sc) -> GraphSpec:
@@ -39,7 +44,7 @@ def scenario_graph_spec(sc) -> GraphSpec:
     g = sc.graph
     return GraphSpec(source=g.source, place=g.place, bbox=g.bbox, polygon=g.polygon, file=g.file, graphml=g.graphml,
                      standin_nodes=g.standin_nodes, standin_seed=g.standin_seed,
-                     urban_centres=[tuple(map(float, to_wgs84(p.lon, p.lat, p.crs))) for p in g.urban_centres])
+                     urban_centres=[_point(to_wgs84(p.lon, p.lat, p.crs)) for p in g.urban_centres])
 
 
 def scenario_network(sc, *, anchors=None, warn=None, use_disk_cache: bool = True) -> RoadNetwork:
