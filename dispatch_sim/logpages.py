@@ -166,8 +166,8 @@ def calibration_page(cal: dict, world, report_dir, *, lang: str | None = None, s
     out = Path(report_dir)
     paths = {}
     figs = calibration_figures(cal, world, lang)
-    for name, fig in figs.items():
-        paths[name] = savefig_atomic(fig, out / "figures" / name)
+    for name, figure in figs.items():
+        paths[name] = savefig_atomic(figure, out / "figures" / name)
     lg = cal["log"]
     dem = cal["demand"]
     q = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in lg["quarantined_by_reason"].items())
@@ -317,8 +317,8 @@ def backtest_page(bt: dict, sc, out_dir, *, lang: str | None = None, standin: bo
     e = html.escape
     out = Path(out_dir)
     paths = {}
-    for name, fig in backtest_figures(bt, sc, lang).items():
-        paths[name] = savefig_atomic(fig, out / "figures" / name)
+    for name, figure in backtest_figures(bt, sc, lang).items():
+        paths[name] = savefig_atomic(figure, out / "figures" / name)
     flagged = set(bt["flagged_areas"])
     rows = []
     for a in bt["areas"]:

@@ -102,7 +102,7 @@ def _norm(h) -> str:
     return t
 
 
-_SYN = {}
+_SYN: dict[str, str] = {}
 for _f, _names in SYNONYMS.items():
     for _n in _names:
         _SYN.setdefault(_norm(_n), _f)
@@ -229,7 +229,7 @@ class ReportLog:
 
     def counts(self) -> dict:
         """Rows, used, quarantined by reason (reasons grouped by their text before any ':'), notes."""
-        by = {}
+        by: dict[str, int] = {}
         for q in self.quarantine:
             key = str(q["reason"]).split(":")[0]
             by[key] = by.get(key, 0) + 1
@@ -317,7 +317,7 @@ def detect_crs(lon, lat, locator, sample: int = 400) -> tuple[str, str, dict]:
         _, snap, _, _ = locator.snap_many(np.atleast_1d(x), np.atleast_1d(y), strict=False)
         snap = np.where(np.asarray(snap) >= 0, snap, np.nan)
         scores[c] = float(np.nanmedian(snap)) if np.isfinite(snap).any() else float("inf")
-    order = sorted(scores, key=scores.get)
+    order = sorted(scores, key=lambda k: scores[k])
     best, second = order[0], order[1]
     med = {k: round(v, 1) for k, v in scores.items()}
     if scores[best] < 0.6 * scores[second]:
@@ -369,7 +369,7 @@ def _csv_rows(text: str) -> list[tuple[int, list]]:
     lines = text.splitlines()
     first = next((ln for ln in lines[:HEADER_SCAN_ROWS] if ln.strip()), "")
     counts = {d: sum(ln.count(d) for ln in lines[:HEADER_SCAN_ROWS]) for d in (",", "\t", ";")}
-    delim = max(counts, key=counts.get) if any(counts.values()) else ","
+    delim = max(counts, key=lambda k: counts[k]) if any(counts.values()) else ","
     if first and "," in first and counts[","] > 0:
         delim = "," if first.count(",") >= max(first.count("\t"), first.count(";")) else delim
     out = []

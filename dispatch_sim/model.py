@@ -99,7 +99,9 @@ class World:
         polys = [i for i, t in enumerate(sc.teams) if t.jurisdiction and not t.backup]
         # applied lowest precedence first, so the last one written over a node is the one that wins
         for i in sorted(polys, key=lambda i: (sc.teams[i].jurisdiction_priority, -i)):
-            poly = load_polygon(sc.teams[i].jurisdiction)
+            path = sc.teams[i].jurisdiction
+            assert path  # polys holds the teams with a jurisdiction
+            poly = load_polygon(path)
             inside = shapely.contains_xy(poly, self.router.lon, self.router.lat)
             node_team[inside] = i
         return node_team.astype(np.int16)

@@ -351,6 +351,10 @@ Where = Annotated[Union[WhereRoadLength, WhereTownship, WhereHotspot, WherePolyg
                   Field(discriminator="kind")]
 
 
+def _default_where() -> list[Where]:
+    return [WhereRoadLength(kind="road_length")]
+
+
 class Surge(_Strict):
     """Extra load: ``factor`` times the rate from ``start_day`` to ``end_day`` (days of the run),
     optionally only between ``start`` and ``end`` each day and only for some teams' areas."""
@@ -373,12 +377,12 @@ DEFAULT_WEEKLY = [1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.7]
 class Demand(_Strict):
     reports_per_day: float = Field(gt=0,
                                    description="mean on-site reports per day, district-wide, before load multipliers")
-    hourly_profile: list[Annotated[float,
-                                   Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_HOURLY))
-    weekly_profile: list[Annotated[float,
-                                   Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_WEEKLY))
+    hourly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(
+        default_factory=lambda: list(DEFAULT_HOURLY))
+    weekly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(
+        default_factory=lambda: list(DEFAULT_WEEKLY))
     surges: list[Surge] = Field(default_factory=list)
-    where: list[Where] = Field(default_factory=lambda: [WhereRoadLength(kind="road_length")])
+    where: list[Where] = Field(default_factory=_default_where)
     categories: list[Category] = Field(default_factory=lambda: [Category(name="report", share=1.0)])
     trace: str | None = Field(default=None,
                               description="CSV log of real reports (timestamp, lon, lat, crs, category) replayed "
@@ -695,8 +699,8 @@ class Scenario(_Strict):
             bad = sorted(set(t.handles) - set(cats))
             if bad:
                 raise ValueError(f"teams[{i}].handles: unknown categories {_names(bad)}; allowed: {_names(cats)}")
-            for c in t.handles:
-                owners.setdefault(c, []).append(t.name)
+            for h in t.handles:
+                owners.setdefault(h, []).append(t.name)
         for j, c in enumerate(self.demand.categories):
             own = owners.get(c.name, [])
             if not c.delegated and len(own) != 1:
@@ -792,6 +796,7 @@ def derive_crews(sc: "Scenario") -> None:
     shifts gets it around the clock. ``fixed_teams`` keep what is written.
     """
     st = sc.staffing
+    assert st is not None  # called only with a staffing section
     split = [t for t in sc.teams if t.name not in st.fixed_teams]
     town = [t for t in split if not t.backup]
     district = [t for t in split if t.backup]
@@ -1205,14 +1210,14 @@ def _uncovered(team: Team) -> list[str]:
     shift = zero.index(False)
     z = zero[shift:] + zero[:shift]
     groups: dict = {}
-    lo = None
+    run_start: int | None = None
     for i, gap in enumerate(z + [False]):
-        if gap and lo is None:
-            lo = i
-        elif not gap and lo is not None:
-            start = (lo + shift) % W
-            groups.setdefault((start % 1440, i - lo), []).append(start // 1440)
-            lo = None
+        if gap and run_start is None:
+            run_start = i
+        elif not gap and run_start is not None:
+            start = (run_start + shift) % W
+            groups.setdefault((start % 1440, i - run_start), []).append(start // 1440)
+            run_start = None
     out = []
 
     def hhmm(m):

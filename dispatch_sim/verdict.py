@@ -309,10 +309,11 @@ def verdict_text(v: Verdict, summary: Metrics, lang: str = "en") -> str:
         else:
             head = T("verdict.holds_some", met=met, n=n_town)
         parts.append(head + (": " if lang == "en" else "：") + district)
-    und = v.undecided_townships()
-    if und:
-        parts.append(T("verdict.undecided_list", k=len(und),
-                       names=(", " if lang == "en" else "、").join(f"{t} ({v.townships[t]['reports']})" for t in und)))
+    undecided = v.undecided_townships()
+    if undecided:
+        parts.append(T("verdict.undecided_list", k=len(undecided),
+                       names=(", " if lang == "en" else "、").join(f"{t} ({v.townships[t]['reports']})"
+                                                                   for t in undecided)))
     return sep.join(parts)
 
 

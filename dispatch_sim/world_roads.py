@@ -17,12 +17,16 @@ polygon need it, so those scenarios pay for the rebuild (a few tenths of a secon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import DispatchSimError, OutsideGraphError
 from .locate import NodeLocator
 from .network import RoadNetwork, as_network
 from .roads import GraphSpec, load_network
 from .speeds import BandTable
+
+if TYPE_CHECKING:
+    from .routing import Router
 
 
 def _point(lonlat) -> tuple[float, float]:
@@ -81,7 +85,7 @@ class WorldRoads:
     base_nodes: list[int]
     base_snap_m: list[float]
     bands: BandTable
-    router: object  # dispatch_sim.routing.Router
+    router: Router
 
 
 def load_world_roads(sc, *, G=None, router=None, warn=None, use_disk_cache: bool = True) -> WorldRoads:
