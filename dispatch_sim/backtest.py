@@ -45,15 +45,15 @@ MIN_AREA = 10
 
 def holm(p: list[float]) -> list[float]:
     """Holm–Bonferroni adjusted p-values (same order)."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
+    pv = np.asarray(p, dtype=float)
+    m = len(pv)
     if m == 0:
         return []
-    order = np.argsort(p)
+    order = np.argsort(pv)
     adj = np.empty(m)
     run = 0.0
     for rank, i in enumerate(order):
-        run = max(run, min(1.0, (m - rank) * p[i]))
+        run = max(run, min(1.0, (m - rank) * pv[i]))
         adj[i] = run
     return adj.tolist()
 
@@ -147,12 +147,12 @@ def _area_outcomes(obs_resp, sim_resp, promise, target, label) -> dict:
         oth = others[np.isfinite(others)]
         row = s[r][np.isfinite(s[r])]
         d_null.append(_ks(row, oth))
-    d_null = np.asarray([d for d in d_null if d == d and d > 0])
-    if len(d_null) >= 3 and d_obs > 0:
-        ld = np.log(d_null)
+    null = np.asarray([d for d in d_null if d == d and d > 0])
+    if len(null) >= 3 and d_obs > 0:
+        ld = np.log(null)
         zks = (math.log(d_obs) - ld.mean()) / max(ld.std(ddof=1), 1e-6) / math.sqrt(1 + 1 / len(ld))
         p_ks = float(stats.t.sf(zks, df=len(ld) - 1))
-        rank_p = float((1 + np.sum(d_null >= d_obs)) / (len(d_null) + 1))
+        rank_p = float((1 + np.sum(null >= d_obs)) / (len(null) + 1))
     else:
         p_ks, rank_p = 1.0, 1.0
     out.update(ks_D=d_obs, ks_D_null_median=float(np.median(d_null)) if len(d_null) else None, p_ks=p_ks,
@@ -272,8 +272,8 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
             continue
         tests.append({"area": a["area"], "test": "on_time_rate", "p": a["p_on_time"]})
         tests.append({"area": a["area"], "test": "response_distribution", "p": a["p_ks"]})
-    for name, d in (demand or {}).items():
-        tests.append({"area": name, "test": "report_count", "p": d["p"]})
+    for name, dm in (demand or {}).items():
+        tests.append({"area": name, "test": "report_count", "p": dm["p"]})
     adj = holm([t["p"] for t in tests])
     for t, q in zip(tests, adj):
         t["p_adjusted"] = q
@@ -297,10 +297,10 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
                                      f"{a['p90_simulated']:.1f} min; KS D {a['ks_D']:.3f}); adjusted p "
                                      f"{t['p_adjusted']:.2g}"})
         else:
-            d = demand[t["area"]]
-            dis.append({**t, "text": f"{t['area']}: {d['observed']} reports in the log against {d['expected']:.1f} "
-                                     "expected "
-                                     f"by the scenario (×{d['ratio']:.2f}); adjusted p {t['p_adjusted']:.2g}"})
+            dm = demand[t["area"]]
+            dis.append({**t, "text": f"{t['area']}: {dm['observed']} reports in the log against {dm['expected']:.1f} "
+                                     f"expected by the scenario (×{dm['ratio']:.2f}); adjusted p "
+                                     f"{t['p_adjusted']:.2g}"})
     flagged = sorted({d["area"] for d in dis}, key=lambda a: (a != "district", a))
     return {"scenario": sc.name, "log": log.counts(), "replications": replications, "seed": seed,
             "target_min": target, "start_monday": p.t0.strftime("%Y-%m-%d"), "days": p.days,

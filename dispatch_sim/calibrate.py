@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -160,7 +161,7 @@ def fit_duration(x: np.ndarray, label: str = "") -> dict:
     if sd <= 1e-9 * max(m, 1):
         out.update(best="fixed", dist={"dist": "fixed", "value_min": round(m, 4)}, fits={})
         return out
-    fits = {}
+    fits: dict[str, dict[str, Any]] = {}
     for fam in FAMILIES:
         if fam == "exponential":
             scale = m
@@ -249,15 +250,15 @@ def time_profile(created_min: np.ndarray, first_day_min: float, days: int, rng) 
     # bootstrap over days
     by_day = np.zeros((days, 24))
     np.add.at(by_day, (np.clip(day, 0, days - 1), hour), 1)
-    boots = []
+    samples = []
     for _ in range(BOOT):
         pick = rng.integers(0, days, days)
         c = by_day[pick].sum(axis=0)
         if c.sum() == 0:
             continue
         s = _smooth_circular(c, bw)
-        boots.append(s / s.mean())
-    boots = np.asarray(boots)
+        samples.append(s / s.mean())
+    boots = np.asarray(samples)
     lo, hi = np.quantile(boots, [0.025, 0.975], axis=0)
     # weekday: reports per day of each weekday present in the window
     first_wd = int(np.floor(first_day_min / 1440.0)) % 7
@@ -267,7 +268,7 @@ def time_profile(created_min: np.ndarray, first_day_min: float, days: int, rng) 
         wrate = np.where(n_wd > 0, wcount / np.maximum(n_wd, 1), np.nan)
     mean_rate = np.nanmean(wrate)
     wprof = wrate / mean_rate
-    wci = []
+    wci: list[list[float] | None] = []
     for k in range(7):
         if n_wd[k] == 0:
             wci.append(None)
@@ -406,14 +407,14 @@ def fit_travel(p: Prepared, world, free: np.ndarray, team_idx: np.ndarray, rng) 
         return beta
 
     beta = huber(X, obs)
-    boots = []
+    samples = []
     for _ in range(BOOT):
         i = rng.integers(0, len(obs), len(obs))
         try:
-            boots.append(huber(X[i], obs[i], iters=8))
+            samples.append(huber(X[i], obs[i], iters=8))
         except np.linalg.LinAlgError:
             continue
-    boots = np.asarray(boots)
+    boots = np.asarray(samples)
     res = obs - X @ beta
     out.update(turnout_mean=float(beta[0]), turnout_ci95=[float(v) for v in np.quantile(boots[:, 0], [0.025, 0.975])],
                residual_sd=float(np.std(res, ddof=X.shape[1])), residual_mad=float(1.4826 * np.median(np.abs(res))),

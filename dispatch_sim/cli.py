@@ -25,7 +25,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
@@ -59,7 +59,7 @@ app.add_typer(graph_app, name="graph")
 out = Console(soft_wrap=True, emoji=False, markup=False)  # user values (team names) printed literally
 err = Console(stderr=True, soft_wrap=True, emoji=False, markup=False)
 
-_state = {"verbose": False, "quiet": False, "warned": set()}
+_state: dict[str, Any] = {"verbose": False, "quiet": False, "warned": set()}
 ISSUES_HINT = "please report it to the dispatch-sim maintainers with that file and the command you ran"
 
 

@@ -184,7 +184,7 @@ class CoverageResult:
     minutes: float
     summary: dict
     grids: dict[str, dict]
-    worst_band: str | None  # None without time bands
+    worst_band: str
 
 
 def promise_coverage(world, minutes: float, cell_m: float = 500.0) -> CoverageResult:
@@ -195,7 +195,7 @@ def promise_coverage(world, minutes: float, cell_m: float = 500.0) -> CoverageRe
     summ["standin"] = world.standin
     pre = pre_drive_minutes(world)
     grids: dict[str, dict] = {}
-    worst, worst_beyond = None, -1
+    worst, worst_beyond = "", -1  # set by the first band (there is always one)
     for b, band in enumerate(world.bands.bands):
         fc = promise_cells_geojson(world, minutes, b, cell_m, pre)
         beyond = sum(1 for f in fc["features"] if not f["properties"]["reach90"])

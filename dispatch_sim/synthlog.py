@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -140,7 +141,8 @@ def make_messy(df: pd.DataFrame, *, seed: int = 0, crs: str = "gcj02", missing_a
     d["lon"], d["lat"] = np.round(x, 6), np.round(y, 6)
     # missing arrival times (a team that did not press "arrived"); the row stays usable for demand
     served = np.flatnonzero(d["arrived_at"].notna().to_numpy())
-    miss = rng.choice(served, size=int(round(missing_arrival * len(served))), replace=False) if len(served) else []
+    miss: np.ndarray | list = (rng.choice(served, size=int(round(missing_arrival * len(served))), replace=False)
+                               if len(served) else [])
     d.loc[miss, "arrived_at"] = None
     picks = rng.permutation(n)
     used = 0
@@ -233,7 +235,7 @@ def csv_bytes(table: pd.DataFrame, *, encoding: str = "gbk", title: str | None =
 # --------------------------------------------------------------------------- the shipped example log
 
 #: How ``scenarios/examples/nanhu_synthetic_log_2022q3.csv`` is made (``python tools/make_example_log.py``).
-EXAMPLE = {"scenario": "scenarios/nanhu_baseline.yaml", "graph_source": "stand-in", "days": 91,
+EXAMPLE: dict[str, Any] = {"scenario": "scenarios/nanhu_baseline.yaml", "graph_source": "stand-in", "days": 91,
            "start_date": "2022-07-04", "seed": 2022, "messy_seed": 16, "crs": "gcj02", "encoding": "gbk",
            "title": "南湖区综合行政执法事件清单 2022年第三季度（合成示例数据，非真实记录 / SYNTHETIC, not real "
                     "records）"}
