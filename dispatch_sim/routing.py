@@ -97,7 +97,7 @@ class Router:
         self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
         k = settings.router_landmarks if n_landmarks is None else n_landmarks
         self.landmarks = choose_landmarks(self.lon, self.lat, k)
-        self._scratch = None
+        self._scratch: tuple | None = None
         self._band_arrays: list[tuple] = []
         self._next_lists: dict = {}
         self._dispatch_arrays: tuple | None = None

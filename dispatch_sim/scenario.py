@@ -119,10 +119,11 @@ class Distribution(_Strict):
         missing = [n for n in need if getattr(self, n) is None]
         if missing:
             raise ValueError(f"dist '{self.dist}' needs {', '.join(missing)}")
-        if self.dist in ("lognormal", "gamma") and self.sd_min > 100 * self.mean_min:
+        # (the parameters a dist needs are set: checked just above)
+        if self.dist in ("lognormal", "gamma") and self.sd_min > 100 * self.mean_min:  # type: ignore[operator]
             raise ValueError(f"sd_min {self.sd_min:g} is more than 100 times mean_min {self.mean_min:g}; allowed: "
                              "sd_min <= 100 × mean_min")
-        if self.dist == "uniform" and self.high_min < self.low_min:
+        if self.dist == "uniform" and self.high_min < self.low_min:  # type: ignore[operator]
             raise ValueError("high_min must be >= low_min")
         if self.dist == "empirical" and not self.values_min:
             raise ValueError("values_min must not be empty")
