@@ -45,15 +45,15 @@ MIN_AREA = 10
 
 def holm(p: list[float]) -> list[float]:
     """Holm–Bonferroni adjusted p-values (same order)."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
+    pv = np.asarray(p, dtype=float)
+    m = len(pv)
     if m == 0:
         return []
-    order = np.argsort(p)
+    order = np.argsort(pv)
     adj = np.empty(m)
     run = 0.0
     for rank, i in enumerate(order):
-        run = max(run, min(1.0, (m - rank) * p[i]))
+        run = max(run, min(1.0, (m - rank) * pv[i]))
         adj[i] = run
     return adj.tolist()
 
@@ -134,8 +134,10 @@ def _area_outcomes(obs_resp, sim_resp, promise, target, label) -> dict:
         per = per[np.isfinite(per)]
         out[f"{name}_observed"] = e
         out[f"{name}_observed_ci95"] = [lo, hi]
-        out[f"{name}_simulated"] = float(np.quantile(s_filled[np.isfinite(s_filled)], q)) if np.isfinite(s_filled).any() else None
-        out[f"{name}_simulated_pi95"] = [float(np.quantile(per, 0.025)), float(np.quantile(per, 0.975))] if len(per) else None
+        out[f"{name}_simulated"] = float(np.quantile(s_filled[np.isfinite(s_filled)],
+                                                     q)) if np.isfinite(s_filled).any() else None
+        out[f"{name}_simulated_pi95"] = [float(np.quantile(per, 0.025)),
+                                         float(np.quantile(per, 0.975))] if len(per) else None
     # KS against the pool, calibrated on the replications
     pool = s[np.isfinite(s)]
     d_obs = _ks(o, pool)
@@ -145,12 +147,12 @@ def _area_outcomes(obs_resp, sim_resp, promise, target, label) -> dict:
         oth = others[np.isfinite(others)]
         row = s[r][np.isfinite(s[r])]
         d_null.append(_ks(row, oth))
-    d_null = np.asarray([d for d in d_null if d == d and d > 0])
-    if len(d_null) >= 3 and d_obs > 0:
-        ld = np.log(d_null)
+    null = np.asarray([d for d in d_null if d == d and d > 0])
+    if len(null) >= 3 and d_obs > 0:
+        ld = np.log(null)
         zks = (math.log(d_obs) - ld.mean()) / max(ld.std(ddof=1), 1e-6) / math.sqrt(1 + 1 / len(ld))
         p_ks = float(stats.t.sf(zks, df=len(ld) - 1))
-        rank_p = float((1 + np.sum(d_null >= d_obs)) / (len(d_null) + 1))
+        rank_p = float((1 + np.sum(null >= d_obs)) / (len(null) + 1))
     else:
         p_ks, rank_p = 1.0, 1.0
     out.update(ks_D=d_obs, ks_D_null_median=float(np.median(d_null)) if len(d_null) else None, p_ks=p_ks,
@@ -186,14 +188,16 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
     names = [c.name for c in sc.demand.categories]
     raw = log.records["category"].fillna("").astype(str).to_numpy()
     has_cat = (raw != "").any()
-    cat = np.array([clook.get(c, clook.get(c.lower(), -1)) if c else (0 if not has_cat else -1) for c in raw], dtype=int)
+    cat = np.array([clook.get(c, clook.get(c.lower(), -1)) if c else (0 if not has_cat else -1) for c in raw],
+                   dtype=int)
     if (cat < 0).any():
         bad = raw[cat < 0]
         log.drop(cat < 0, [f"category not in the scenario: {c[:40]!r} (scenario categories: {', '.join(names)[:120]})"
                            for c in np.where(cat < 0, raw, "")])
         cat = cat[cat >= 0]
         if not len(cat):
-            raise DispatchSimError(f"--log: {log.path}: no report has a category of the scenario ({', '.join(names[:8])}); "
+            raise DispatchSimError(f"--log: {log.path}: no report has a category of the scenario "
+                                   f"({', '.join(names[:8])}); "
                                    f"the log has e.g. {bad[0][:40]!r}; map them with --mapping (categories: ...)")
     p = prepare(log, world)
     rw = _replay_world(world, p)
@@ -249,7 +253,8 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
                               if e > 0 else [0, 0], "p": pv}
         tot_e, tot_k = float(exp.sum()), int(obs.sum())
         demand["district"] = {"observed": tot_k, "expected": tot_e, "ratio": tot_k / tot_e if tot_e else None,
-                              "p": float(min(1.0, 2 * min(stats.poisson.cdf(tot_k, tot_e), stats.poisson.sf(tot_k - 1, tot_e))))
+                              "p": float(min(1.0, 2 * min(stats.poisson.cdf(tot_k, tot_e),
+                                                          stats.poisson.sf(tot_k - 1, tot_e))))
                               if tot_e > 0 else 1.0}
     # utilisation where the log allows
     team_idx = np.where(p.team >= 0, p.team, p.home)
@@ -267,8 +272,8 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
             continue
         tests.append({"area": a["area"], "test": "on_time_rate", "p": a["p_on_time"]})
         tests.append({"area": a["area"], "test": "response_distribution", "p": a["p_ks"]})
-    for name, d in (demand or {}).items():
-        tests.append({"area": name, "test": "report_count", "p": d["p"]})
+    for name, dm in (demand or {}).items():
+        tests.append({"area": name, "test": "report_count", "p": dm["p"]})
     adj = holm([t["p"] for t in tests])
     for t, q in zip(tests, adj):
         t["p_adjusted"] = q
@@ -280,17 +285,22 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
             continue
         a = by_area.get(t["area"], {})
         if t["test"] == "on_time_rate":
-            dis.append({**t, "text": f"{t['area']}: on-time rate observed {a['on_time_observed']:.1%} against simulated "
-                                     f"{a['on_time_simulated']:.1%} (predictive 95% {a['on_time_simulated_pi95'][0]:.1%}–"
+            dis.append({**t, "text": f"{t['area']}: on-time rate observed {a['on_time_observed']:.1%} against "
+                                     "simulated "
+                                     f"{a['on_time_simulated']:.1%} (predictive 95% "
+                                     f"{a['on_time_simulated_pi95'][0]:.1%}–"
                                      f"{a['on_time_simulated_pi95'][1]:.1%}); adjusted p {t['p_adjusted']:.2g}"})
         elif t["test"] == "response_distribution":
-            dis.append({**t, "text": f"{t['area']}: response times differ (p50 observed {a['p50_observed']:.1f} against "
+            dis.append({**t, "text": f"{t['area']}: response times differ (p50 observed {a['p50_observed']:.1f} "
+                                     "against "
                                      f"simulated {a['p50_simulated']:.1f} min, p90 {a['p90_observed']:.1f} against "
-                                     f"{a['p90_simulated']:.1f} min; KS D {a['ks_D']:.3f}); adjusted p {t['p_adjusted']:.2g}"})
+                                     f"{a['p90_simulated']:.1f} min; KS D {a['ks_D']:.3f}); adjusted p "
+                                     f"{t['p_adjusted']:.2g}"})
         else:
-            d = demand[t["area"]]
-            dis.append({**t, "text": f"{t['area']}: {d['observed']} reports in the log against {d['expected']:.1f} expected "
-                                     f"by the scenario (×{d['ratio']:.2f}); adjusted p {t['p_adjusted']:.2g}"})
+            dm = demand[t["area"]]
+            dis.append({**t, "text": f"{t['area']}: {dm['observed']} reports in the log against {dm['expected']:.1f} "
+                                     f"expected by the scenario (×{dm['ratio']:.2f}); adjusted p "
+                                     f"{t['p_adjusted']:.2g}"})
     flagged = sorted({d["area"] for d in dis}, key=lambda a: (a != "district", a))
     return {"scenario": sc.name, "log": log.counts(), "replications": replications, "seed": seed,
             "target_min": target, "start_monday": p.t0.strftime("%Y-%m-%d"), "days": p.days,

@@ -102,9 +102,10 @@ class BandGraphs:
                 factor = factor * np.fromiter((band.edge_factors.get(key, 1.0) for key in keys), dtype=float, count=m)
             open_ = factor > 0
             self._open.append((net.eu[open_], net.ev[open_], net.travel_time[open_] / factor[open_]))
-        self._fwd = self._rev = None
+        self._fwd: list | None = None
+        self._rev: list | None = None
         self._rows: dict = {}
-        self._length = None
+        self._length: tuple | None = None
 
     @property
     def fwd(self) -> list:

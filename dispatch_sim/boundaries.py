@@ -58,13 +58,15 @@ def _check_geom(geom, path, label):
         raise DispatchSimError(f"{label}: {_show(path)}: expected Polygon or MultiPolygon features")
     w, s, e, n = geom.bounds
     if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
-        raise DispatchSimError(f"{label}: {_show(path)}: coordinates are not longitude/latitude in degrees (a projected "
+        raise DispatchSimError(f"{label}: {_show(path)}: coordinates are not longitude/latitude in degrees (a "
+                               "projected "
                                "file? export it in degrees: WGS-84, GCJ-02 or BD-09)")
     if not geom.is_valid:
         import shapely
 
         geom = shapely.make_valid(geom)
-        geom = shapely.union_all([g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon", "MultiPolygon")])
+        geom = shapely.union_all([g for g in getattr(geom, "geoms", [geom]) if g.geom_type in ("Polygon",
+                                                                                               "MultiPolygon")])
     return geom
 
 
@@ -86,11 +88,11 @@ def _geojson_features(data: bytes, path, label):
 
 
 def _shapefile_features(shp: bytes, dbf: bytes | None, cpg: str | None, path, label):
-    import shapefile
-    from shapely.geometry import shape
-
     import codecs
     import re
+
+    import shapefile
+    from shapely.geometry import shape
 
     if cpg and re.fullmatch(r"(?:ansi\s*)?\d{3,5}", cpg.strip().lower()):  # ArcGIS writes code pages: "936", "ANSI 936"
         cpg = "cp" + re.sub(r"\D", "", cpg)
@@ -104,8 +106,9 @@ def _shapefile_features(shp: bytes, dbf: bytes | None, cpg: str | None, path, la
             r = shapefile.Reader(shp=io.BytesIO(shp), dbf=io.BytesIO(dbf) if dbf else None, encoding=enc)
             names = [f[0] for f in r.fields[1:]] if dbf else []
             out = []
-            for i, sr in enumerate(r.iterShapeRecords() if dbf else ((s, None) for s in r.iterShapes())):
-                s, rec = (sr.shape, sr.record) if dbf else sr
+            pairs = (((sr.shape, sr.record) for sr in r.iterShapeRecords()) if dbf
+                     else ((s, None) for s in r.iterShapes()))
+            for s, rec in pairs:
                 props = dict(zip(names, list(rec))) if rec is not None else {}
                 geo = s.__geo_interface__
                 if geo.get("type") not in ("Polygon", "MultiPolygon"):
@@ -144,7 +147,8 @@ def read_polygons(path, crs: str = "wgs84", label: str = "boundaries") -> list[t
                 return None
 
             cpg = member(".cpg")
-            feats = _shapefile_features(member(".shp"), member(".dbf"), cpg.decode("ascii", "ignore").strip() if cpg else None,
+            feats = _shapefile_features(member(".shp"), member(".dbf"),
+                                        cpg.decode("ascii", "ignore").strip() if cpg else None,
                                         p, label)
         except zipfile.BadZipFile:
             raise DispatchSimError(f"{label}: {_show(p)}: not a readable ZIP file") from None
@@ -153,7 +157,8 @@ def read_polygons(path, crs: str = "wgs84", label: str = "boundaries") -> list[t
         cpg = p.with_suffix(".cpg")
         feats = _shapefile_features(data, read_bytes(dbf, label, max_bytes=MAX_DATA_BYTES, what="dBase file")
                                     if dbf.exists() else None,
-                                    cpg.read_text(encoding="ascii", errors="ignore").strip() if cpg.exists() else None, p, label)
+                                    cpg.read_text(encoding="ascii", errors="ignore").strip() if cpg.exists() else None,
+                                    p, label)
     else:
         feats = _geojson_features(data, p, label)
     out = []
@@ -189,10 +194,12 @@ def clip_graph(G, polygon, buffer_m: float = 200.0):
 
     ids, lon, lat = node_arrays(G)
     lat0 = float(np.mean(lat)) if len(lat) else 0.0
-    buf = polygon.buffer(buffer_m / (M_PER_DEG_LON_EQUATOR * max(0.2, np.cos(np.radians(lat0))))) if buffer_m > 0 else polygon
+    buf = (polygon.buffer(buffer_m / (M_PER_DEG_LON_EQUATOR * max(0.2, np.cos(np.radians(lat0)))))
+           if buffer_m > 0 else polygon)
     inside = shapely.contains_xy(buf, lon, lat)
     if not inside.any():
-        raise DispatchSimError("boundaries.district: the road graph has no node inside the district outline (check its crs "
+        raise DispatchSimError("boundaries.district: the road graph has no node inside the district outline (check its "
+                               "crs "
                                "and the graph's bbox)")
     H = G.subgraph(ids[inside].tolist()).copy()
     comp = max(nx.strongly_connected_components(H), key=len)

@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -160,7 +161,7 @@ def fit_duration(x: np.ndarray, label: str = "") -> dict:
     if sd <= 1e-9 * max(m, 1):
         out.update(best="fixed", dist={"dist": "fixed", "value_min": round(m, 4)}, fits={})
         return out
-    fits = {}
+    fits: dict[str, dict[str, Any]] = {}
     for fam in FAMILIES:
         if fam == "exponential":
             scale = m
@@ -249,15 +250,15 @@ def time_profile(created_min: np.ndarray, first_day_min: float, days: int, rng) 
     # bootstrap over days
     by_day = np.zeros((days, 24))
     np.add.at(by_day, (np.clip(day, 0, days - 1), hour), 1)
-    boots = []
+    samples = []
     for _ in range(BOOT):
         pick = rng.integers(0, days, days)
         c = by_day[pick].sum(axis=0)
         if c.sum() == 0:
             continue
         s = _smooth_circular(c, bw)
-        boots.append(s / s.mean())
-    boots = np.asarray(boots)
+        samples.append(s / s.mean())
+    boots = np.asarray(samples)
     lo, hi = np.quantile(boots, [0.025, 0.975], axis=0)
     # weekday: reports per day of each weekday present in the window
     first_wd = int(np.floor(first_day_min / 1440.0)) % 7
@@ -267,7 +268,7 @@ def time_profile(created_min: np.ndarray, first_day_min: float, days: int, rng) 
         wrate = np.where(n_wd > 0, wcount / np.maximum(n_wd, 1), np.nan)
     mean_rate = np.nanmean(wrate)
     wprof = wrate / mean_rate
-    wci = []
+    wci: list[list[float] | None] = []
     for k in range(7):
         if n_wd[k] == 0:
             wci.append(None)
@@ -286,7 +287,8 @@ def time_profile(created_min: np.ndarray, first_day_min: float, days: int, rng) 
         g = {"G": float(chi.statistic), "dof": int(chi.dof), "p": float(chi.pvalue)}
     return {"hourly": [round(float(v), 4) for v in prof], "hourly_ci95": [[float(a), float(b)] for a, b in zip(lo, hi)],
             "hourly_raw": [float(v) for v in raw], "hourly_counts": counts.astype(int).tolist(), "bandwidth_h": bw,
-            "weekly": [round(float(v), 4) for v in wfill], "weekly_ci95": wci, "weekday_days": n_wd.astype(int).tolist(),
+            "weekly": [round(float(v), 4) for v in wfill], "weekly_ci95": wci,
+            "weekday_days": n_wd.astype(int).tolist(),
             "weekday_counts": wcount.astype(int).tolist(), "independence": g}
 
 
@@ -310,7 +312,7 @@ def quarantined_jobs(log: ReportLog, p: Prepared, scenario) -> list[tuple[int, f
         if team < 0:
             continue
 
-        def t(f):
+        def t(f, q=q):  # called in this iteration only; q bound explicitly
             v = q.get(f)
             if not v:
                 return None
@@ -405,14 +407,14 @@ def fit_travel(p: Prepared, world, free: np.ndarray, team_idx: np.ndarray, rng) 
         return beta
 
     beta = huber(X, obs)
-    boots = []
+    samples = []
     for _ in range(BOOT):
         i = rng.integers(0, len(obs), len(obs))
         try:
-            boots.append(huber(X[i], obs[i], iters=8))
+            samples.append(huber(X[i], obs[i], iters=8))
         except np.linalg.LinAlgError:
             continue
-    boots = np.asarray(boots)
+    boots = np.asarray(samples)
     res = obs - X @ beta
     out.update(turnout_mean=float(beta[0]), turnout_ci95=[float(v) for v in np.quantile(boots[:, 0], [0.025, 0.975])],
                residual_sd=float(np.std(res, ddof=X.shape[1])), residual_mad=float(1.4826 * np.median(np.abs(res))),
@@ -477,7 +479,8 @@ def calibrate(log: ReportLog, world, *, seed: int = 0) -> dict:
     demand.update(time_profile(p.created, first_min, days, rng))
     ind = demand.get("independence")
     if ind and ind["p"] < 0.01:
-        notes.append(f"hour-of-day and weekday are not independent in the log (G-test p={ind['p']:.2g}): the scenario's "
+        notes.append(f"hour-of-day and weekday are not independent in the log (G-test p={ind['p']:.2g}): the "
+                     "scenario's "
                      "hour profile × weekday profile is an approximation")
     # ---- townships
     names = [t.name for t in sc.teams]
@@ -638,7 +641,8 @@ def scenario_values(cal: dict, sc) -> tuple[dict, dict]:
     if d.get("dist"):
         vals["dispatch.dispatch_delay_min"] = d["dist"]
         com["dispatch.dispatch_delay_min"] = (f"{d['best']} by AIC on {d['n']} reports whose team was free; mean "
-                                              f"{d['mean']:.3g} (95% CI {d['mean_ci95'][0]:.3g}-{d['mean_ci95'][1]:.3g}) min")
+                                              f"{d['mean']:.3g} (95% CI "
+                                              f"{d['mean_ci95'][0]:.3g}-{d['mean_ci95'][1]:.3g}) min")
     tr = cal["travel"]
     if tr.get("turnout_mean") is not None and tr["turnout_mean"] > 0.05:
         vals["dispatch.turnout_min"] = _scaled_like(sc.dispatch.turnout_min, tr["turnout_mean"])
@@ -648,7 +652,8 @@ def scenario_values(cal: dict, sc) -> tuple[dict, dict]:
     speeds, notes = _speed_section(sc, tr)
     if speeds:
         vals["speeds"] = speeds
-        com["speeds"] = "; ".join(f"{k} ×{v['speed_factor']:.3f} (95% CI {v['ci95'][0]:.3f}-{v['ci95'][1]:.3f}, n={v['n']}"
+        com["speeds"] = "; ".join(f"{k} ×{v['speed_factor']:.3f} (95% CI {v['ci95'][0]:.3f}-{v['ci95'][1]:.3f}, "
+                                  f"n={v['n']}"
                                   + (", pooled" if v.get("pooled_with") else "") + ")"
                                   for k, v in tr["bands"].items()) + " against the base's speeds" + (
             "; " + "; ".join(notes) if notes else "")
@@ -671,7 +676,8 @@ def render_yaml(cal: dict, sc, base_path: Path, out_path: Path, points_name: str
     lg = cal["log"]
     lines = [f"# Calibrated by dispatch-sim calibrate from {log_name}: {lg['rows']} rows, {lg['used']} used, "
              f"{lg['quarantined']} quarantined (see the calibration page).",
-             f"# Log {cal['demand']['first_day']} to {cal['demand']['last_day']}; coordinates {lg['crs']} ({lg['crs_how']}).",
+             f"# Log {cal['demand']['first_day']} to {cal['demand']['last_day']}; coordinates {lg['crs']} "
+             f"({lg['crs_how']}).",
              "# Every value below carries, in its comment, the records behind it and its 95% interval.",
              f"extends: {dump(str(rel).replace(chr(92), '/'))}",
              f"name: {dump(sc.name + ' — calibrated on ' + log_name)}",

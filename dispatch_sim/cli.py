@@ -25,7 +25,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
@@ -59,7 +59,7 @@ app.add_typer(graph_app, name="graph")
 out = Console(soft_wrap=True, emoji=False, markup=False)  # user values (team names) printed literally
 err = Console(stderr=True, soft_wrap=True, emoji=False, markup=False)
 
-_state = {"verbose": False, "quiet": False, "warned": set()}
+_state: dict[str, Any] = {"verbose": False, "quiet": False, "warned": set()}
 ISSUES_HINT = "please report it to the dispatch-sim maintainers with that file and the command you ran"
 
 
@@ -323,24 +323,24 @@ def _guard(fn):
             _fail(exc)
         except KeyboardInterrupt:
             _eprint("interrupted; outputs already written are complete (written atomically)")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except MemoryError as exc:
             if _state["verbose"]:
                 _report_bug(exc, k)
             _eprint("error: out of memory: reduce run.replications, run.horizon_days, run.load or "
                     "demand.reports_per_day, or the graph size")
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         except OSError as exc:
             if exc.errno in _ENV_ERRNOS:
                 name = exc.filename or ""
                 _eprint(f"error: {name}{': ' if name else ''}{exc.strerror or type(exc).__name__} "
                         "(check the folder's permissions and free space)")
-                raise typer.Exit(2)
+                raise typer.Exit(2) from None
             _report_bug(exc, k)
-            raise typer.Exit(3)
+            raise typer.Exit(3) from None
         except Exception as exc:  # noqa: BLE001 - the point: no traceback for a CLI user
             _report_bug(exc, k)
-            raise typer.Exit(3)
+            raise typer.Exit(3) from None
         finally:
             if not ok:
                 _remove_if_empty(created)
@@ -379,10 +379,13 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML"),
         seed: Optional[int] = typer.Option(None, min=0, help="override run.seed"),
         load: Optional[float] = typer.Option(None, min=0.001, help="override run.load (× reports_per_day)"),
         workers: Optional[int] = typer.Option(None, min=1, help="local processes (default: all cores)"),
-        scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+        scheduler: Optional[str] = typer.Option(None,
+                                                help="Dask scheduler address tcp://HOST:PORT (or "
+                                                     "DISPATCH_SIM_SCHEDULER)"),
         resume: bool = typer.Option(False, help="reuse replications already finished in OUT/partial"),
         cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for cells.geojson (m)"),
-        lang: Optional[str] = typer.Option(None, "--lang", help="report language: zh or en (default: the scenario's report.lang)")):
+        lang: Optional[str] = typer.Option(None, "--lang",
+                                           help="report language: zh or en (default: the scenario's report.lang)")):
     """Simulate a scenario and write summary.json, incidents.csv, cells.geojson, report.html and figures/.
 
     Example: dispatch-sim run scenarios/nanhu_baseline.yaml --out out/baseline
@@ -421,7 +424,7 @@ def _print_verdict(v: dict) -> None:
                 continue
             rate = key == "on_time_rate"
 
-            def fmt(val):
+            def fmt(val, rate=rate):  # used in this iteration only; rate bound explicitly
                 return "–" if val is None else f"{val * 100:.1f}%" if rate else f"{val:.1f} min"
 
             label = key.replace("_", " ").replace("on time rate", "on-time rate")
@@ -443,8 +446,11 @@ def check(scenario: List[Path] = typer.Argument(..., help="scenario YAML file(s)
           junit: Optional[Path] = typer.Option(None, help="write JUnit XML here"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(None, min=1),
-          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
-          strict: bool = typer.Option(False, "--strict", help="also fail (exit 1) when a township has too few reports to judge")):
+          scheduler: Optional[str] = typer.Option(None,
+                                                  help="Dask scheduler address tcp://HOST:PORT (or "
+                                                       "DISPATCH_SIM_SCHEDULER)"),
+          strict: bool = typer.Option(False, "--strict",
+                                      help="also fail (exit 1) when a township has too few reports to judge")):
     """Exit 0 if every township and the district meet every target, 1 if one is missed, 2 on bad input
     (for CI). Townships with too few reports to judge are listed as UNDECIDED (JUnit: skipped).
 
@@ -491,7 +497,9 @@ def stress(scenario: Path = typer.Argument(...),
            loads: str = typer.Option("1,2,4,6,8,12", help="load multipliers, comma-separated"),
            replications: Optional[int] = typer.Option(None, min=1),
            workers: Optional[int] = typer.Option(None, min=1),
-           scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)"),
+           scheduler: Optional[str] = typer.Option(None,
+                                                   help="Dask scheduler address tcp://HOST:PORT (or "
+                                                        "DISPATCH_SIM_SCHEDULER)"),
            resume: bool = typer.Option(False),
            cell_m: float = typer.Option(500.0, "--cell-m", min=50, help="grid cell size for the reliability maps (m)")):
     """Load sweep with common random numbers and the breaking point (stress.json, stress.png), with
@@ -509,7 +517,8 @@ def stress(scenario: Path = typer.Argument(...),
         raise DispatchSimError(f"--loads: expected positive numbers separated by commas, got {loads!r}") from None
     from .scenario import load_scenario
 
-    load_scenario(scenario).with_overrides(load=max(load_list), replications=replications)  # size limits at the top load
+    load_scenario(scenario).with_overrides(load=max(load_list),
+                                           replications=replications)  # size limits at the top load
     w = _world(scenario)
     with _Progress("load sweep") as prog:
         res = stress_sweep(w, load_list, replications=replications, workers=workers, scheduler=scheduler,
@@ -518,7 +527,8 @@ def stress(scenario: Path = typer.Argument(...),
     bp = res.breaking_point
     lo, hi = res.loads_swept
     for c in res.worst_cells_at_first_failing_load[:3]:
-        out.print(f"  weakest place at ×{bp.first_load_failing:g}: {c.get('place') or c['home_team'] + ' cell ' + c['cell']}: "
+        out.print(f"  weakest place at ×{bp.first_load_failing:g}: "
+                  f"{c.get('place') or c['home_team'] + ' cell ' + c['cell']}: "
                   f"{c['on_time']} of {c['reports']} on time "
                   f"(95% CI {c['ci95'][0] * 100:.0f}–{c['ci95'][1] * 100:.0f}%)", highlight=False, markup=False)
     goal = res.target_on_time_rate
@@ -585,7 +595,9 @@ def coverage(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(
 def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Argument(..., help="variant B"),
             out_dir: Path = typer.Option(Path("out"), "--out"), replications: Optional[int] = typer.Option(None, min=1),
             workers: Optional[int] = typer.Option(None, min=1),
-            scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+            scheduler: Optional[str] = typer.Option(None,
+                                                    help="Dask scheduler address tcp://HOST:PORT (or "
+                                                         "DISPATCH_SIM_SCHEDULER)")):
     """Paired comparison B − A under common random numbers (compare.json).
 
     Example: dispatch-sim compare scenarios/nanhu_peak_load.yaml scenarios/nanhu_mutual_aid.yaml
@@ -607,7 +619,8 @@ def compare(a: Path = typer.Argument(..., help="variant A"), b: Path = typer.Arg
 def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Path("out"), "--out"),
           add: Optional[int] = typer.Option(None, "--add", min=1, help="add this many new posts, keeping every base"),
           relocate: bool = typer.Option(False, "--relocate", help="move township bases within their jurisdictions"),
-          max_moves: Optional[int] = typer.Option(None, "--max-moves", min=0, help="with --relocate: at most this many"),
+          max_moves: Optional[int] = typer.Option(None, "--max-moves", min=0,
+                                                  help="with --relocate: at most this many"),
           candidates: Optional[Path] = typer.Option(None, help="CSV of candidate sites: name, lon, lat[, crs]"),
           sample: int = typer.Option(300, min=0, help="road nodes sampled as extra candidate sites"),
           band: Optional[str] = typer.Option(None, help="time band for travel times (default: off-peak)"),
@@ -616,7 +629,9 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
           load: Optional[float] = typer.Option(None, min=0.001, help="load for the verification runs"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(None, min=1),
-          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+          scheduler: Optional[str] = typer.Option(None,
+                                                  help="Dask scheduler address tcp://HOST:PORT (or "
+                                                       "DISPATCH_SIM_SCHEDULER)")):
     """Where to put posts: a maximal covering model on road travel times (PuLP/CBC), then the
     proposal simulated against the current layout (placement.json, placement_variant.yaml, figures).
 
@@ -640,7 +655,8 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
                                 band=b, points=points, sample=sample, seed=w.scenario.run.seed, post_crews=post_crews)
     prop = res.proposal
     cov, twice = prop["demand_share_covered"], prop["demand_share_covered_twice"]
-    out.print(f"demand within {prop['travel_budget_min']:g} min drive of a base: {cov['before']:.1%} → {cov['after']:.1%}; "
+    out.print(f"demand within {prop['travel_budget_min']:g} min drive of a base: {cov['before']:.1%} → "
+              f"{cov['after']:.1%}; "
               f"within reach of two bases: {twice['before']:.1%} → {twice['after']:.1%}", highlight=False)
     for c in prop["changes"]:
         what = f"add {c['name']}" if c["action"] == "add" else f"move {c['team']}"
@@ -664,11 +680,14 @@ def place(scenario: Path = typer.Argument(...), out_dir: Path = typer.Option(Pat
 def staff(scenario: Path = typer.Argument(..., help="scenario YAML"),
           out_dir: Path = typer.Option(Path("out"), "--out", help="output folder"),
           load: Optional[float] = typer.Option(None, min=0.001, help="load (× reports_per_day); default run.load"),
-          night_cost: float = typer.Option(1.0, "--night-cost", help="cost of a crew-hour 20:00-08:00 relative to a day hour"),
+          night_cost: float = typer.Option(1.0, "--night-cost",
+                                           help="cost of a crew-hour 20:00-08:00 relative to a day hour"),
           max_per_shift: int = typer.Option(12, "--max-per-shift", help="cap on crews in one shift of one team"),
           replications: Optional[int] = typer.Option(None, min=1),
           workers: Optional[int] = typer.Option(1, min=1, help="local processes per evaluation (default 1)"),
-          scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address tcp://HOST:PORT (or DISPATCH_SIM_SCHEDULER)")):
+          scheduler: Optional[str] = typer.Option(None,
+                                                  help="Dask scheduler address tcp://HOST:PORT (or "
+                                                       "DISPATCH_SIM_SCHEDULER)")):
     """The fewest crews per team and shift that keep every township on target (staffing.json,
     staffing_variant.yaml, figures/staffing.png), verified by simulation.
 
@@ -719,7 +738,8 @@ def _print_comparison(res: dict) -> None:
         out.print(f"{label}: {x['scenario']}: {pct(x['on_time']['rate'])} on time"
                   + (f" (95% CI {pct(ci[0])}–{pct(ci[1])})" if ci[0] is not None else "")
                   + f"; verdict {x['verdict']['status']}"
-                  + (f", misses in {', '.join(x['verdict']['failing_townships'])}" if x["verdict"]["failing_townships"] else ""),
+                  + (", misses in "
+                     f"{', '.join(x['verdict']['failing_townships'])}" if x["verdict"]["failing_townships"] else ""),
                   highlight=False, markup=False)
     d = res["difference_b_minus_a"]["on_time_rate"]
     m = res["difference_b_minus_a"]["mean_response_min"]
@@ -772,7 +792,8 @@ def route(scenario: Path = typer.Argument(...),
           day: Optional[float] = typer.Option(None, "--day", help="day of the run (0 = the Monday it starts): applies "
                                               "the scenario's closures and weather in force then"),
           crs: str = typer.Option("wgs84", help="wgs84 | gcj02 | bd09 (for LON,LAT given)"),
-          geojson: Optional[Path] = typer.Option(None, "--geojson", help="write the route(s) here as GeoJSON (for QGIS)"),
+          geojson: Optional[Path] = typer.Option(None, "--geojson",
+                                                 help="write the route(s) here as GeoJSON (for QGIS)"),
           as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """Fastest travel time (minutes) and distance (km) between two places, per time band, and the
     detour when a closure of the scenario applies (--day).
@@ -799,7 +820,8 @@ def route(scenario: Path = typer.Argument(...),
     if day is not None and not (math.isfinite(day) and 0 <= day < sc.run.horizon_days):
         raise DispatchSimError(f"--day: {day!r} is not a day of the run (allowed: 0 to {sc.run.horizon_days:g})")
     anchors = scenario_anchors(sc)
-    teams = {t.name: i for i, t in enumerate(sc.teams)} | {t.name_en.lower(): i for i, t in enumerate(sc.teams) if t.name_en}
+    teams = ({t.name: i for i, t in enumerate(sc.teams)}
+             | {t.name_en.lower(): i for i, t in enumerate(sc.teams) if t.name_en})
     pts = []
     for label, text in (("--from", from_), ("--to", to)):
         i = teams.get(text.strip(), teams.get(text.strip().lower()))
@@ -849,11 +871,13 @@ def route(scenario: Path = typer.Argument(...),
             None if first["minutes"] is None else round(first["minutes"] - normal["minutes"], 3)),
             "extra_km": None if first["km"] is None else round(first["km"] - normal["km"], 3)}
     if geojson:
-        feats = [{"type": "Feature", "properties": {k: v for k, v in x.items() if k != "route"} | {"from": res["from"], "to": res["to"]},
+        feats = [{"type": "Feature",
+                  "properties": {k: v for k, v in x.items() if k != "route"} | {"from": res["from"], "to": res["to"]},
                   "geometry": {"type": "LineString", "coordinates": x["route"]}} for x in legs if x["route"]]
         if "detour" in res and res["detour"]["without_disruptions"]["route"]:
             n = res["detour"]["without_disruptions"]
-            feats.append({"type": "Feature", "properties": {"band": n["band"] + " (without disruptions)", "minutes": n["minutes"],
+            feats.append({"type": "Feature",
+                          "properties": {"band": n["band"] + " (without disruptions)", "minutes": n["minutes"],
                                                              "km": n["km"]},
                           "geometry": {"type": "LineString", "coordinates": n["route"]}})
         write_json_atomic(geojson, {"type": "FeatureCollection", "features": feats,
@@ -880,7 +904,8 @@ def _parse_lonlat(label: str, text: str) -> tuple[float, float]:
     try:
         lon, lat = (float(x) for x in text.split(","))
     except ValueError:
-        raise DispatchSimError(f"{label}: expected LON,LAT in degrees, e.g. 120.7859,30.7611; got {text[:60]!r}") from None
+        raise DispatchSimError(f"{label}: expected LON,LAT in degrees, e.g. 120.7859,30.7611; got "
+                               f"{text[:60]!r}") from None
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise DispatchSimError(f"{label}: {text[:60]!r} is not a longitude,latitude in degrees "
                                "(allowed: -180..180, -90..90, longitude first)")
@@ -907,12 +932,14 @@ def _parse_bbox(text: Optional[str]):
 @_guard
 def graph_fetch(place: Optional[str] = typer.Option(None, help='e.g. "南湖区, 嘉兴市, 浙江省, 中国"'),
                 bbox: Optional[str] = typer.Option(None, help="W,S,E,N"),
-                out_file: Optional[Path] = typer.Option(None, "--out", help="also save the cleaned graph here (GraphML)"),
+                out_file: Optional[Path] = typer.Option(None, "--out",
+                                                        help="also save the cleaned graph here (GraphML)"),
                 refresh: bool = typer.Option(False, help="download anew: bypass the graph cache and the HTTP cache"),
                 overpass_url: Optional[str] = typer.Option(None, "--overpass-url", envvar="DISPATCH_SIM_OVERPASS_URL",
                                                            help="Overpass API endpoint (a mirror), e.g. "
                                                                 "https://overpass.kumi.systems/api"),
-                nominatim_url: Optional[str] = typer.Option(None, "--nominatim-url", envvar="DISPATCH_SIM_NOMINATIM_URL",
+                nominatim_url: Optional[str] = typer.Option(None, "--nominatim-url",
+                                                            envvar="DISPATCH_SIM_NOMINATIM_URL",
                                                             help="Nominatim endpoint for --place lookups")):
     """Download the drivable network from OpenStreetMap (cached; needs internet the first time).
 
@@ -924,7 +951,8 @@ def graph_fetch(place: Optional[str] = typer.Option(None, help='e.g. "南湖区,
     if (place is None) == (b is None):
         raise DispatchSimError("give exactly one of --place or --bbox")
     if place is not None and (not place.strip() or len(place) > 500):
-        raise DispatchSimError("--place: give a place name such as \"南湖区, 嘉兴市, 浙江省, 中国\" (at most 500 characters)")
+        raise DispatchSimError("--place: give a place name such as \"南湖区, 嘉兴市, 浙江省, 中国\" (at most 500 "
+                               "characters)")
     for label, url in (("--overpass-url", overpass_url), ("--nominatim-url", nominatim_url)):
         if url is not None:
             check_service_url(url, label)
@@ -943,7 +971,8 @@ def graph_import(file: Path = typer.Argument(..., help=".osm, .osm.bz2 or .osm.p
                  out_file: Path = typer.Option(..., "--out", help="GraphML to write")):
     """Import a local OSM extract (streamed), clip it and save the cleaned drivable graph.
 
-    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.65,30.60,120.98,30.85 --out data/nanhu_drive.graphml
+    Example: dispatch-sim graph import zhejiang-latest.osm.pbf --bbox 120.65,30.60,120.98,30.85 --out \
+data/nanhu_drive.graphml
     """
     from .roads import graph_info, import_osm_file, load_polygon, prepare_graph, resolve_data_path, save_graph
 
@@ -983,7 +1012,8 @@ def _print_info(info: dict) -> None:
     _say(f"nodes: {info['nodes']}, edges: {info['edges']}; extent (W,S,E,N): {info['extent']}")
     _say(f"dropped outside the largest strongly connected component: {info['dropped_nodes']} nodes, "
          f"{info['dropped_edges']} edges")
-    _say("km of road (directed edges) by class: " + ", ".join(f"{k} {v}" for k, v in info["km_directed_by_class"].items()))
+    _say("km of road (directed edges) by "
+         "class: " + ", ".join(f"{k} {v}" for k, v in info["km_directed_by_class"].items()))
     _say(info["attribution"])
 
 
@@ -1010,7 +1040,8 @@ def _locate_log(world, log, c: str):
 def _say_log(log) -> None:
     c = log.counts()
     _say(f"{log.path}: {c['rows']} rows: {c['used']} used, {c['quarantined']} quarantined"
-         + (" (" + "; ".join(f"{n} {k}" for k, n in c["quarantined_by_reason"].items()) + ")" if c["quarantined"] else ""))
+         + (" (" + "; ".join(f"{n} "
+                             f"{k}" for k, n in c["quarantined_by_reason"].items()) + ")" if c["quarantined"] else ""))
     for k, n in c["notes"].items():
         _warn(f"{log.path}: {n} rows: {k}")
     _say(f"coordinates: {c['crs']} ({c['crs_how']}); encoding {c['encoding']}")
@@ -1024,12 +1055,14 @@ def calibrate(log_file: Path = typer.Argument(..., help="report log exported by 
               report_dir: Optional[Path] = typer.Option(None, "--report-dir", help="folder for calibration.html, "
                                                         "calibration.json, quarantine.csv (default: NEW_calibration/)"),
               crs: str = typer.Option("auto", help="coordinates of the log: wgs84 | gcj02 | bd09 | auto (detected)"),
-              mapping: Optional[Path] = typer.Option(None, help="YAML/JSON: column names, crs, category/township names"),
+              mapping: Optional[Path] = typer.Option(None,
+                                                     help="YAML/JSON: column names, crs, category/township names"),
               lang: Optional[str] = typer.Option(None, help="page language zh | en (default: the base's report.lang)"),
               seed: int = typer.Option(0, min=0, help="bootstrap seed")):
     """Fit a scenario to a report log: demand, work times, delays, speeds; writes NEW.yaml and a page.
 
-    Example: dispatch-sim calibrate scenarios/examples/nanhu_synthetic_log_2022q3.csv --base scenarios/nanhu_baseline.yaml --out out/calibrated.yaml
+    Example: dispatch-sim calibrate scenarios/examples/nanhu_synthetic_log_2022q3.csv --base \
+scenarios/nanhu_baseline.yaml --out out/calibrated.yaml
     """
     from .calibrate import calibrate as fit, write_calibration
     from .io import prepare_out_dir
@@ -1065,10 +1098,12 @@ def backtest(scenario: Path = typer.Argument(..., help="scenario YAML to test"),
              seed: Optional[int] = typer.Option(None, min=0, help="override run.seed"),
              crs: str = typer.Option("auto", help="coordinates of the log: wgs84 | gcj02 | bd09 | auto (detected)"),
              mapping: Optional[Path] = typer.Option(None, help="YAML/JSON: column names, crs, category/township names"),
-             lang: Optional[str] = typer.Option(None, help="page language zh | en (default: the scenario's report.lang)")):
+             lang: Optional[str] = typer.Option(None,
+                                                help="page language zh | en (default: the scenario's report.lang)")):
     """Replay a report log through the model; say where model and record disagree beyond chance.
 
-    Example: dispatch-sim backtest out/calibrated.yaml --log scenarios/examples/nanhu_synthetic_log_2022q3.csv --out out/backtest
+    Example: dispatch-sim backtest out/calibrated.yaml --log scenarios/examples/nanhu_synthetic_log_2022q3.csv --out \
+out/backtest
     """
     from .backtest import backtest as run_backtest, summary_lines
     from .io import write_json_atomic

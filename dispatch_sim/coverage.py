@@ -13,6 +13,7 @@ per-band GeoJSON is a grid of square cells (``cell_m``), small enough for QGIS t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,8 @@ def pre_drive_minutes(world, n: int = 4000) -> np.ndarray:
     sc = world.scenario
     ss = np.random.SeedSequence([sc.run.seed, 424_242])
     a, b = (np.random.default_rng(x) for x in ss.spawn(2))
-    return np.sort(sample_durations(sc.dispatch.dispatch_delay_min, a, n) + sample_durations(sc.dispatch.turnout_min, b, n))
+    return np.sort(sample_durations(sc.dispatch.dispatch_delay_min, a, n) + sample_durations(sc.dispatch.turnout_min, b,
+                                                                                             n))
 
 
 def promise_reach(world, minutes: float, band: int = 0, pre: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -82,7 +84,7 @@ def coverage_summary(world, minutes: float = 30.0, cell_m: float = 500.0) -> dic
     x, y = local_xy(r.lon, r.lat, lat0)
     cell = np.floor(x / cell_m).astype(np.int64) * 1_000_003 + np.floor(y / cell_m).astype(np.int64)
     cells, cell_of = np.unique(cell, return_inverse=True)
-    out = {"minutes": minutes, "cell_m": cell_m, "bands": {},
+    out: dict[str, Any] = {"minutes": minutes, "cell_m": cell_m, "bands": {},
            "note": ("promise_*: report to arrival for an idle crew (dispatch delay + turnout + drive; waiting for "
                     "a busy crew is not included, see `run`); reach50/reach90: places reached within the target in "
                     "at least 50%/90% of cases; expected_on_time_if_idle: demand-weighted probability; "
@@ -193,7 +195,7 @@ def promise_coverage(world, minutes: float, cell_m: float = 500.0) -> CoverageRe
     summ["standin"] = world.standin
     pre = pre_drive_minutes(world)
     grids: dict[str, dict] = {}
-    worst, worst_beyond = None, -1
+    worst, worst_beyond = "", -1  # set by the first band (there is always one)
     for b, band in enumerate(world.bands.bands):
         fc = promise_cells_geojson(world, minutes, b, cell_m, pre)
         beyond = sum(1 for f in fc["features"] if not f["properties"]["reach90"])

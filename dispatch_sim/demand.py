@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -64,8 +65,9 @@ class Reports:
         return np.zeros(len(self), dtype=bool) if self.own_team is None else self.own_team != self.home_team
 
     def take(self, idx) -> "Reports":
-        return Reports(**{k: (None if getattr(self, k) is None else getattr(self, k)[idx])
-                          for k in self.__dataclass_fields__})
+        fields: dict[str, Any] = {k: (None if getattr(self, k) is None else getattr(self, k)[idx])
+                                  for k in self.__dataclass_fields__}
+        return Reports(**fields)
 
 
 class DemandModel:
@@ -109,7 +111,7 @@ class DemandModel:
         self.cat_owner = np.asarray([-1 if c.delegated else owner[c.name] for c in cats], dtype=np.int64)
         self.referrals = bool((self.cat_owner >= 0).any())
         self.cat_promise &= self.cat_owner < 0  # referred matters are outside the township promise
-        self._trace = None
+        self._trace: tuple | None = None
 
     # ------------------------------------------------------------------ components
     def _edge_sampler(self, mask=None):
@@ -134,7 +136,8 @@ class DemandModel:
                 samplers.append(self._edge_sampler(inside) if team_p[t] > 0 else None)
             missing = [self.team_names[t] for t in range(len(samplers)) if team_p[t] > 0 and samplers[t] is None]
             if missing:
-                raise DispatchSimError(f"{label}.shares: teams without any road in their jurisdiction: {', '.join(missing)}")
+                raise DispatchSimError(f"{label}.shares: teams without any road in their jurisdiction: "
+                                       f"{', '.join(missing)}")
             return TownshipShares(team_p / team_p.sum(), samplers)
         if isinstance(w, WhereHotspot):
             from .crs import to_wgs84
@@ -169,7 +172,8 @@ class DemandModel:
         except FileNotFoundError:
             raise DispatchSimError(f"{label}.path: {path}: file not found") from None
         except Exception as exc:
-            raise DispatchSimError(f"{label}.path: {path}: not a GeoJSON FeatureCollection of polygons ({exc})") from None
+            raise DispatchSimError(f"{label}.path: {path}: not a GeoJSON FeatureCollection of polygons "
+                                   f"({exc})") from None
         if len(geoms) == 0 or wts.sum() <= 0:
             raise DispatchSimError(f"{label}.path: {path}: no polygons with positive '{w.weight_property}'")
         for g in geoms:
@@ -259,7 +263,7 @@ class DemandModel:
             # extra reports drawn like every report (district rate, same places), kept only where the
             # surge's teams are the home team: by Poisson thinning, exactly (factor - 1) times those
             # teams' own rate in the window, placed as their own reports are
-            ids = [self.team_names.index(n) for n in s.teams]
+            ids = [self.team_names.index(n) for n in s.teams or ()]
             n2, s2 = self._sample_places(streams["components"], streams["places"], t2.size)
             mine = np.isin(self.node_team[n2], ids)
             created = np.r_[created, t2[mine]]
@@ -308,6 +312,7 @@ class DemandModel:
     # ------------------------------------------------------------------ trace replay
     def _trace_reports(self, seed_seq, horizon_min, load) -> Reports:
         if self._trace is None:
+            assert self.dem.trace is not None  # trace replay only with demand.trace
             self._trace = self._read_trace(Path(self.dem.trace))
         created, node, snap, cat = self._trace
         streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in seed_seq.spawn(len(STREAMS)))))

@@ -48,7 +48,7 @@ def select_edges(G, roads, label: str) -> list[tuple]:
     want_names = {n.strip() for n in roads.names}
     want_ways = {int(w) for w in roads.osm_ways}
     keys, us, vs = [], [], []
-    hit = []
+    hits = []
     for u, v, k, d in G.edges(keys=True, data=True):
         keys.append((u, v, k))
         us.append(u)
@@ -58,8 +58,8 @@ def select_edges(G, roads, label: str) -> list[tuple]:
             ways = d.get("osmid")
             ways = ways if isinstance(ways, (list, tuple, set)) else [ways]
             ok = any(str(w).lstrip("-").isdigit() and int(w) in want_ways for w in ways if w is not None)
-        hit.append(ok)
-    hit = np.asarray(hit, dtype=bool)
+        hits.append(ok)
+    hit = np.asarray(hits, dtype=bool)
     if roads.line or roads.polygon:
         xs = {n: d["x"] for n, d in G.nodes(data=True)}
         ys = {n: d["y"] for n, d in G.nodes(data=True)}

@@ -398,8 +398,10 @@ def compare(world_a: World, world_b: World, *, replications: int | None = None, 
         return {"scenario": world.scenario.name, "file": world.scenario.source_file, "on_time": run.summary.on_time,
                 "response_min": run.summary.response_min, "verdict": verdict_json(v, run.summary)}
 
-    better = [t for t, x in by_town.items() if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] > 0]
-    worse = [t for t, x in by_town.items() if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] < 0]
+    better = [t for t, x in by_town.items()
+              if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] > 0]
+    worse = [t for t, x in by_town.items()
+             if x["difference_b_minus_a"]["significant"] and x["difference_b_minus_a"]["mean"] < 0]
     if d_rate["replications_used"] < 2:
         decision = "cannot be judged: paired differences need at least 2 replications"
     elif not d_rate["significant"]:

@@ -200,9 +200,7 @@ def web_font_css(text: str, family: str = WEB_FAMILY) -> str:
     str
         The rule, or ``""`` when there is nothing to embed (no non-ASCII text, or no packaged font).
     """
-    import base64
     import hashlib
-    import io
 
     chars = sorted({ord(c) for c in text if ord(c) > 0x7F})
     path = _packaged_font()

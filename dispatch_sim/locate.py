@@ -8,9 +8,8 @@ would silently move it kilometres.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -70,7 +69,8 @@ class NodeLocator:
         """Index of the nearest node to each point given in local metres (:func:`~dispatch_sim.geodesy.local_xy`)."""
         x, y = np.atleast_1d(x), np.atleast_1d(y)
         if self._tree is None and len(x) <= self.BRUTE_FORCE_MAX:
-            return np.array([int(np.argmin((self.x - a) ** 2 + (self.y - b) ** 2)) for a, b in zip(x, y)], dtype=np.int64)
+            return np.array([int(np.argmin((self.x - a) ** 2 + (self.y - b) ** 2)) for a, b in zip(x, y)],
+                            dtype=np.int64)
         return self.tree.query(np.column_stack([x, y]))[1]
 
     def outside_extent_m(self, lon, lat) -> np.ndarray:
@@ -78,7 +78,8 @@ class NodeLocator:
         w, s, e, n = self.extent
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
-        dx, dy = local_xy(np.maximum(0, np.maximum(w - lon, lon - e)), np.maximum(0, np.maximum(s - lat, lat - n)), self.lat0)
+        dx, dy = local_xy(np.maximum(0, np.maximum(w - lon, lon - e)), np.maximum(0, np.maximum(s - lat, lat - n)),
+                          self.lat0)
         return np.hypot(dx, dy)
 
     def snap_many(self, lon, lat, crs: str = "wgs84", *, label: str = "point", warn=None, strict: bool = True):
@@ -90,7 +91,8 @@ class NodeLocator:
             Raise :class:`OutsideGraphError` for points outside the graph's extent; with False
             such points get node -1.
         """
-        lon, lat = to_wgs84(np.atleast_1d(np.asarray(lon, dtype=float)), np.atleast_1d(np.asarray(lat, dtype=float)), crs)
+        lon, lat = to_wgs84(np.atleast_1d(np.asarray(lon, dtype=float)), np.atleast_1d(np.asarray(lat, dtype=float)),
+                            crs)
         lon = np.atleast_1d(lon)
         lat = np.atleast_1d(lat)
         out = self.outside_extent_m(lon, lat) > settings.outside_extent_m

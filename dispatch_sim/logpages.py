@@ -47,7 +47,8 @@ def _dur_axes(ax, fit: dict, lang: str, title: str) -> None:
                 label=f"{fam} ΔAIC {f['delta_aic']:.0f}" + (" ★" if best else ""))
     ax.set_title(title + "\n" + _t("cal_fit_sub", lang, n=fit["n"], best=fit.get("best", "–"),
                                    mean=fit.get("mean", float("nan")),
-                                   ks=(fit.get("fits") or {}).get(fit.get("best"), {}).get("ks_D", float("nan"))), fontsize=8)
+                                   ks=(fit.get("fits") or {}).get(fit.get("best"), {}).get("ks_D", float("nan"))),
+                                   fontsize=8)
     ax.set_xlabel(_t("cal_minutes", lang))
     ax.legend(fontsize=7)
 
@@ -108,7 +109,8 @@ def calibration_figures(cal: dict, world, lang: str) -> dict:
             for b in np.unique(band):
                 sel = band == b
                 info = tr["bands"][bnames[b]]
-                a1.scatter(routed[sel], obs[sel], s=6, alpha=0.5, label=f"{bnames[b]} ×{info['speed_factor']:.2f} (n={sel.sum()})")
+                a1.scatter(routed[sel], obs[sel], s=6, alpha=0.5,
+                           label=f"{bnames[b]} ×{info['speed_factor']:.2f} (n={sel.sum()})")
                 xs = np.linspace(0, routed.max() * 1.05, 10)
                 a1.plot(xs, tr["turnout_mean"] + xs / info["speed_factor"], lw=1.5)
             a1.set_xlabel(_t("cal_routed", lang))
@@ -132,7 +134,8 @@ def calibration_figures(cal: dict, world, lang: str) -> dict:
 def _img(path: Path, alt: str) -> str:
     import base64
 
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(Path(path).read_bytes()).decode()}">'
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _page(title: str, body: str, lang: str) -> str:
@@ -163,28 +166,34 @@ def calibration_page(cal: dict, world, report_dir, *, lang: str | None = None, s
     out = Path(report_dir)
     paths = {}
     figs = calibration_figures(cal, world, lang)
-    for name, fig in figs.items():
-        paths[name] = savefig_atomic(fig, out / "figures" / name)
+    for name, figure in figs.items():
+        paths[name] = savefig_atomic(figure, out / "figures" / name)
     lg = cal["log"]
     dem = cal["demand"]
     q = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in lg["quarantined_by_reason"].items())
     notes = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in lg["notes"].items())
     cats = "".join(f"<tr><td>{e(c)}</td><td>{v['reports'] if v['reports'] is not None else '–'}</td>"
                    f"<td>{_fmt(v['share'], 3)}</td><td>{_ci(v['ci95'], 3)}</td>"
-                   f"<td>{e(cal['work'][c].get('best') or T('cal.kept'))}</td><td>{_fmt(cal['work'][c].get('mean'), 1)}</td>"
+                   f"<td>{e(cal['work'][c].get('best') or T('cal.kept'))}</td>"
+                   f"<td>{_fmt(cal['work'][c].get('mean'), 1)}</td>"
                    f"<td>{_ci(cal['work'][c].get('mean_ci95'), 1)}</td><td>{cal['work'][c]['n']}</td></tr>"
                    for c, v in cal["categories"].items())
     towns = "".join(f"<tr><td>{e(t)}</td><td>{v['reports_by_place']}</td><td>{_fmt(v['share'], 3)}</td>"
-                    f"<td>{_ci(v['ci95'], 3)}</td><td>{'–' if v['reports_by_log_township'] is None else v['reports_by_log_township']}</td></tr>"
+                    f"<td>{_ci(v['ci95'], 3)}</td>"
+                    f"<td>{'–' if v['reports_by_log_township'] is None else v['reports_by_log_township']}</td></tr>"
                     for t, v in cal["townships"].items())
     tr = cal["travel"]
-    bands = "".join(f"<tr><td>{e(b)}</td><td>{v['n']}</td><td>{_fmt(v['speed_factor'], 3)}</td><td>{_ci(v['ci95'], 3)}</td>"
-                    f"<td>{e(T('cal.pooled') if v.get('pooled_with') else '')}</td></tr>" for b, v in (tr.get("bands") or {}).items())
+    bands = "".join(f"<tr><td>{e(b)}</td><td>{v['n']}</td><td>{_fmt(v['speed_factor'], 3)}</td>"
+                    f"<td>{_ci(v['ci95'], 3)}</td>"
+                    f"<td>{e(T('cal.pooled') if v.get('pooled_with') else '')}</td></tr>"
+                    for b, v in (tr.get("bands") or {}).items())
     dd = cal["dispatch_delay"]
     sc = world.scenario
 
     def fig(key, name):
-        return f"<section class='fig'><h2>{e(T(key))}</h2>{_img(paths[name], T(key))}</section>" if name in paths else ""
+        if name not in paths:
+            return ""
+        return f"<section class='fig'><h2>{e(T(key))}</h2>{_img(paths[name], T(key))}</section>"
 
     banner = f'<div class="banner red">{e(T("banner.standin"))}</div>' if world.standin else ""
     ind = dem.get("independence") or {}
@@ -192,28 +201,40 @@ def calibration_page(cal: dict, world, report_dir, *, lang: str | None = None, s
 <p>{e(T('cal.intro', base=sc.name))}</p>
 <section><h2>{e(T('cal.h_log'))}</h2><p>{e(T('cal.log_line', rows=lg['rows'], used=lg['used'], q=lg['quarantined'],
     enc=lg['encoding'], crs=str(lg['crs']), how=lg['crs_how']))}</p>
-<table><tr><th>{e(T('cal.th_reason'))}</th><th>{e(T('th.reports'))}</th></tr>{q or f"<tr><td colspan=2>{e(T('none'))}</td></tr>"}</table>
+<table><tr><th>{e(T('cal.th_reason'))}</th><th>{e(T('th.reports'))}</th></tr>\
+{q or f"<tr><td colspan=2>{e(T('none'))}</td></tr>"}</table>
 {f"<table><tr><th>{e(T('cal.th_note'))}</th><th>{e(T('th.reports'))}</th></tr>{notes}</table>" if notes else ""}
 <p><small>{e(T('cal.quarantine_file'))}</small></p></section>
-<section><h2>{e(T('cal.h_rate'))}</h2><p>{e(T('cal.rate_line', rate=f"{dem['reports_per_day']:.2f}", lo=f"{dem['reports_per_day_ci95'][0]:.2f}",
-    hi=f"{dem['reports_per_day_ci95'][1]:.2f}", n=dem['reports'], days=dem['days'], disp=f"{dem['dispersion_index']:.2f}"))}</p>
+<section><h2>{e(T('cal.h_rate'))}</h2><p>\
+{e(T('cal.rate_line', rate=f"{dem['reports_per_day']:.2f}", lo=f"{dem['reports_per_day_ci95'][0]:.2f}",
+    hi=f"{dem['reports_per_day_ci95'][1]:.2f}", n=dem['reports'], days=dem['days'],
+    disp=f"{dem['dispersion_index']:.2f}"))}</p>
 <p>{e(T('cal.independence', g=_fmt(ind.get('G'), 1), p=_fmt(ind.get('p'), 3)))}</p></section>
 {fig('cal.h_profile', 'profile.png')}{fig('cal.h_daily', 'daily.png')}
-<section><h2>{e(T('cal.h_towns'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('th.reports'))}</th><th>{e(T('cal.th_share'))}</th>
+<section><h2>{e(T('cal.h_towns'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('th.reports'))}</th><th>\
+{e(T('cal.th_share'))}</th>
 <th>{e(T('th.ci'))}</th><th>{e(T('cal.th_log_town'))}</th></tr>{towns}</table>
-<p><small>{e(T('cal.towns_note', agree=_fmt((cal['township_column'] or {}).get('agreement_with_jurisdictions'), 3)))}</small></p></section>
-<section><h2>{e(T('cal.h_cats'))}</h2><table><tr><th>{e(T('cal.th_cat'))}</th><th>{e(T('th.reports'))}</th><th>{e(T('cal.th_share'))}</th>
-<th>{e(T('th.ci'))}</th><th>{e(T('cal.th_family'))}</th><th>{e(T('cal.th_mean'))}</th><th>{e(T('th.ci'))}</th><th>{e(T('cal.th_n'))}</th></tr>{cats}</table>
+<p><small>\
+{e(T('cal.towns_note', agree=_fmt((cal['township_column'] or {}).get('agreement_with_jurisdictions'), 3)))}</small></p>\
+</section>
+<section><h2>{e(T('cal.h_cats'))}</h2><table><tr><th>{e(T('cal.th_cat'))}</th><th>{e(T('th.reports'))}</th><th>\
+{e(T('cal.th_share'))}</th>
+<th>{e(T('th.ci'))}</th><th>{e(T('cal.th_family'))}</th><th>{e(T('cal.th_mean'))}</th><th>{e(T('th.ci'))}</th><th>\
+{e(T('cal.th_n'))}</th></tr>{cats}</table>
 <p><small>{e(T('cal.fit_note'))}</small></p></section>
 {fig('cal.h_durations', 'durations.png')}
-<section><h2>{e(T('cal.h_delay'))}</h2><p>{e(T('cal.delay_line', n=dd.get('n', 0), all=dd.get('records_with_dispatch', 0),
+<section><h2>{e(T('cal.h_delay'))}</h2><p>\
+{e(T('cal.delay_line', n=dd.get('n', 0), all=dd.get('records_with_dispatch', 0),
     best=dd.get('best') or T('cal.kept'), mean=_fmt(dd.get('mean'), 2), ci=_ci(dd.get('mean_ci95'), 2)))}</p></section>
-<section><h2>{e(T('cal.h_travel'))}</h2><p>{e(T('cal.travel_line', n=tr.get('n', 0), turnout=_fmt(tr.get('turnout_mean'), 2),
+<section><h2>{e(T('cal.h_travel'))}</h2><p>\
+{e(T('cal.travel_line', n=tr.get('n', 0), turnout=_fmt(tr.get('turnout_mean'), 2),
     ci=_ci(tr.get('turnout_ci95'), 2)))}</p>
-<table><tr><th>{e(T('cal.th_band'))}</th><th>{e(T('cal.th_n'))}</th><th>{e(T('cal.th_factor'))}</th><th>{e(T('th.ci'))}</th><th></th></tr>{bands}</table>
+<table><tr><th>{e(T('cal.th_band'))}</th><th>{e(T('cal.th_n'))}</th><th>{e(T('cal.th_factor'))}</th><th>\
+{e(T('th.ci'))}</th><th></th></tr>{bands}</table>
 <p><small>{e(T('cal.travel_note'))}</small></p></section>
 {fig('cal.h_travel', 'travel.png')}{fig('cal.h_places', 'places.png')}
-<section><h2>{e(T('cal.h_notes'))}</h2><ul>{''.join(f'<li>{e(n)}</li>' for n in cal['notes']) or f"<li>{e(T('none'))}</li>"}</ul></section>
+<section><h2>{e(T('cal.h_notes'))}</h2><ul>\
+{''.join(f'<li>{e(n)}</li>' for n in cal['notes']) or f"<li>{e(T('none'))}</li>"}</ul></section>
 <p><small>{e(T('cal.howto'))} {e(T('map.attr_standin') if world.standin else T('map.attr_osm'))}</small></p>"""
     paths["page"] = write_text_atomic(out / "calibration.html", _page(T("cal.title", name=scenario_name), body, lang))
     return paths
@@ -237,10 +258,11 @@ def backtest_figures(bt: dict, sc, lang: str) -> dict:
                 continue
             ax.plot(a["on_time_simulated_pi95"], [yi + 0.12] * 2, color="#2a9d8f", lw=4, alpha=0.6)
             ax.plot(a["on_time_simulated"], yi + 0.12, "o", color="#2a9d8f")
-            ax.plot(a["on_time_observed_ci95"], [yi - 0.12] * 2, color="#e63946" if a["area"] in flagged else "#333", lw=1.5)
+            ax.plot(a["on_time_observed_ci95"], [yi - 0.12] * 2, color="#e63946" if a["area"] in flagged else "#333",
+                    lw=1.5)
             ax.plot(a["on_time_observed"], yi - 0.12, "s", color="#e63946" if a["area"] in flagged else "#333")
-        ax.set_yticks(y, [(_t("bt_district", lang) if a["area"] == "district" else a["area"]) + (" ⚠" if a["area"] in flagged else "")
-                          for a in areas])
+        ax.set_yticks(y, [(_t("bt_district", lang) if a["area"] == "district" else a["area"])
+                          + (" ⚠" if a["area"] in flagged else "") for a in areas])
         ax.plot([], [], "s", color="#333", label=_t("bt_observed", lang))
         ax.plot([], [], "o", color="#2a9d8f", label=_t("bt_simulated", lang))
         ax.legend(fontsize=8, loc="lower left")
@@ -254,16 +276,19 @@ def backtest_figures(bt: dict, sc, lang: str) -> dict:
         fig.clear()
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         for ax, a in zip(axes, areas):
-            sel = promise & np.isfinite(obs) & (np.ones_like(home, bool) if a["area"] == "district" else home == names.index(a["area"]))
+            sel = promise & np.isfinite(obs) & (np.ones_like(home, bool) if a["area"] == "district"
+                                                else home == names.index(a["area"]))
             o = np.sort(obs[sel])
             s = np.sort(np.asarray(bt["sim_response"][a["area"]]))
             if len(s):
                 ax.plot(s, np.linspace(0, 1, len(s)), color="#2a9d8f", lw=2, label=_t("bt_simulated", lang))
-            ax.step(o, np.arange(1, len(o) + 1) / len(o), where="post", color="#e63946" if a["area"] in flagged else "#333",
+            ax.step(o, np.arange(1, len(o) + 1) / len(o), where="post",
+                    color="#e63946" if a["area"] in flagged else "#333",
                     lw=1.2, label=_t("bt_observed", lang))
             ax.axvline(bt["target_min"], color="#999", ls=":", lw=1)
             ax.set_xlim(0, max(bt["target_min"] * 2.5, float(np.quantile(o, 0.98)) if len(o) else 60))
-            ax.set_title(((_t("bt_district", lang) if a["area"] == "district" else a["area"]) + (" ⚠" if a["area"] in flagged else ""))
+            ax.set_title(((_t("bt_district",
+                              lang) if a["area"] == "district" else a["area"]) + (" ⚠" if a["area"] in flagged else ""))
                          + f"\nKS D {a.get('ks_D', float('nan')):.3f}", fontsize=8)
             ax.set_xlabel(_t("cal_minutes", lang))
         axes[0].legend(fontsize=7)
@@ -292,8 +317,8 @@ def backtest_page(bt: dict, sc, out_dir, *, lang: str | None = None, standin: bo
     e = html.escape
     out = Path(out_dir)
     paths = {}
-    for name, fig in backtest_figures(bt, sc, lang).items():
-        paths[name] = savefig_atomic(fig, out / "figures" / name)
+    for name, figure in backtest_figures(bt, sc, lang).items():
+        paths[name] = savefig_atomic(figure, out / "figures" / name)
     flagged = set(bt["flagged_areas"])
     rows = []
     for a in bt["areas"]:
@@ -306,32 +331,42 @@ def backtest_page(bt: dict, sc, out_dir, *, lang: str | None = None, standin: bo
                     f"<td>{_fmt(a.get('on_time_simulated'), 3)} ({_ci(a.get('on_time_simulated_pi95'), pct=True)})</td>"
                     f"<td>{_fmt(a.get('p90_observed'), 1)} / {_fmt(a.get('p90_simulated'), 1)}</td>"
                     f"<td>{_fmt(a.get('ks_D'), 3)}</td></tr>")
-    dem = "".join(f"<tr class='{'missed' if t in flagged else 'met'}'><td>{e(T('area.district') if t == 'district' else t)}</td>"
-                  f"<td>{v['observed']}</td><td>{v['expected']:.1f}</td><td>{_fmt(v.get('ratio'), 2)}</td><td>{v['p']:.3g}</td></tr>"
+    dem = "".join(f"<tr class='{'missed' if t in flagged else 'met'}'>"
+                  f"<td>{e(T('area.district') if t == 'district' else t)}</td>"
+                  f"<td>{v['observed']}</td><td>{v['expected']:.1f}</td><td>{_fmt(v.get('ratio'), 2)}</td>"
+                  f"<td>{v['p']:.3g}</td></tr>"
                   for t, v in (bt.get("demand") or {}).items())
     util = "".join(f"<tr><td>{e(t)}</td><td>{v['jobs_with_close']}</td><td>{_fmt(v['observed'], 3)}</td>"
                    f"<td>{_fmt(v['simulated'], 3)}</td></tr>" for t, v in bt["utilization"].items())
     verdict = (T("bt.agrees", n=sum(1 for a in bt["areas"] if a.get("status") == "tested")) if bt["agrees"] else
-               T("bt.disagrees", areas=", ".join(T("area.district") if a == "district" else a for a in bt["flagged_areas"])))
+               T("bt.disagrees",
+                 areas=", ".join(T("area.district") if a == "district" else a for a in bt["flagged_areas"])))
     dis = "".join(f"<li>{e(d['text'])}</li>" for d in bt["disagreements"])
     lg = bt["log"]
 
     def fig(key, name):
-        return f"<section class='fig'><h2>{e(T(key))}</h2>{_img(paths[name], T(key))}</section>" if name in paths else ""
+        if name not in paths:
+            return ""
+        return f"<section class='fig'><h2>{e(T(key))}</h2>{_img(paths[name], T(key))}</section>"
 
     banner = f'<div class="banner red">{e(T("banner.standin"))}</div>' if standin else ""
     body = f"""<h1>{e(T('bt.title', name=bt['scenario']))}</h1>{banner}
 <div class="verdict {'holds' if bt['agrees'] else 'broken'}">{e(verdict)}</div>{f'<ul>{dis}</ul>' if dis else ''}
 <p>{e(T('bt.intro', reps=bt['replications'], seed=bt['seed'], days=f"{bt['days']:g}", monday=bt['start_monday']))}</p>
-<p>{e(T('cal.log_line', rows=lg['rows'], used=lg['used'], q=lg['quarantined'], enc=lg['encoding'], crs=str(lg['crs']), how=lg['crs_how']))}</p>
-<section><h2>{e(T('bt.h_areas'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('th.result'))}</th><th>{e(T('th.reports'))}</th>
-<th>{e(T('bt.th_arrivals'))}</th><th>{e(T('bt.th_obs'))}</th><th>{e(T('bt.th_sim'))}</th><th>{e(T('bt.th_p90'))}</th><th>KS D</th></tr>
+<p>{e(T('cal.log_line', rows=lg['rows'], used=lg['used'], q=lg['quarantined'], enc=lg['encoding'],
+    crs=str(lg['crs']), how=lg['crs_how']))}</p>
+<section><h2>{e(T('bt.h_areas'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('th.result'))}</th><th>\
+{e(T('th.reports'))}</th>
+<th>{e(T('bt.th_arrivals'))}</th><th>{e(T('bt.th_obs'))}</th><th>{e(T('bt.th_sim'))}</th><th>{e(T('bt.th_p90'))}</th>\
+<th>KS D</th></tr>
 {''.join(rows)}</table><p><small>{e(T('bt.method'))}</small></p></section>
 {fig('bt.h_on_time', 'on_time.png')}{fig('bt.h_cdf', 'response_cdf.png')}
-<section><h2>{e(T('bt.h_demand'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('bt.th_observed'))}</th><th>{e(T('bt.th_expected'))}</th>
+<section><h2>{e(T('bt.h_demand'))}</h2><table><tr><th>{e(T('th.area'))}</th><th>{e(T('bt.th_observed'))}</th><th>\
+{e(T('bt.th_expected'))}</th>
 <th>{e(T('bt.th_ratio'))}</th><th>p</th></tr>{dem or f"<tr><td colspan=5>{e(T('none'))}</td></tr>"}</table></section>
 {fig('bt.h_demand', 'demand.png')}
-<section><h2>{e(T('bt.h_util'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('bt.th_jobs'))}</th><th>{e(T('bt.th_obs'))}</th>
+<section><h2>{e(T('bt.h_util'))}</h2><table><tr><th>{e(T('th.team'))}</th><th>{e(T('bt.th_jobs'))}</th><th>\
+{e(T('bt.th_obs'))}</th>
 <th>{e(T('bt.th_sim'))}</th></tr>{util}</table><p><small>{e(T('bt.util_note'))}</small></p></section>
 <p><small>{e(T('map.attr_standin') if standin else T('map.attr_osm'))}</small></p>"""
     paths["page"] = write_text_atomic(out / "backtest.html", _page(T("bt.title", name=bt["scenario"]), body, lang))

@@ -56,11 +56,15 @@ REQUIRED = ("reported_at", "lon", "lat")
 
 #: Header spellings of each field (compared after :func:`_norm`). Extend with a mapping file.
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "report_id": ("report_id", "id", "event_id", "case_id", "编号", "事件编号", "事件编码", "案件编号", "工单编号", "序号id"),
-    "reported_at": ("reported_at", "report_time", "timestamp", "time", "datetime", "created_at", "上报时间", "事件上报时间",
+    "report_id": ("report_id", "id", "event_id", "case_id", "编号", "事件编号", "事件编码", "案件编号", "工单编号",
+                  "序号id"),
+    "reported_at": ("reported_at", "report_time", "timestamp", "time", "datetime", "created_at", "上报时间",
+                    "事件上报时间",
                     "时间", "发生时间", "受理时间", "登记时间", "创建时间"),
-    "category": ("category", "type", "event_type", "事件类型", "类别", "类型", "事件类别", "事项类型", "问题类型", "事件分类"),
-    "township": ("township", "town", "street", "所属镇街", "镇街", "所属街道", "所属镇街道", "街道", "乡镇街道", "属地"),
+    "category": ("category", "type", "event_type", "事件类型", "类别", "类型", "事件类别", "事项类型", "问题类型",
+                 "事件分类"),
+    "township": ("township", "town", "street", "所属镇街", "镇街", "所属街道", "所属镇街道", "街道", "乡镇街道",
+                 "属地"),
     "lon": ("lon", "lng", "longitude", "x", "经度", "坐标经度", "事件经度"),
     "lat": ("lat", "latitude", "y", "纬度", "坐标纬度", "事件纬度"),
     "crs": ("crs", "coordinate_system", "坐标系", "坐标系统"),
@@ -72,8 +76,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 #: CRS words as platforms write them.
-CRS_WORDS = {"wgs84": "wgs84", "wgs-84": "wgs84", "wgs_84": "wgs84", "gps": "wgs84", "epsg:4326": "wgs84", "4326": "wgs84",
-             "gcj02": "gcj02", "gcj-02": "gcj02", "gcj_02": "gcj02", "火星坐标": "gcj02", "高德": "gcj02", "amap": "gcj02",
+CRS_WORDS = {"wgs84": "wgs84", "wgs-84": "wgs84", "wgs_84": "wgs84", "gps": "wgs84", "epsg:4326": "wgs84",
+             "4326": "wgs84",
+             "gcj02": "gcj02", "gcj-02": "gcj02", "gcj_02": "gcj02", "火星坐标": "gcj02", "高德": "gcj02",
+             "amap": "gcj02",
              "国测局": "gcj02", "bd09": "bd09", "bd-09": "bd09", "bd_09": "bd09", "百度": "bd09", "baidu": "bd09",
              "bd09ll": "bd09"}
 
@@ -96,7 +102,7 @@ def _norm(h) -> str:
     return t
 
 
-_SYN = {}
+_SYN: dict[str, str] = {}
 for _f, _names in SYNONYMS.items():
     for _n in _names:
         _SYN.setdefault(_norm(_n), _f)
@@ -130,7 +136,8 @@ class Mapping:
         except DispatchSimError as exc:
             raise DispatchSimError(str(exc).splitlines()[0]) from None
         if not isinstance(data, dict):
-            raise DispatchSimError(f"{label}: {_show(path)}: expected a mapping with columns, crs, categories, townships")
+            raise DispatchSimError(f"{label}: {_show(path)}: expected a mapping with columns, crs, categories, "
+                                   "townships")
         bad = sorted(set(map(str, data)) - {"columns", "crs", "categories", "townships"})
         if bad:
             raise DispatchSimError(f"{label}: {_show(path)}: unknown key(s) {', '.join(b[:30] for b in bad[:5])} "
@@ -138,12 +145,14 @@ class Mapping:
         out = cls()
         for key in ("columns", "categories", "townships"):
             v = data.get(key) or {}
-            if not isinstance(v, dict) or not all(isinstance(a, (str, int)) and isinstance(b, (str, int)) for a, b in v.items()):
+            if not isinstance(v, dict) or not all(isinstance(a, (str, int)) and isinstance(b, (str, int))
+                                                  for a, b in v.items()):
                 raise DispatchSimError(f"{label}: {_show(path)}: {key}: expected name: name pairs")
             setattr(out, key, {str(a): str(b) for a, b in v.items()})
         bad_cols = sorted(set(out.columns) - set(FIELDS))
         if bad_cols:
-            raise DispatchSimError(f"{label}: {_show(path)}: columns: unknown field(s) {', '.join(b[:30] for b in bad_cols[:5])} "
+            raise DispatchSimError(f"{label}: {_show(path)}: columns: unknown field(s) "
+                                   f"{', '.join(b[:30] for b in bad_cols[:5])} "
                                    f"(allowed: {', '.join(FIELDS)})")
         if data.get("crs") is not None:
             out.crs = normalise_crs(str(data["crs"]), label)
@@ -220,7 +229,7 @@ class ReportLog:
 
     def counts(self) -> dict:
         """Rows, used, quarantined by reason (reasons grouped by their text before any ':'), notes."""
-        by = {}
+        by: dict[str, int] = {}
         for q in self.quarantine:
             key = str(q["reason"]).split(":")[0]
             by[key] = by.get(key, 0) + 1
@@ -308,7 +317,7 @@ def detect_crs(lon, lat, locator, sample: int = 400) -> tuple[str, str, dict]:
         _, snap, _, _ = locator.snap_many(np.atleast_1d(x), np.atleast_1d(y), strict=False)
         snap = np.where(np.asarray(snap) >= 0, snap, np.nan)
         scores[c] = float(np.nanmedian(snap)) if np.isfinite(snap).any() else float("inf")
-    order = sorted(scores, key=scores.get)
+    order = sorted(scores, key=lambda k: scores[k])
     best, second = order[0], order[1]
     med = {k: round(v, 1) for k, v in scores.items()}
     if scores[best] < 0.6 * scores[second]:
@@ -344,7 +353,8 @@ def read_log(path, *, mapping: Mapping | None = None, label: str = "LOG") -> Rep
     if data.startswith(b"PK\x03\x04"):
         table, encoding = _xlsx_rows(p, data, label), "xlsx"
     elif data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        raise DispatchSimError(f"{label}: {_show(p)}: an old Excel .xls workbook (or another OLE file); save it as .xlsx "
+        raise DispatchSimError(f"{label}: {_show(p)}: an old Excel .xls workbook (or another OLE file); save it as "
+                               ".xlsx "
                                "or as CSV UTF-8 and try again")
     else:
         text, encoding = decode_text(data, p, label, what=WHAT)
@@ -359,7 +369,7 @@ def _csv_rows(text: str) -> list[tuple[int, list]]:
     lines = text.splitlines()
     first = next((ln for ln in lines[:HEADER_SCAN_ROWS] if ln.strip()), "")
     counts = {d: sum(ln.count(d) for ln in lines[:HEADER_SCAN_ROWS]) for d in (",", "\t", ";")}
-    delim = max(counts, key=counts.get) if any(counts.values()) else ","
+    delim = max(counts, key=lambda k: counts[k]) if any(counts.values()) else ","
     if first and "," in first and counts[","] > 0:
         delim = "," if first.count(",") >= max(first.count("\t"), first.count(";")) else delim
     out = []
@@ -383,12 +393,14 @@ def _xlsx_rows(p: Path, data: bytes, label: str) -> list[tuple[int, list]]:
     import zipfile
 
     if len(data) > MAX_XLSX_BYTES:
-        raise DispatchSimError(f"{label}: {_show(p)}: workbook larger than {MAX_XLSX_BYTES / 1e6:.0f} MB; export it as CSV")
+        raise DispatchSimError(f"{label}: {_show(p)}: workbook larger than {MAX_XLSX_BYTES / 1e6:.0f} MB; export it as "
+                               "CSV")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         total = sum(i.file_size for i in zf.infolist())
         if total > 40 * MAX_XLSX_BYTES:
-            raise DispatchSimError(f"{label}: {_show(p)}: the workbook unpacks to {total / 1e9:.1f} GB; export it as CSV")
+            raise DispatchSimError(f"{label}: {_show(p)}: the workbook unpacks to {total / 1e9:.1f} GB; export it as "
+                                   "CSV")
         if "xl/workbook.xml" not in zf.namelist():
             raise DispatchSimError(f"{label}: {_show(p)}: a ZIP file but not an XLSX workbook, expected a {WHAT}")
     except zipfile.BadZipFile:
@@ -396,7 +408,8 @@ def _xlsx_rows(p: Path, data: bytes, label: str) -> list[tuple[int, list]]:
     try:
         import openpyxl
     except ImportError:  # pragma: no cover - a declared dependency
-        raise DispatchSimError(f"{label}: {_show(p)}: reading XLSX needs openpyxl (pip install openpyxl), or save as CSV") from None
+        raise DispatchSimError(f"{label}: {_show(p)}: reading XLSX needs openpyxl (pip install openpyxl), or save as "
+                               "CSV") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -427,7 +440,7 @@ def _xlsx_rows(p: Path, data: bytes, label: str) -> list[tuple[int, list]]:
 
 def _find_header(table, mapping: Mapping):
     extra = {_norm(v): k for k, v in mapping.columns.items()}
-    for k, (ln, rec) in enumerate(table[:HEADER_SCAN_ROWS]):
+    for k, (_ln, rec) in enumerate(table[:HEADER_SCAN_ROWS]):
         cols = {}
         for j, h in enumerate(rec):
             n = _norm(h)
@@ -471,20 +484,24 @@ def _num_cell(v, low, high) -> float:
     return parse_float(str(v).replace("°", "").replace("，", ""), low=low, high=high)
 
 
-def _parse_table(p: Path, table, encoding: str, mapping: Mapping, label: str) -> ReportLog:
+def _parse_table(p: Path, table, encoding: str, mapping: Mapping, label: str) -> ReportLog:  # noqa: C901 - row checks in sequence
     if not table:
         raise DispatchSimError(f"{label}: {_show(p)}: empty file, expected a {WHAT}")
     k, cols = _find_header(table, mapping)
     if k is None:
         first = table[0][1]
-        looks = 2 <= len(first) <= 80 and all(isinstance(h, str) and 0 < len(h.strip()) <= 40 for h in first if h is not None)
+        looks = 2 <= len(first) <= 80 and all(isinstance(h, str) and 0 < len(h.strip()) <= 40
+                                              for h in first if h is not None)
         if looks and any(_SYN.get(_norm(h)) for h in first):
             found = [f"{h} → {_SYN[_norm(h)]}" for h in first if _SYN.get(_norm(h))]
             raise DispatchSimError(f"{label}: {_show(p)}: the header lacks a report time, longitude or latitude column "
-                                   f"(recognised: {', '.join(found[:8])}); name them e.g. 上报时间/reported_at, 经度/lon, "
+                                   f"(recognised: {', '.join(found[:8])}); name them e.g. 上报时间/reported_at, "
+                                   "经度/lon, "
                                    "纬度/lat, or map them with --mapping")
-        raise DispatchSimError(f"{label}: {_show(p)}: no header row with report time, longitude and latitude columns in "
-                               f"the first {HEADER_SCAN_ROWS} rows; expected a {WHAT} (headers such as 上报时间, 经度, 纬度)")
+        raise DispatchSimError(f"{label}: {_show(p)}: no header row with report time, longitude and latitude columns "
+                               "in "
+                               f"the first {HEADER_SCAN_ROWS} rows; expected a {WHAT} (headers such as 上报时间, 经度, "
+                               "纬度)")
     missing = [f for f in REQUIRED if f not in cols]
     if missing:
         header = [str(h)[:30] for h in table[k][1] if h is not None]
@@ -512,7 +529,7 @@ def _parse_table(p: Path, table, encoding: str, mapping: Mapping, label: str) ->
     for line, rec in data_rows:
         raw = {f: _cell_text(cell(rec, f)) for f in FIELDS if f in cols}
 
-        def bad(reason):
+        def bad(reason, line=line, raw=raw):  # this row's line and cells, bound explicitly
             quarantine.append({"line": line, "reason": reason, **raw})
 
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in rec):
@@ -614,9 +631,11 @@ def _order_problem(row) -> str | None:
         if t is None:
             continue
         if t < t0:
-            return f"{name} before report: {name} {t:%Y-%m-%d %H:%M:%S} is earlier than the report {t0:%Y-%m-%d %H:%M:%S}"
+            return (f"{name} before report: {name} {t:%Y-%m-%d %H:%M:%S} is earlier than the report "
+                    f"{t0:%Y-%m-%d %H:%M:%S}")
         if t < last_t:
-            return f"{name} before {last_name}: {name} {t:%Y-%m-%d %H:%M:%S} is earlier than {last_name} {last_t:%Y-%m-%d %H:%M:%S}"
+            return (f"{name} before {last_name}: {name} {t:%Y-%m-%d %H:%M:%S} is earlier than {last_name} "
+                    f"{last_t:%Y-%m-%d %H:%M:%S}")
         if (t - t0).total_seconds() > MAX_GAP_DAYS * 86400:
             return f"{name} implausibly late: more than {MAX_GAP_DAYS:g} days after the report"
         last_name, last_t = name, t

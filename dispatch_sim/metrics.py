@@ -255,7 +255,8 @@ def enforcement_summary(incidents: pd.DataFrame, results: list, world) -> dict |
         duty = sum(c["duty_min"] for c in mine)
         served = post[post["team"] == t.name]
         ref = served["referred"].astype(bool) if has_ref else pd.Series(False, index=served.index)
-        teams.append({"team": t.name, "team_en": t.name_en, "crews": t.max_crews(), "backs_up": t.backs_up, "handles": list(t.handles),
+        teams.append({"team": t.name, "team_en": t.name_en, "crews": t.max_crews(), "backs_up": t.backs_up,
+                      "handles": list(t.handles),
                       "utilization": (sum(c["busy_min"] for c in mine) / duty) if duty > 0 else None,
                       "referrals_served": int(ref.sum()),
                       "township_reports_served": int((~ref).sum()),
@@ -308,7 +309,8 @@ def enforcement_summary(incidents: pd.DataFrame, results: list, world) -> dict |
             sessions += n_sess
             objects += n_sess * cp.objects
         out["planned"] = {
-            "crew_hours": round(float(pm.sum()) / 60.0, 2), "crew_hours_per_day": round(float(pm.sum()) / 60.0 / days, 3),
+            "crew_hours": round(float(pm.sum()) / 60.0, 2),
+            "crew_hours_per_day": round(float(pm.sum()) / 60.0 / days, 3),
             "by_team": {t.name: round(float(pm[i]) / 60.0, 2) for i, t in enumerate(sc.teams) if pm[i] > 0},
             "sessions": int(sessions), "objects": int(objects),
             "recall": bool(sc.planned_inspections.recall),
@@ -370,11 +372,13 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> Metrics:
             "open_at_horizon": open_h,
             "warmup_excluded": int(incidents["warmup"].sum()),
             "without_promise": int((~post["promise"].astype(bool)).sum()),
-            "late_without_promise": int(((~post["promise"].astype(bool)) & (post["on_time"] == False)).sum()),  # noqa: E712
+            "late_without_promise":
+                int(((~post["promise"].astype(bool)) & (post["on_time"] == False)).sum()),  # noqa: E712 (pandas boolean)
             "censored_open_younger_than_target": int((prom["on_time"].isna()).sum()),
             "per_replication": {int(r): int((incidents["replication"] == r).sum()) for r in reps},
         },
-        on_time={"target_min": target, **{k: overall[k] for k in ("rate", "ci95", "ci95_between_replications", "known_outcome", "on_time")}},
+        on_time={"target_min": target,
+                 **{k: overall[k] for k in ("rate", "ci95", "ci95_between_replications", "known_outcome", "on_time")}},
         response_min=overall["response_min"],
         by_team=by_team,
         by_hour=by_hour,

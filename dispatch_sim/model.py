@@ -99,7 +99,9 @@ class World:
         polys = [i for i, t in enumerate(sc.teams) if t.jurisdiction and not t.backup]
         # applied lowest precedence first, so the last one written over a node is the one that wins
         for i in sorted(polys, key=lambda i: (sc.teams[i].jurisdiction_priority, -i)):
-            poly = load_polygon(sc.teams[i].jurisdiction)
+            path = sc.teams[i].jurisdiction
+            assert path  # polys holds the teams with a jurisdiction
+            poly = load_polygon(path)
             inside = shapely.contains_xy(poly, self.router.lon, self.router.lat)
             node_team[inside] = i
         return node_team.astype(np.int16)
@@ -115,5 +117,6 @@ class World:
     def simulate(self, replication: int = 0, *, seed: int | None = None, load: float | None = None,
                  coupling_load: float | None = None, reports: Reports | None = None) -> ReplicationResult:
         """Run one replication and return its incident table and crew figures."""
-        rep = reports if reports is not None else self.reports(replication, seed=seed, load=load, coupling_load=coupling_load)
+        rep = reports if reports is not None else self.reports(replication, seed=seed, load=load,
+                                                               coupling_load=coupling_load)
         return run_replication(self, rep, dispatcher_for(self), replication)

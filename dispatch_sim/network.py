@@ -30,7 +30,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -88,8 +88,8 @@ class RoadNetwork:
     pred_ptr: np.ndarray
     pred_u: np.ndarray
     _G: object = field(default=None, repr=False, compare=False)
-    _attr_file: Path | None = field(default=None, repr=False, compare=False)
-    _source: object = field(default=None, repr=False, compare=False)
+    _attr_file: tuple[Path, str] | None = field(default=None, repr=False, compare=False)
+    _source: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ from a graph
     @classmethod
@@ -125,7 +125,7 @@ class RoadNetwork:
             c = d.get("road_class", "road")
             codes[i] = classes.setdefault(c, len(classes))
         ptr = np.zeros(n + 1, dtype=np.int64)
-        pred = []
+        pred: list[int] = []
         for i, v in enumerate(node_ids.tolist()):
             ps = G._pred[v]  # noqa: SLF001 - the order of predecessors, for an exact rebuild
             pred.extend(index[u] for u in ps)
@@ -200,7 +200,8 @@ class RoadNetwork:
         attrs = json.dumps({"nodes": [_enc_dict(d) for _, d in G.nodes(data=True)],
                             "edges": [_enc_dict(d) for _, _, d in G.edges(data=True)]},
                            ensure_ascii=False, allow_nan=True, separators=(",", ":")).encode("utf-8")
-        header = {"attrs_sha1": hashlib.sha1(attrs).hexdigest(), "attrs_bytes": len(attrs), "format": FORMAT_VERSION, "n": self.n, "m": len(self.eu), "pairs": len(self.pred_u), "classes": self.classes,
+        header = {"attrs_sha1": hashlib.sha1(attrs).hexdigest(), "attrs_bytes": len(attrs), "format": FORMAT_VERSION,
+                  "n": self.n, "m": len(self.eu), "pairs": len(self.pred_u), "classes": self.classes,
                   "graph": _enc(self.graph_attrs), "info": self.info}
         path = Path(path)
         with atomic_dir(path) as tmp:
@@ -218,7 +219,8 @@ class RoadNetwork:
         header = json.loads((path / "header.json").read_text(encoding="utf-8"))
         if header.get("format") != FORMAT_VERSION:
             raise ValueError(f"format {header.get('format')!r}, expected {FORMAT_VERSION}")
-        arrays = {name: np.asarray(np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)) for name in _ARRAYS}
+        arrays: dict[str, Any] = {name: np.asarray(np.load(path / f"{name}.npy", mmap_mode="r",
+                                           allow_pickle=False)) for name in _ARRAYS}
         n, m = header["n"], header["m"]
         want = {"node_ids": n, "lon": n, "lat": n, "eu": m, "ev": m, "ekey": m, "travel_time": m, "length": m,
                 "class_code": m, "pred_ptr": n + 1, "pred_u": header["pairs"]}
@@ -227,7 +229,8 @@ class RoadNetwork:
                 raise ValueError(f"{name} has shape {arrays[name].shape}, expected ({size},)")
         if arrays["pred_ptr"][-1] != header["pairs"] or (header["pairs"] and arrays["pred_u"].max() >= n):
             raise ValueError("predecessor lists do not match the nodes")
-        if m and (arrays["eu"].max() >= n or arrays["ev"].max() >= n or arrays["class_code"].max() >= len(header["classes"])):
+        if m and (arrays["eu"].max() >= n or arrays["ev"].max() >= n
+                  or arrays["class_code"].max() >= len(header["classes"])):
             raise ValueError("edge arrays point outside the node arrays")
         if (path / "attrs.json").stat().st_size != header["attrs_bytes"]:
             raise ValueError("attrs.json has the wrong size")
@@ -336,7 +339,7 @@ def describe_graph(G) -> dict:
     xs = np.array([d["x"] for _, d in G.nodes(data=True)], dtype=float)
     ys = np.array([d["y"] for _, d in G.nodes(data=True)], dtype=float)
     km_by_class: dict[str, float] = {}
-    for u, v, d in G.edges(data=True):
+    for _u, _v, d in G.edges(data=True):
         cls = d.get("road_class") or str(d.get("highway"))
         km_by_class[cls] = km_by_class.get(cls, 0.0) + float(d.get("length", 0.0)) / 1000.0
     # directed edges count each two-way road twice: report road km once per street
@@ -346,7 +349,8 @@ def describe_graph(G) -> dict:
         "source": G.graph.get("source", ""),
         "nodes": G.number_of_nodes(),
         "edges": G.number_of_edges(),
-        "extent": [round(float(xs.min()), 6), round(float(ys.min()), 6), round(float(xs.max()), 6), round(float(ys.max()), 6)] if len(xs) else None,
+        "extent": [round(float(xs.min()), 6), round(float(ys.min()), 6), round(float(xs.max()), 6),
+                   round(float(ys.max()), 6)] if len(xs) else None,
         "km_directed_by_class": {k: round(v, 2) for k, v in sorted(km_by_class.items(), key=lambda kv: -kv[1])},
         "km_directed_total": round(total_km, 2),
         "dropped_nodes": int(G.graph.get("dropped_nodes", 0)),

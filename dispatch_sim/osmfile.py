@@ -78,14 +78,14 @@ def extract_drivable_xml(
         fp = osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY).with_locations()
         fp = fp.with_filter(osmium.filter.KeyFilter("highway"))
         for obj in fp:
-            if not obj.is_way():
+            if not obj.is_way():  # type: ignore[union-attr]  # the filter passes nodes and ways only
                 continue
             stats["ways_read"] += 1
             tags = {t.k: t.v for t in obj.tags}
             if not is_drivable(tags):
                 continue
             refs, lons, lats = [], [], []
-            for nd in obj.nodes:
+            for nd in obj.nodes:  # type: ignore[union-attr]  # a way (is_way above)
                 loc = nd.location
                 refs.append(nd.ref)
                 if loc.valid():
@@ -120,11 +120,13 @@ def extract_drivable_xml(
                 ways.append((wid, piece, tags))
                 stats["pieces"] += 1
     except RuntimeError as exc:  # libosmium: unreadable or corrupt input
-        raise GraphSourceError(f"{src}: cannot read as an OSM file ({exc}); is it a complete .osm/.osm.bz2/.osm.pbf?") from None
+        raise GraphSourceError(f"{src}: cannot read as an OSM file ({exc}); is it a complete "
+                               ".osm/.osm.bz2/.osm.pbf?") from None
     stats["nodes"] = len(nodes)
     if not ways:
         where = f"bbox {bbox}" if bbox else "the polygon" if polygon is not None else "the file"
-        raise GraphSourceError(f"{src}: no drivable roads inside {where}; check the bbox order (west,south,east,north) and that the extract covers it")
+        raise GraphSourceError(f"{src}: no drivable roads inside {where}; check the bbox order (west,south,east,north) "
+                               "and that the extract covers it")
     with open(dst, "w", encoding="utf-8") as fh:
         fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="dispatch_sim">\n')
         for ref, (x, y) in nodes.items():

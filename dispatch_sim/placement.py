@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
@@ -141,14 +142,14 @@ def solve_mclp(cover: np.ndarray, weight: np.ndarray, *, cover_fast: np.ndarray 
              + FAST_WEIGHT * pulp.lpSum(float(gw[g]) * v for g, v in f.items())
              - MOVE_PENALTY * pulp.lpSum(moves))
     for g in useful:
-        reach = pulp.lpSum(x[j] for j in np.flatnonzero(rows[g]) if j in x)
+        reach = pulp.lpSum(x[j] for j in np.flatnonzero(rows[g]).tolist() if j in x)
         if g in y:
             prob += y[g] + z[g] <= reach
             prob += z[g] <= y[g]
         else:
             prob += z[g] <= reach
     for g in fast:
-        prob += f[g] <= pulp.lpSum(x[j] for j in np.flatnonzero(rows_fast[g]) if j in x)
+        prob += f[g] <= pulp.lpSum(x[j] for j in np.flatnonzero(rows_fast[g]).tolist() if j in x)
     if choose is not None:
         prob += pulp.lpSum(x.values()) == int(choose)
     for grp in groups or []:
@@ -313,7 +314,8 @@ def recommend(proposal: dict, verification: Comparison | None) -> dict:
     d = verification.difference_b_minus_a["on_time_rate"]
     worse = verification.decision.townships_worse
     lo, hi = d["ci95"]
-    gain = f"{d['mean'] * 100:+.1f} points" + ("" if lo is None or lo != lo else f" (95% CI {lo * 100:+.1f} to {hi * 100:+.1f})")
+    gain = f"{d['mean'] * 100:+.1f} points" + ("" if lo is None or lo != lo else f" (95% CI {lo * 100:+.1f} to "
+                                                                                 f"{hi * 100:+.1f})")
     if d.get("replications_used", 2) < 2:
         return {"recommended": False, "best_candidate": best,
                 "text": f"no change recommended: best candidate {best}; one replication cannot show a significant gain"}
@@ -372,7 +374,7 @@ def variant_yaml(scenario: Scenario, variant: Scenario, out_dir, header: str | N
         if d.get("jurisdiction") and os.path.isabs(d["jurisdiction"]):
             d["jurisdiction"] = os.path.relpath(d["jurisdiction"], Path(out_dir).resolve())
         teams.append(d)
-    data = {"name": variant.name, "teams": teams}
+    data: dict[str, Any] = {"name": variant.name, "teams": teams}
     if scenario.staffing is not None:  # the crews listed stand: the original's staff split is not applied again
         data["staffing"] = None
     head = header or ("# Proposed by `dispatch-sim place` (maximal covering model, then simulated).\n"

@@ -98,7 +98,8 @@ def _roads(ax, world, lang: str, color="#bbbbbb"):
     r = world.router
     eu, ev, _ = r._edges
     segs = np.stack([np.column_stack([r.lon[eu], r.lat[eu]]), np.column_stack([r.lon[ev], r.lat[ev]])], axis=1)
-    ax.add_collection(LineCollection(segs, colors=color, linewidths=0.4, zorder=1))
+    # an (n, 2, 2) array is what LineCollection takes; its stubs ask for a sequence of arrays
+    ax.add_collection(LineCollection(segs, colors=color, linewidths=0.4, zorder=1))  # type: ignore[arg-type]
     ax.set_xlim(r.lon.min(), r.lon.max())
     ax.set_ylim(r.lat.min(), r.lat.max())
     ax.set_aspect(1 / np.cos(np.radians(r.lat.mean())))
@@ -168,7 +169,8 @@ def map_figure(world, incidents=None, title: str | None = None, lang: str | None
             late = sub[prom & (sub["on_time"] == False)]  # noqa: E712
             ok = sub[prom & (sub["on_time"] == True)]  # noqa: E712
             late_np = sub[~prom & (sub["on_time"] == False)]  # noqa: E712
-            ax.scatter(ok["lon"], ok["lat"], s=5, c="#2a9d8f", alpha=0.5, label=_t("on_time_n", lang, n=len(ok)), zorder=3)
+            ax.scatter(ok["lon"], ok["lat"], s=5, c="#2a9d8f", alpha=0.5, label=_t("on_time_n", lang, n=len(ok)),
+                       zorder=3)
             ax.scatter(late["lon"], late["lat"], s=9, c="#e63946", alpha=0.8, label=_t("late_n", lang, n=len(late)),
                        zorder=4)
             if len(late_np):
@@ -282,7 +284,7 @@ def utilization_figure(summary: dict, sc, lang: str | None = None) -> DispatchFi
     busy = np.array([s.get("utilization") or 0.0 for s in stats], dtype=float)
     has_committed = any(s.get("committed") is not None for s in stats)
     committed = np.array([s.get("committed") or 0.0 for s in stats], dtype=float) if has_committed else None
-    top = float(max(busy.max(initial=0.0), committed.max(initial=0.0) if has_committed else 0.0))
+    top = float(max(busy.max(initial=0.0), committed.max(initial=0.0) if committed is not None else 0.0))
     xmax = min(1.0, top * 1.25) if top > 0 else 0.05
     y = np.arange(len(names))
     with fonts.style():
@@ -293,8 +295,8 @@ def utilization_figure(summary: dict, sc, lang: str | None = None) -> DispatchFi
         else:
             ax.barh(y, busy, height=0.7, color="#2a9d8f", label=_t("util_busy", lang), gid="busy")
         for k in range(len(names)):
-            v = committed[k] if has_committed else busy[k]
-            text = f"{busy[k]:.1%}" + (f" / {committed[k]:.1%}" if has_committed else "")
+            v = committed[k] if committed is not None else busy[k]
+            text = f"{busy[k]:.1%}" + (f" / {committed[k]:.1%}" if committed is not None else "")
             ax.text(v + xmax * 0.01, k, text, va="center", ha="left", fontsize=7, color="#333")
         ax.set_yticks(y, names)
         ax.set_xlim(0, xmax * 1.12)  # room for the value labels
@@ -516,7 +518,8 @@ def compare_figure(cmp: dict, team_labels: dict | None = None, lang: str | None 
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.09), ncol=1, frameon=False)
         ax.set_title(_t("compare_title", lang, d=d["mean"] * 100, decision=cmp["decision"]["text"]), fontsize=9)
         if cmp.get("graph", {}).get("standin"):
-            fig.supxlabel(_t("standin", lang), color="#e63946", fontsize=7, x=0.01, ha="left")  # room kept by the layout
+            fig.supxlabel(_t("standin", lang), color="#e63946", fontsize=7, x=0.01,
+                          ha="left")  # room kept by the layout
     return fig
 
 

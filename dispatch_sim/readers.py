@@ -36,6 +36,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -105,9 +106,11 @@ def check_input_file(path, label: str, *, max_bytes: int | None = None, what: st
     if stat.S_ISDIR(st.st_mode):
         raise DispatchSimError(f"{label}: {_show(p)}: is a folder, expected {_a(what)}")
     if not stat.S_ISREG(st.st_mode):
-        raise DispatchSimError(f"{label}: {_show(p)}: is not a regular file (a device, pipe or socket), expected {_a(what)}")
+        raise DispatchSimError(f"{label}: {_show(p)}: is not a regular file (a device, pipe or socket), expected "
+                               f"{_a(what)}")
     if max_bytes is not None and st.st_size > max_bytes:
-        raise DispatchSimError(f"{label}: {_show(p)}: {st.st_size / 1e6:.1f} MB is larger than the limit for {_a(what)} "
+        raise DispatchSimError(f"{label}: {_show(p)}: {st.st_size / 1e6:.1f} MB is larger than the limit for "
+                               f"{_a(what)} "
                                f"({max_bytes / 1e6:.0f} MB)")
     if not os.access(p, os.R_OK):
         raise DispatchSimError(f"{label}: {_show(p)}: permission denied (expected a readable file ({what}))")
@@ -145,7 +148,7 @@ def _plausible(text: str) -> bool:
     """Mostly letters people write: ASCII, CJK, CJK/fullwidth punctuation, other letters."""
     if not text:
         return True
-    bad = 0
+    bad: float = 0
     for ch in text:
         o = ord(ch)
         if ch in "\t\n\r" or 0x20 <= o < 0x7F:
@@ -191,10 +194,12 @@ def decode_text(data: bytes, path, label: str, *, what: str = "text file") -> tu
             try:
                 return data.decode(enc), enc
             except UnicodeDecodeError:
-                raise DispatchSimError(f"{label}: {_show(path)}: starts like {enc.upper()} but is not valid {enc.upper()}; "
+                raise DispatchSimError(f"{label}: {_show(path)}: starts like {enc.upper()} but is not valid "
+                                       f"{enc.upper()}; "
                                        "save it as UTF-8") from None
     if data.startswith(_ZIP) or data.startswith(_OLE):
-        raise DispatchSimError(f"{label}: {_show(path)}: looks like an Excel/WPS workbook or other binary file, expected {_a(what)}; "
+        raise DispatchSimError(f"{label}: {_show(path)}: looks like an Excel/WPS workbook or other binary file, "
+                               f"expected {_a(what)}; "
                                "in Excel use 'Save as' → 'CSV UTF-8 (comma delimited)'")
     if looks_binary(data):
         raise DispatchSimError(f"{label}: {_show(path)}: not {_a(what)} (binary content)")
@@ -235,8 +240,9 @@ def _norm_header(h: str) -> str:
     return (h or "").strip().strip("\ufeff").strip().lower()
 
 
-def read_csv(path, label: str, *, required: list[str], optional: list[str] = (), aliases: dict[str, str] | None = None,
-             what: str = "CSV file", max_bytes: int = MAX_DATA_BYTES) -> tuple[list[str], list[tuple[int, dict]]]:
+def read_csv(path, label: str, *, required: list[str], optional: Sequence[str] = (),
+             aliases: dict[str, str] | None = None, what: str = "CSV file",
+             max_bytes: int = MAX_DATA_BYTES) -> tuple[list[str], list[tuple[int, dict]]]:
     """Read a CSV with detected encoding and delimiter, checking its header before anything else.
 
     Parameters
@@ -285,8 +291,9 @@ def read_csv(path, label: str, *, required: list[str], optional: list[str] = (),
             and len(header) <= 60
         if looks_csv and any(c in cols for c in list(required) + list(optional)):
             got = ", ".join(h.strip() for h in header)
-            raise DispatchSimError(f"{label}: {_show(path)}: missing column(s) {', '.join(missing)}; the file has {got} "
-                                   f"(needs {', '.join(required)}{'; optional ' + ', '.join(optional) if optional else ''})")
+            opt = "; optional " + ", ".join(optional) if optional else ""
+            raise DispatchSimError(f"{label}: {_show(path)}: missing column(s) {', '.join(missing)}; the file has "
+                                   f"{got} (needs {', '.join(required)}{opt})")
         raise DispatchSimError(f"{label}: {_show(path)}: not {_a(what)} (first line is not a header with "
                                f"{', '.join(required)})")
     rows = []
@@ -365,7 +372,8 @@ def parse_timestamp(text: str) -> datetime:
         pass
     s = t
     pm = am = False
-    for word, flag in (("下午", "pm"), ("晚上", "pm"), ("上午", "am"), ("凌晨", "am"), ("早上", "am"), ("中午", "noon")):
+    for word, flag in (("下午", "pm"), ("晚上", "pm"), ("上午", "am"), ("凌晨", "am"), ("早上", "am"),
+                       ("中午", "noon")):
         if word in s:
             s = s.replace(word, " ")
             pm, am = (flag == "pm"), (flag == "am")
@@ -427,7 +435,8 @@ def read_trace_file(path, category_names, label: str = "demand.trace"):
             raise DispatchSimError(f"{label}: {_show(path)}: line {line}: {exc}") from None
         crs = (row.get("crs") or "wgs84").strip().lower() or "wgs84"
         if crs not in ("wgs84", "gcj02", "bd09"):
-            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: crs {crs[:20]!r} not one of wgs84, gcj02, bd09")
+            raise DispatchSimError(f"{label}: {_show(path)}: line {line}: crs {crs[:20]!r} not one of wgs84, gcj02, "
+                                   "bd09")
         catname = (row.get("category") or "").strip()
         if catname and catname not in names:
             raise DispatchSimError(f"{label}: {_show(path)}: line {line}: category {catname[:40]!r} is not in "

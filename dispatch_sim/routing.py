@@ -68,6 +68,17 @@ class Router:
         bases only.
     """
 
+    # the tables of :func:`~dispatch_sim.router_tables.cached_tables`, set in __init__: seconds and next hops
+    # [band, base, node], landmark bounds [band, node, landmark], hub labels (None without labels)
+    from_base: np.ndarray
+    to_base: np.ndarray
+    next_to_base: np.ndarray
+    lm_from: np.ndarray
+    lm_to: np.ndarray
+    label_ptr: np.ndarray | None
+    label_hub: np.ndarray | None
+    label_s: np.ndarray | None
+
     def __init__(self, G, bands: BandTable | None = None, base_nodes=(), *,
                  cache_dir: str | Path | None = None, use_disk_cache: bool = True, lru_size: int = 2048,
                  n_landmarks: int | None = None):
@@ -86,10 +97,10 @@ class Router:
         self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
         k = settings.router_landmarks if n_landmarks is None else n_landmarks
         self.landmarks = choose_landmarks(self.lon, self.lat, k)
-        self._scratch = None
+        self._scratch: tuple | None = None
         self._band_arrays: list[tuple] = []
         self._next_lists: dict = {}
-        self._dispatch_arrays = None
+        self._dispatch_arrays: tuple | None = None
         self._gen = 0
         self.use_landmarks = True
         # hub labels of every band in three arrays: label_ptr[0 = in / 1 = out, band, node] indexes
@@ -153,7 +164,7 @@ class Router:
     def tt(self, band: int, src: int, dst: int) -> float:
         """Travel time (s) from node index ``src`` to ``dst``: a label lookup, else a search that stops
         when ``src`` is settled."""
-        if self.has_labels:
+        if self.use_labels and self.label_ptr is not None:  # has_labels, spelled out for the type checker
             from .hub_labels import label_distance
 
             self.stats["label_queries"] += 1
@@ -220,7 +231,7 @@ class Router:
         """
         from ._kernels import fastest_away_crew
 
-        if self.has_labels:
+        if self.use_labels and self.label_ptr is not None:  # has_labels
             from .hub_labels import fastest_by_labels
 
             j, eta = fastest_by_labels(self.label_ptr[1, band], self.label_ptr[0, band], self.label_hub, self.label_s,
@@ -311,7 +322,8 @@ class Router:
         csr = sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in self.fwd + self.rev)
         mats = (self.from_base.nbytes + self.to_base.nbytes + self.next_to_base.nbytes + self.lm_from.nbytes
                 + self.lm_to.nbytes)
-        labels = sum(a.nbytes for a in (self.label_ptr, self.label_hub, self.label_s)) if self.has_labels else 0
+        labels = sum(a.nbytes for a in (self.label_ptr, self.label_hub, self.label_s) if a is not None) \
+            if self.has_labels else 0
         return int(csr + mats + labels)
 
 
@@ -347,7 +359,8 @@ class ReferenceRouter:
         import networkx as nx
 
         cutoff = None if limit == INF else limit
-        return {int(k): float(v) for k, v in nx.single_source_dijkstra_path_length(self.G, src_node, cutoff=cutoff, weight=self._weight(band)).items()}
+        return {int(k): float(v) for k, v in nx.single_source_dijkstra_path_length(self.G, src_node, cutoff=cutoff,
+                                                                                   weight=self._weight(band)).items()}
 
     def route(self, src_node: int, dst_node: int, band: int = 0) -> list[int]:
         import networkx as nx

@@ -114,14 +114,16 @@ class Distribution(_Strict):
     @model_validator(mode="after")
     def _params(self):
         need = {"fixed": ["value_min"], "exponential": ["mean_min"], "lognormal": ["mean_min", "sd_min"],
-                "gamma": ["mean_min", "sd_min"], "uniform": ["low_min", "high_min"], "empirical": ["values_min"]}[self.dist]
+                "gamma": ["mean_min", "sd_min"], "uniform": ["low_min", "high_min"],
+                "empirical": ["values_min"]}[self.dist]
         missing = [n for n in need if getattr(self, n) is None]
         if missing:
             raise ValueError(f"dist '{self.dist}' needs {', '.join(missing)}")
-        if self.dist in ("lognormal", "gamma") and self.sd_min > 100 * self.mean_min:
+        # (the parameters a dist needs are set: checked just above)
+        if self.dist in ("lognormal", "gamma") and self.sd_min > 100 * self.mean_min:  # type: ignore[operator]
             raise ValueError(f"sd_min {self.sd_min:g} is more than 100 times mean_min {self.mean_min:g}; allowed: "
                              "sd_min <= 100 × mean_min")
-        if self.dist == "uniform" and self.high_min < self.low_min:
+        if self.dist == "uniform" and self.high_min < self.low_min:  # type: ignore[operator]
             raise ValueError("high_min must be >= low_min")
         if self.dist == "empirical" and not self.values_min:
             raise ValueError("values_min must not be empty")
@@ -153,7 +155,8 @@ class Team(_Strict):
     crews: int = Field(default=2, ge=0, le=MAX_CREWS, description="crews on duty around the clock when no shifts are "
                        "given; the crews of a shift written as a string \"08:00-17:00\"")
     shifts: list[Shift] = Field(default_factory=list)
-    jurisdiction: str | None = Field(default=None, description="GeoJSON polygon; default: nodes whose fastest base is this one")
+    jurisdiction: str | None = Field(default=None,
+                                     description="GeoJSON polygon; default: nodes whose fastest base is this one")
     jurisdiction_priority: int = Field(default=0, ge=-1000, le=1000, description=(
         "where jurisdiction polygons overlap, the team with the higher number takes the reports (equal: the team "
         "listed first); every polygon takes precedence over the areas derived from the fastest base, so a scenic-area "
@@ -205,7 +208,8 @@ class Team(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _shift_strings(cls, data):
-        if isinstance(data, dict) and isinstance(data.get("shifts"), list) and any(isinstance(x, str) for x in data["shifts"]):
+        if isinstance(data, dict) and isinstance(data.get("shifts"),
+                                                 list) and any(isinstance(x, str) for x in data["shifts"]):
             crews = data.get("crews", 2)
             data = dict(data)
             data["shifts"] = [_parse_shift_text(x, crews) if isinstance(x, str) else x for x in data["shifts"]]
@@ -254,7 +258,8 @@ class TimeBandConfig(_Strict):
     name: str
     start: str
     end: str
-    factor: float | dict[str, float] = Field(description="speed multiplier (0.7 = 30% slower), one number or by road class")
+    factor: float | dict[str, float] = Field(description="speed multiplier (0.7 = 30% slower), one number or by road "
+                                                         "class")
     weekdays_only: bool = True
     _c1 = field_validator("start", "end", mode="before")(_check_hhmm)
 
@@ -343,7 +348,12 @@ class WherePoints(_Strict):
     path: str = Field(description="CSV with lon, lat and optional crs, weight columns")
 
 
-Where = Annotated[Union[WhereRoadLength, WhereTownship, WhereHotspot, WherePolygons, WherePoints], Field(discriminator="kind")]
+Where = Annotated[Union[WhereRoadLength, WhereTownship, WhereHotspot, WherePolygons, WherePoints],
+                  Field(discriminator="kind")]
+
+
+def _default_where() -> list[Where]:
+    return [WhereRoadLength(kind="road_length")]
 
 
 class Surge(_Strict):
@@ -366,13 +376,18 @@ DEFAULT_WEEKLY = [1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.7]
 
 
 class Demand(_Strict):
-    reports_per_day: float = Field(gt=0, description="mean on-site reports per day, district-wide, before load multipliers")
-    hourly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_HOURLY))
-    weekly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(default_factory=lambda: list(DEFAULT_WEEKLY))
+    reports_per_day: float = Field(gt=0,
+                                   description="mean on-site reports per day, district-wide, before load multipliers")
+    hourly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(
+        default_factory=lambda: list(DEFAULT_HOURLY))
+    weekly_profile: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] = Field(
+        default_factory=lambda: list(DEFAULT_WEEKLY))
     surges: list[Surge] = Field(default_factory=list)
-    where: list[Where] = Field(default_factory=lambda: [WhereRoadLength(kind="road_length")])
+    where: list[Where] = Field(default_factory=_default_where)
     categories: list[Category] = Field(default_factory=lambda: [Category(name="report", share=1.0)])
-    trace: str | None = Field(default=None, description="CSV log of real reports (timestamp, lon, lat, crs, category) replayed instead")
+    trace: str | None = Field(default=None,
+                              description="CSV log of real reports (timestamp, lon, lat, crs, category) replayed "
+                                          "instead")
 
     @field_validator("hourly_profile")
     @classmethod
@@ -392,8 +407,10 @@ class Demand(_Strict):
 class DispatchConfig(_Strict):
     policy: str = Field(default="home_team", description="home_team, nearest, home_then_mutual_aid, or a policy "
                         "you registered in dispatch_sim.policies.POLICIES")
-    mutual_aid_threshold_min: float = Field(default=20, ge=0, le=MAX_MIN, description="ask a neighbour when the home ETA exceeds this")
-    mutual_aid_max_eta_min: float = Field(default=30, gt=0, le=MAX_MIN, description="never send aid that would arrive later than this")
+    mutual_aid_threshold_min: float = Field(default=20, ge=0, le=MAX_MIN,
+                                            description="ask a neighbour when the home ETA exceeds this")
+    mutual_aid_max_eta_min: float = Field(default=30, gt=0, le=MAX_MIN,
+                                          description="never send aid that would arrive later than this")
     queue: Literal["own_first", "fifo"] = Field(default="own_first", description=(
         "with home_then_mutual_aid: which waiting report a crew that frees up takes: own_first = its own "
         "township's first (neighbours' only when its own queue is empty), fifo = the most urgent, oldest of all"))
@@ -404,7 +421,8 @@ class DispatchConfig(_Strict):
         "free crews at base a township must have to send one on a move-up"))
     dispatch_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=3))
     turnout_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=2))
-    referral_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=60), description=(
+    referral_delay_min: Distribution = Field(default_factory=lambda: Distribution(dist="fixed", value_min=60),
+                                             description=(
         "time a referred report (category with delegated: false) takes to reach the district team that owns it "
         "(案件移送), after the dispatch delay"))
 
@@ -444,7 +462,8 @@ class RunConfig(_Strict):
     warmup_days: float = Field(default=1, ge=0)
     replications: int = Field(default=5, ge=1, le=10000)
     seed: int = Field(default=20220810, ge=0, le=MAX_SEED)
-    target_min: float = Field(default=30, gt=0, le=MAX_MIN, description="the on-site promise: minutes from report to arrival")
+    target_min: float = Field(default=30, gt=0, le=MAX_MIN,
+                              description="the on-site promise: minutes from report to arrival")
     load: float = Field(default=1.0, gt=0, description="multiplier on reports_per_day")
     start_date: str = Field(default="2022-08-01", description=(
         "calendar date of day 0 of the run (a Monday, YYYY-MM-DD), for the clock times in incidents.csv "
@@ -569,7 +588,8 @@ class PlannedInspections(_Strict):
     recall: bool = Field(default=False, description=(
         "a crew on a planned inspection can be recalled for a report of priority recall_priority or more urgent "
         "when its team has no free crew"))
-    recall_priority: int = Field(default=1, ge=1, le=3, description="least urgent priority that may recall (1 = urgent only)")
+    recall_priority: int = Field(default=1, ge=1, le=3,
+                                 description="least urgent priority that may recall (1 = urgent only)")
     recall_delay_min: float = Field(default=15.0, ge=0, le=MAX_MIN, description=(
         "time a recalled crew needs to break off the inspection before it drives (instead of the turnout)"))
 
@@ -660,7 +680,8 @@ class Scenario(_Strict):
         if self.graph.source == "graphml" and not self.graph.graphml:
             raise ValueError("graph.graphml is required when graph.source is 'graphml'")
         if all(t.max_crews() == 0 for t in self.teams):
-            raise ValueError("teams: no team has a crew at any time (every crews and shift crews is 0): nothing would ever be "
+            raise ValueError("teams: no team has a crew at any time (every crews and shift crews is 0): nothing would "
+                             "ever be "
                              "served; allowed: crews >= 1 for at least one team")
         n_rep, total = self.expected_reports()
         if n_rep > MAX_REPORTS_PER_REPLICATION or total > MAX_REPORTS_TOTAL:
@@ -679,8 +700,8 @@ class Scenario(_Strict):
             bad = sorted(set(t.handles) - set(cats))
             if bad:
                 raise ValueError(f"teams[{i}].handles: unknown categories {_names(bad)}; allowed: {_names(cats)}")
-            for c in t.handles:
-                owners.setdefault(c, []).append(t.name)
+            for h in t.handles:
+                owners.setdefault(h, []).append(t.name)
         for j, c in enumerate(self.demand.categories):
             own = owners.get(c.name, [])
             if not c.delegated and len(own) != 1:
@@ -690,7 +711,8 @@ class Scenario(_Strict):
                                  + "; allowed: exactly one district team with it in teams[].handles")
             bad = sorted(set(c.joint) - known - {"home"})
             if bad:
-                raise ValueError(f"demand.categories[{j}].joint: unknown teams {_names(bad)}; allowed: home or a team name")
+                raise ValueError(f"demand.categories[{j}].joint: unknown teams {_names(bad)}; allowed: home or a team "
+                                 "name")
             if c.joint and "home" not in c.joint and not any(t in c.joint for t in own):
                 # the report's own team is always among those on site
                 raise ValueError(f"demand.categories[{j}].joint: name home (the report's own team) among the teams, "
@@ -742,8 +764,9 @@ class Scenario(_Strict):
         except ValidationError as exc:
             names = {"replications": "--replications", "seed": "--seed", "load": "--load"}
             lines = format_validation_error(exc, label, data)
-            raise ScenarioError([ln + (f" (with {', '.join(f'{names.get(k, k)} {v}' for k, v in run_fields.items() if v is not None)})"
-                                       if any(v is not None for v in run_fields.values()) else "") for ln in lines]) from None
+            given = ", ".join(f"{names.get(k, k)} {v}" for k, v in run_fields.items() if v is not None)
+            raise ScenarioError([ln + (f" (with {given})" if any(v is not None for v in run_fields.values()) else "")
+                                 for ln in lines]) from None
         s.source_file = self.source_file
         return s
 
@@ -774,6 +797,7 @@ def derive_crews(sc: "Scenario") -> None:
     shifts gets it around the clock. ``fixed_teams`` keep what is written.
     """
     st = sc.staffing
+    assert st is not None  # called only with a staffing section
     split = [t for t in sc.teams if t.name not in st.fixed_teams]
     town = [t for t in split if not t.backup]
     district = [t for t in split if t.backup]
@@ -875,7 +899,8 @@ class _GuardedLoader(yaml.SafeLoader):
         value = self._number_text(node)
         f = super().construct_yaml_float(node)
         if math.isinf(f) and "inf" not in value.lower():
-            raise yaml.constructor.ConstructorError(None, None, f"number {value} is out of range (it would be infinity); "
+            raise yaml.constructor.ConstructorError(None, None,
+                                                    f"number {value} is out of range (it would be infinity); "
                                                     "allowed: finite numbers", node.start_mark)
         return f
 
@@ -1040,7 +1065,8 @@ def _check_places(sc: Scenario, label: str) -> list[str]:
         x, y = (float(v) for v in to_wgs84(lon, lat, crs))
         if not (w - dlon <= x <= e + dlon and s - dlat <= y <= n + dlat):
             out.append(f"{label}: {field}: ({lon}, {lat}) is outside graph.bbox [{w}, {s}, {e}, {n}] by more than "
-                       f"{BBOX_MARGIN_M / 1000:g} km; allowed: a point in the district (lon, lat in that order, degrees)")
+                       f"{BBOX_MARGIN_M / 1000:g} km; allowed: a point in the district (lon, lat in that order, "
+                       "degrees)")
 
     for i, t in enumerate(sc.teams):
         check(f"teams[{i}].base", t.base.lon, t.base.lat, t.base.crs)
@@ -1050,7 +1076,7 @@ def _check_places(sc: Scenario, label: str) -> list[str]:
     return out
 
 
-def _check_files(sc: Scenario, label: str) -> list[str]:
+def _check_files(sc: Scenario, label: str) -> list[str]:  # noqa: C901 - flat, independent checks
     """Every file the scenario names: exists, is a readable regular file, and parses as its kind."""
     from .readers import MAX_DATA_BYTES, check_input_file, read_text
     from .roads import load_polygon, resolve_data_path
@@ -1185,14 +1211,14 @@ def _uncovered(team: Team) -> list[str]:
     shift = zero.index(False)
     z = zero[shift:] + zero[:shift]
     groups: dict = {}
-    lo = None
+    run_start: int | None = None
     for i, gap in enumerate(z + [False]):
-        if gap and lo is None:
-            lo = i
-        elif not gap and lo is not None:
-            start = (lo + shift) % W
-            groups.setdefault((start % 1440, i - lo), []).append(start // 1440)
-            lo = None
+        if gap and run_start is None:
+            run_start = i
+        elif not gap and run_start is not None:
+            start = (run_start + shift) % W
+            groups.setdefault((start % 1440, i - run_start), []).append(start // 1440)
+            run_start = None
     out = []
 
     def hhmm(m):
@@ -1218,14 +1244,16 @@ def _input_warnings(sc: Scenario, label: str) -> list[str]:
         if t.backup:
             continue
         if not t.shifts and t.crews == 0:
-            out.append(f"{label}: teams[{i}].crews: team {_names([t.name])} has no crews: reports in its area wait forever "
+            out.append(f"{label}: teams[{i}].crews: team {_names([t.name])} has no crews: reports in its area wait "
+                       "forever "
                        "unless another team's crew is sent (policy nearest or home_then_mutual_aid)")
             continue
         if t.shifts:
             gaps = _uncovered(t)
             if gaps:
                 more = f" and {len(gaps) - 4} more" if len(gaps) > 4 else ""
-                out.append(f"{label}: teams[{i}].shifts: team {_names([t.name])} has no crew on duty {'; '.join(gaps[:4])}{more}; "
+                out.append(f"{label}: teams[{i}].shifts: team {_names([t.name])} has no crew on duty "
+                           f"{'; '.join(gaps[:4])}{more}; "
                            "reports then wait for the next shift unless another team's crew is sent")
     tot = sum(c.share for c in sc.demand.categories)
     if abs(tot - 1.0) > 1e-3:
@@ -1299,8 +1327,9 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
     """
     lines = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in {"road_length", "township", "hotspot", "polygons", "points"}
-                                                                          or _UNION_TAG.match(p))))
+        loc = tuple(p for p in err["loc"]
+                    if not (isinstance(p, str) and (p in {"road_length", "township", "hotspot", "polygons", "points"}
+                                                    or _UNION_TAG.match(p))))
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(Scenario, loc, data)
             guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
@@ -1313,7 +1342,8 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
         if err["type"] == "missing":
             msg = "required field is missing"
         elif err["type"] in ("finite_number",):
-            msg = f"{msg} (got {_short(err.get('input'))}); allowed: finite numbers, not .nan, .inf or overflowing values"
+            msg = (f"{msg} (got {_short(err.get('input'))}); allowed: finite numbers, not .nan, .inf or overflowing "
+                   "values")
         elif "input" in err and err["type"] not in ("model_type",) and not isinstance(err["input"], (dict, list)) \
                 and "(got " not in msg:
             msg = f"{msg} (got {_short(err['input'])})"
@@ -1340,15 +1370,15 @@ def format_validation_error(exc: ValidationError, label: str, data: dict) -> lis
             continue
         # indices differ in one position → teams[0-10]
         first = locs[0]
-        diff = [i for i in range(len(first)) if any(l[i] != first[i] for l in locs)]
+        diff = [i for i in range(len(first)) if any(loc[i] != first[i] for loc in locs)]
         if len(diff) == 1:
             j = diff[0]
-            idx = sorted({l[j] for l in locs})
+            idx = sorted({loc[j] for loc in locs})
             rng = f"{idx[0]}-{idx[-1]}" if idx == list(range(idx[0], idx[-1] + 1)) else ",".join(map(str, idx))
             text = _loc_str(first[:j]) + f"[{rng}]" + _loc_str_tail(first[j + 1:])
             out.append(f"{label}: {text}: {msg}")
         else:
-            out.extend(f"{label}: {_loc_str(l)}: {msg}" for l in locs)
+            out.extend(f"{label}: {_loc_str(loc)}: {msg}" for loc in locs)
     if any("unquoted?)" in ln for ln in out):
         out.append(f"{label}: note: {_SEXAGESIMAL_NOTE}")
     return out
@@ -1390,7 +1420,8 @@ _DESCRIPTIONS: dict[str, str] = {
                             "file exists"),
     "GraphConfig.standin_nodes": "approximate number of road nodes of the generated stand-in network",
     "GraphConfig.standin_seed": "random seed of the stand-in network (same seed, same network)",
-    "GraphConfig.urban_centres": "centres of built-up areas where the stand-in network is denser (default: the team bases)",
+    "GraphConfig.urban_centres": "centres of built-up areas where the stand-in network is denser (default: the team "
+                                 "bases)",
     "Point.lon": "longitude in the coordinate system given by crs",
     "Point.lat": "latitude in the coordinate system given by crs",
     "Point.crs": ("system the coordinate was taken in: wgs84 (OSM, GPS), gcj02 (Amap, Tencent), bd09 (Baidu); "
@@ -1398,7 +1429,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "SpeedConfig.urban_kph": ("free-flow speed by OSM road class in built-up areas; classes not given keep the "
                               "built-in China defaults"),
     "SpeedConfig.rural_kph": "free-flow speed by OSM road class outside built-up areas",
-    "SpeedConfig.use_maxspeed": ("use a road's tagged maxspeed (times maxspeed_factor) instead of its class speed where "
+    "SpeedConfig.use_maxspeed": ("use a road's tagged maxspeed (times maxspeed_factor) instead of its class speed "
+                                 "where "
                                  "OSM has one"),
     "SpeedConfig.maxspeed_factor": "share of the posted speed limit driven on average (0.8 = 80%)",
     "SpeedConfig.time_bands": "times of day when traffic is slower (or faster), e.g. morning and evening peaks",

@@ -11,11 +11,10 @@ of a municipal vehicle; every value can be overridden per class in the scenario.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
 
 from . import settings
 
@@ -62,8 +61,7 @@ def parse_maxspeed(value) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (list, tuple)):
-        parsed = [parse_maxspeed(v) for v in value]
-        parsed = [p for p in parsed if p]
+        parsed = [p for p in (parse_maxspeed(v) for v in value) if p]
         return min(parsed) if parsed else None
     s = str(value).strip().lower()
     m = re.match(r"^(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?$", s)
@@ -102,7 +100,8 @@ class SpeedSettings:
 
     def key(self) -> str:
         """Stable text for cache keys."""
-        return repr((sorted(self.urban_kph.items()), sorted(self.rural_kph.items()), self.use_maxspeed, self.maxspeed_factor))
+        return repr((sorted(self.urban_kph.items()), sorted(self.rural_kph.items()), self.use_maxspeed,
+                     self.maxspeed_factor))
 
 
 def classify_urban(G: nx.MultiDiGraph, density_per_km2: float = URBAN_NODE_DENSITY_PER_KM2) -> dict[int, bool]:
@@ -137,7 +136,7 @@ def add_travel_times(G: nx.MultiDiGraph, speeds: SpeedSettings | None = None) ->
 
     speeds = speeds or SpeedSettings()
     node_urban = None
-    for u, v, k, d in G.edges(keys=True, data=True):
+    for u, v, _k, d in G.edges(keys=True, data=True):
         cls = road_class(d.get("highway"))
         urban = d.get("urban")
         if isinstance(urban, str):
@@ -212,7 +211,7 @@ class BandTable:
 
     RES_MIN = BAND_RES_MIN
 
-    def __init__(self, bands: list[TimeBand] | None = None, windows: list[tuple[float, float, dict]] | None = None,
+    def __init__(self, bands: list[TimeBand] | None = None, windows: Sequence[tuple[float, float, dict]] | None = None,
                  horizon_min: float | None = None):
         """``windows`` (disruptions): ``(start_min, end_min, {band: band in force instead})`` in minutes
         from the run start; with them the lookup covers ``horizon_min`` instead of repeating weekly."""
@@ -234,8 +233,8 @@ class BandTable:
         if self.windows:
             n = int(np.ceil((horizon_min or 7 * 1440) / self.RES_MIN))
             table = table[np.arange(n) % slots].copy()
-            for a, b, mapping in self.windows:  # later windows map the bands earlier ones left
-                lo, hi = int(a // self.RES_MIN), int(np.ceil(b / self.RES_MIN))
+            for start, end, mapping in self.windows:  # later windows map the bands earlier ones left
+                lo, hi = int(start // self.RES_MIN), int(np.ceil(end / self.RES_MIN))
                 seg = table[max(0, lo):min(n, hi)]
                 table[max(0, lo):min(n, hi)] = np.array([mapping.get(int(x), int(x)) for x in seg], dtype=np.int8)
             slots = n

@@ -26,11 +26,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import DispatchSimError
 from .speeds import parse_hhmm
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
 
 NIGHT_START, NIGHT_END = 20 * 60, 8 * 60  #: night hours for ``night_cost`` (minutes of the day)
 
@@ -85,7 +89,7 @@ def current_counts(sc, sl: list[Slot]) -> list[int]:
     return [sc.teams[s.team].crews if s.shift is None else sc.teams[s.team].shifts[s.shift].crews for s in sl]
 
 
-def apply_counts(sc, sl: list[Slot], counts) -> object:
+def apply_counts(sc, sl: list[Slot], counts) -> Scenario:
     """A copy of the scenario with ``counts[i]`` crews in slot ``i``."""
     teams = [t.model_copy(deep=True) for t in sc.teams]
     for s, c in zip(sl, counts):
@@ -230,7 +234,7 @@ def propose(world, *, load: float | None = None, replications: int | None = None
             break
         failing = [t for t in v.failing_townships() if t in m]
         if not failing:  # only the district misses: help the township with the lowest margin
-            failing = sorted(m, key=m.get)[:1]
+            failing = sorted(m, key=lambda t: m[t])[:1]
         worst = min(failing, key=lambda t: m[t])
         best, best_gain = None, 0.0
         for j, s in enumerate(sl):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import networkx as nx
 import numpy as np
@@ -44,7 +45,7 @@ def _projector(bbox):
 
 
 def generate_standin(
-    bbox: tuple[float, float, float, float],
+    bbox: Sequence[float],  # west, south, east, north
     anchors: list[tuple[float, float]] | None = None,
     *,
     urban_centres: list[tuple[float, float]] | None = None,
@@ -98,8 +99,8 @@ def generate_standin(
 class _Area:
     """The generation area in local metres: extent, urban centres and the node density."""
 
-    fwd: object
-    inv: object
+    fwd: Callable
+    inv: Callable
     x0: float
     y0: float
     x1: float
@@ -288,7 +289,8 @@ def _hierarchy(area: _Area, pts, n_anchor: int, eu, ev, seg_len) -> np.ndarray:
         if qx.size == 0:
             return [], {}
         _, ids = node_tree.query(np.column_stack([qx, qy]))
-        keys = list(zip(np.floor((qx - x0) / step).astype(int).tolist(), np.floor((qy - y0) / step).astype(int).tolist()))
+        keys = list(zip(np.floor((qx - x0) / step).astype(int).tolist(),
+                        np.floor((qy - y0) / step).astype(int).tolist()))
         lattice = dict(zip(keys, ids.tolist()))
         return ids.tolist(), lattice
 
@@ -296,14 +298,14 @@ def _hierarchy(area: _Area, pts, n_anchor: int, eu, ev, seg_len) -> np.ndarray:
         ids, lattice = lattice_nodes(step, urban_only)
         if not ids:
             continue
-        neighbours = {}
+        neighbours: dict[int, list[int]] = {}
         for (i, j), node in lattice.items():
             neighbours.setdefault(node, [])
             for di, dj in ((1, 0), (0, 1)):
                 other = lattice.get((i + di, j + dj))
                 if other is not None:
                     neighbours[node].append(other)
-        mark_paths(list(neighbours), lambda s: neighbours.get(s, []), lvl, step * 2.5)
+        mark_paths(list(neighbours), lambda s, nb=neighbours: nb.get(s, []), lvl, step * 2.5)
     return level
 
 

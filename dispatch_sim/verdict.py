@@ -264,7 +264,8 @@ def verdict_text(v: Verdict, summary: Metrics, lang: str = "en") -> str:
     T = catalog(lang)
     sep = "; " if lang == "en" else "；"
     ot = summary.on_time
-    district = T("verdict.district", rate=_pct(ot.get("rate")), ci=_ci(ot.get("ci95")), target=f"{ot.get('target_min'):g}")
+    district = T("verdict.district", rate=_pct(ot.get("rate")), ci=_ci(ot.get("ci95")),
+                 target=f"{ot.get('target_min'):g}")
 
     def names_of(keys):
         return ", ".join(T(f"target.{k}") for k in keys) if lang == "en" else "、".join(T(f"target.{k}") for k in keys)
@@ -290,13 +291,15 @@ def verdict_text(v: Verdict, summary: Metrics, lang: str = "en") -> str:
                 if not shown:
                     extra = " [" + T("verdict.not_shown", what=names_of(missed)) + "]"
                 else:
-                    extra = "" if missed == ["on_time_rate"] else " [" + T("verdict.missed", what=names_of(missed)) + "]"
+                    extra = "" if missed == ["on_time_rate"] else " [" + T("verdict.missed",
+                                                                           what=names_of(missed)) + "]"
                 names.append(f"{t} {_pct(tw['rate'])}{_ci(tw['ci95'])}{extra}")
             parts.append(T("verdict.breaks_in", k=len(fail), n=n_town) + (": " if lang == "en" else "：")
                          + sep.join(names))
             parts.append(district + (T("verdict.district_misses", what=names_of(dmiss)) if dmiss else ""))
         else:
-            parts.append(T("verdict.breaks_district", what=names_of(dmiss)) + (": " if lang == "en" else "：") + district)
+            parts.append(T("verdict.breaks_district",
+                           what=names_of(dmiss)) + (": " if lang == "en" else "：") + district)
     else:
         met = sum(1 for x in v.townships.values() if x["status"] == MET)
         if v.scope == "district":
@@ -306,10 +309,11 @@ def verdict_text(v: Verdict, summary: Metrics, lang: str = "en") -> str:
         else:
             head = T("verdict.holds_some", met=met, n=n_town)
         parts.append(head + (": " if lang == "en" else "：") + district)
-    und = v.undecided_townships()
-    if und:
-        parts.append(T("verdict.undecided_list", k=len(und),
-                       names=(", " if lang == "en" else "、").join(f"{t} ({v.townships[t]['reports']})" for t in und)))
+    undecided = v.undecided_townships()
+    if undecided:
+        parts.append(T("verdict.undecided_list", k=len(undecided),
+                       names=(", " if lang == "en" else "、").join(f"{t} ({v.townships[t]['reports']})"
+                                                                   for t in undecided)))
     return sep.join(parts)
 
 

@@ -100,10 +100,12 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
             ring = np.asarray(f["geometry"]["coordinates"][0])
             cx, cy = proj(ring[:, 0], ring[:, 1])
             info = json.dumps({labels["township"]: p.get("place") or p["home_team"], labels["reports"]: p["reports"],
-                               labels["on_time"]: f"{p['rate'] * 100:.0f}% ({p['ci95'][0] * 100:.0f}–{p['ci95'][1] * 100:.0f}%)"},
+                               labels["on_time"]: f"{p['rate'] * 100:.0f}% "
+                                                  f"({p['ci95'][0] * 100:.0f}–{p['ci95'][1] * 100:.0f}%)"},
                               ensure_ascii=False)
             cell_svg.append(f'<rect x="{cx.min()}" y="{cy.min()}" width="{cx.max() - cx.min()}" '
-                            f'height="{cy.max() - cy.min()}" fill="{_rate_color(p["rate"], goal)}" data-i="{e(info)}"/>')
+                            f'height="{cy.max() - cy.min()}" fill="{_rate_color(p["rate"], goal)}" '
+                            f'data-i="{e(info)}"/>')
     inc = incidents[~incidents["warmup"].astype(bool)]
     late = inc[inc["promise"].astype(bool) & (inc["on_time"] == False)]  # noqa: E712
     sampled = ""
@@ -144,7 +146,8 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
         for k, on in (("roads", True), ("jurisdictions", False), ("cells", True), ("late", True), ("bases", True)))
     return f"""<div class="wmap" id="wmap">
 <div class="wmap-bar">{layer_boxes}<button data-z="1.5">+</button><button data-z="0.667">−</button>
-<button data-z="0">{e(labels['reset'])}</button><small>{e(labels['hint'])}{(' ' + e(sampled)) if sampled else ''}</small></div>
+<button data-z="0">{e(labels['reset'])}</button><small>\
+{e(labels['hint'])}{(' ' + e(sampled)) if sampled else ''}</small></div>
 <svg viewBox="0 0 {w_} {h_}" preserveAspectRatio="xMidYMid meet">
 <g data-layer="roads" fill="none" stroke="#b8b8b8" stroke-width="12"><path d="{roads}"/></g>
 <g data-layer="jurisdictions" fill="none" stroke-width="22" style="display:none">{''.join(juris)}</g>
@@ -153,7 +156,9 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
 <g data-layer="bases" font-size="160" font-weight="bold" font-family="sans-serif">{''.join(bases)}</g>
 </svg>
 <div class="wmap-pop" hidden></div>
-<div class="wmap-legend">{legend}<span>■ {e(labels['bases'])} □ {e(labels['unverified'])} ✓ {e(labels.get('status_met', 'meets'))} ✗ {e(labels.get('status_missed', 'misses'))} ? {e(labels.get('status_undecided', 'undecided'))}</span></div>
+<div class="wmap-legend">{legend}<span>■ {e(labels['bases'])} □ {e(labels['unverified'])} ✓ \
+{e(labels.get('status_met', 'meets'))} ✗ {e(labels.get('status_missed', 'misses'))} ? \
+{e(labels.get('status_undecided', 'undecided'))}</span></div>
 <div class="wmap-attr">{attribution}</div>
 </div>
 <script>
@@ -173,7 +178,8 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
     var ox = (b.width * s - vb[2]) / 2, oy = (b.height * s - vb[3]) / 2;
     return [vb[0] + (ev.clientX - b.left) * s - ox, vb[1] + (ev.clientY - b.top) * s - oy, s];
   }}
-  svg.addEventListener("wheel", function (ev) {{ ev.preventDefault(); var p = pt(ev); zoom(ev.deltaY < 0 ? 1.25 : 0.8, p[0], p[1]); }}, {{passive: false}});
+  svg.addEventListener("wheel", function (ev) {{ ev.preventDefault(); var p = pt(ev); zoom(ev.deltaY < 0 ? 1.25 : 0.8, \
+p[0], p[1]); }}, {{passive: false}});
   svg.addEventListener("mousedown", function (ev) {{ drag = [ev.clientX, ev.clientY, vb[0], vb[1], pt(ev)[2]]; }});
   window.addEventListener("mousemove", function (ev) {{
     if (!drag) return;
@@ -197,7 +203,8 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
     var b = root.getBoundingClientRect();
     pop.style.left = (ev.clientX - b.left + 12) + "px"; pop.style.top = (ev.clientY - b.top + 12) + "px";
   }});
-  function esc(s) {{ return s.replace(/[&<>"]/g, function (c) {{ return {{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}}[c]; }}); }}
+  function esc(s) {{ return s.replace(/[&<>"]/g, function (c) {{ return {{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': \
+"&quot;"}}[c]; }}); }}
 }})();
 </script>
 """
@@ -205,11 +212,13 @@ def interactive_map(world, incidents, cells: dict | None, summary: dict, labels:
 
 MAP_CSS = """.wmap{position:relative;border:1px solid #ccc;margin:1em 0;background:#fafafa}
 .wmap svg{width:100%;height:620px;display:block;cursor:grab;user-select:none}
-.wmap-bar{display:flex;flex-wrap:wrap;gap:.3em 1em;align-items:center;padding:.4em .6em;border-bottom:1px solid #ddd;font-size:.9em}
+.wmap-bar{display:flex;flex-wrap:wrap;gap:.3em 1em;align-items:center;padding:.4em .6em;border-bottom:1px solid #ddd;\
+font-size:.9em}
 .wmap-bar button{min-width:2em}.wmap-legend{display:flex;flex-wrap:wrap;gap:.2em .8em;padding:.3em .6em;font-size:.8em}
 .wmap-legend i{display:inline-block;width:.9em;height:.9em;margin-right:.25em;vertical-align:-.1em}
 .wmap-attr{font-size:.75em;color:#555;padding:0 .6em .4em}
-.wmap-pop{position:absolute;background:#fff;border:1px solid #888;box-shadow:0 2px 6px rgba(0,0,0,.2);padding:.3em;font-size:.85em;z-index:2}
+.wmap-pop{position:absolute;background:#fff;border:1px solid #888;box-shadow:0 2px 6px rgba(0,0,0,.2);padding:.3em;\
+font-size:.85em;z-index:2}
 .wmap-pop table{margin:0}.wmap-pop th,.wmap-pop td{border:none;padding:1px 6px;text-align:left}
 @media print{.wmap-bar,.wmap-pop{display:none}.wmap svg{height:auto}}
 """

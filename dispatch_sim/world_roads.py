@@ -17,6 +17,7 @@ polygon need it, so those scenarios pay for the rebuild (a few tenths of a secon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import DispatchSimError, OutsideGraphError
 from .locate import NodeLocator
@@ -24,12 +25,20 @@ from .network import RoadNetwork, as_network
 from .roads import GraphSpec, load_network
 from .speeds import BandTable
 
+if TYPE_CHECKING:
+    from .routing import Router
+
+
+def _point(lonlat) -> tuple[float, float]:
+    lon, lat = lonlat
+    return float(lon), float(lat)
+
 
 def scenario_anchors(sc) -> list[tuple[float, float]]:
     """``(lon, lat)`` of every team base in WGS-84 (the one conversion of the bases' ``crs``)."""
     from .crs import to_wgs84
 
-    return [tuple(float(v) for v in to_wgs84(t.base.lon, t.base.lat, t.base.crs)) for t in sc.teams]
+    return [_point(to_wgs84(t.base.lon, t.base.lat, t.base.crs)) for t in sc.teams]
 
 
 def scenario_graph_spec(sc) -> GraphSpec:
@@ -39,7 +48,7 @@ def scenario_graph_spec(sc) -> GraphSpec:
     g = sc.graph
     return GraphSpec(source=g.source, place=g.place, bbox=g.bbox, polygon=g.polygon, file=g.file, graphml=g.graphml,
                      standin_nodes=g.standin_nodes, standin_seed=g.standin_seed,
-                     urban_centres=[tuple(map(float, to_wgs84(p.lon, p.lat, p.crs))) for p in g.urban_centres])
+                     urban_centres=[_point(to_wgs84(p.lon, p.lat, p.crs)) for p in g.urban_centres])
 
 
 def scenario_network(sc, *, anchors=None, warn=None, use_disk_cache: bool = True) -> RoadNetwork:
@@ -76,7 +85,7 @@ class WorldRoads:
     base_nodes: list[int]
     base_snap_m: list[float]
     bands: BandTable
-    router: object  # dispatch_sim.routing.Router
+    router: Router
 
 
 def load_world_roads(sc, *, G=None, router=None, warn=None, use_disk_cache: bool = True) -> WorldRoads:
@@ -105,7 +114,8 @@ def load_world_roads(sc, *, G=None, router=None, warn=None, use_disk_cache: bool
     from .routing import Router
 
     anchors = scenario_anchors(sc)
-    net = scenario_network(sc, anchors=anchors, warn=warn, use_disk_cache=use_disk_cache) if G is None else as_network(G)
+    net = scenario_network(sc, anchors=anchors, warn=warn,
+                           use_disk_cache=use_disk_cache) if G is None else as_network(G)
     locator = NodeLocator(net)
     base_nodes, base_snap = [], []
     for i, (t, (lon, lat)) in enumerate(zip(sc.teams, anchors)):

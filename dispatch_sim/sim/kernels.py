@@ -25,8 +25,20 @@ from numba.experimental import structref
 
 from .._kernels import _alt_bound
 from ..hub_labels import label_distance
-from .layout import BAND_RES_MIN, CrewF as CF, CrewI as CI, CrewState as CS, Meta as M, PolicyCode as PC
-from .layout import JointI as JI, QueueCode as QC, RepF as RF, RepI as RI, TeamCol as TC, TeamLevel as TL
+from .layout import (
+    BAND_RES_MIN,
+    CrewF as CF,
+    CrewI as CI,
+    CrewState as CS,
+    JointI as JI,
+    Meta as M,
+    PolicyCode as PC,
+    QueueCode as QC,
+    RepF as RF,
+    RepI as RI,
+    TeamCol as TC,
+    TeamLevel as TL,
+)
 
 
 # ------------------------------------------------------------------ the state: one argument per call
@@ -315,7 +327,8 @@ def _next_job(st, crew, src, base, now):
         return _pop(st, t, t, src, base, now)
     if policy == PC.NEAREST or teams[t, TC.BACKUP]:
         return _pop(st, -1, t, src, base, now)
-    if policy == PC.HOME_THEN_MUTUAL_AID and st.meta[M.QUEUE] == QC.FIFO:  # mutual aid, one first-come queue for everyone
+    # mutual aid, one first-come queue for everyone
+    if policy == PC.HOME_THEN_MUTUAL_AID and st.meta[M.QUEUE] == QC.FIFO:
         return _pop(st, -1, t, src, base, now)
     job = _pop(st, t, t, src, base, now)
     if job < 0 and policy == PC.HOME_THEN_MUTUAL_AID:
@@ -531,7 +544,8 @@ def book_return(crew, now, crew_f):
     """Count the on-duty part of the crew's last return drive, up to ``now``, as committed time."""
     since = crew_f[crew, CF.DUTY_SINCE]
     if not np.isnan(since):
-        crew_f[crew, CF.RET_TOTAL] += max(0.0, min(now, crew_f[crew, CF.RET_END]) - max(crew_f[crew, CF.RET_START], since))
+        crew_f[crew, CF.RET_TOTAL] += max(0.0, min(now, crew_f[crew, CF.RET_END])
+                                          - max(crew_f[crew, CF.RET_START], since))
 
 
 @njit(cache=True, nogil=True)

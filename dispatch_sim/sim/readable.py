@@ -31,7 +31,8 @@ class Crew:
     """One vehicle and its crew."""
 
     __slots__ = ("id", "name", "team", "home", "covering", "release", "k", "base_i", "state", "job", "node",
-                 "ret_band", "ret_cur", "ret_start", "ret_end", "busy_start", "busy_total", "ret_total", "off_after_job",
+                 "ret_band", "ret_cur", "ret_start", "ret_end", "busy_start", "busy_total", "ret_total",
+                 "off_after_job",
                  "jobs", "plan_after", "plan_since", "plan_total")
 
     def __init__(self, cid: int, team: "TeamState", k: int, base_i: int, base_node: int):
@@ -115,7 +116,7 @@ class ReadableDispatcher(Dispatcher):
         self.need: dict[int, dict[int, int]] = {}  # joint report -> crews still owed per team
         self._queued_joint: set[int] = set()  # joint reports in their owing teams' queues
         self.on_job: dict[int, list] = {}  # joint report -> its crews so far
-        self.crew_arrive = [0.0] * len(self.roster) if self.joint else None
+        self.crew_arrive: list[float] = [0.0] * len(self.roster) if self.joint else []  # joint checks only
         self.crew_rows: list[tuple] = []  # (report, crew, dispatched, arrives, travel) of joint checks
         self.joint_woken: Woken = []  # crews of a joint check woken by the call that completed it
         # planned inspections: recall of planned crews for urgent reports
@@ -165,6 +166,7 @@ class ReadableDispatcher(Dispatcher):
         self.now = now
         crew = self.crews[cid]
         rid = crew.job
+        assert rid is not None  # a crew clears its own job
         self.rep_f[rid, RepF.ARRIVED] = self.arrive_at[rid]
         self.rep_f[rid, RepF.CLEARED] = now
         crew.node = self.r_node[rid]
