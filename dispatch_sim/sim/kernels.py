@@ -635,23 +635,32 @@ def shift_change(st, team, count, now):
     """The first ``count`` crews of ``team`` on duty, the rest off (busy crews finish their job
     first). A crew coming on duty takes a waiting report at once: ``st.woken``/``st.waits`` get the
     crews sent out; returns how many."""
-    teams, crew_i, crew_f = st.teams, st.crew_i, st.crew_f
+    teams = st.teams
     n_woken = 0
     for crew in range(teams[team, TC.CREW0], teams[team, TC.CREW0] + teams[team, TC.NCREW]):
-        should = crew_i[crew, CI.K] < count
-        state = crew_i[crew, CI.STATE]
-        if should and state == CS.OFF and not crew_i[crew, CI.OFF_AFTER]:
-            _make_free(st, crew)
-            crew_f[crew, CF.DUTY_SINCE] = now
-            n_woken += _pull_from_base(st, crew, now, n_woken)
-        elif should and crew_i[crew, CI.OFF_AFTER]:
-            crew_i[crew, CI.OFF_AFTER] = 0
-        elif not should and state == CS.IDLE:
-            crew_i[crew, CI.STATE] = CS.OFF
-            _end_duty(crew, now, crew_i, crew_f)
-        elif not should and state == CS.BUSY:
-            crew_i[crew, CI.OFF_AFTER] = 1
+        n_woken += _set_duty(st, crew, st.crew_i[crew, CI.K] < count, now, n_woken)
     return n_woken
+
+
+@njit(cache=True, nogil=True)
+def _set_duty(st, crew, should, now, n_woken):
+    """One crew on duty (``should``) or off at a shift change: an off crew comes on and takes a
+    waiting report (recorded as the ``n_woken``-th crew sent out; returns 1 if sent); a busy crew
+    going off finishes its job first. The transitions of ``ReadableDispatcher.shift_change``."""
+    crew_i, crew_f = st.crew_i, st.crew_f
+    state = crew_i[crew, CI.STATE]
+    if should and state == CS.OFF and not crew_i[crew, CI.OFF_AFTER]:
+        _make_free(st, crew)
+        crew_f[crew, CF.DUTY_SINCE] = now
+        return _pull_from_base(st, crew, now, n_woken)
+    if should and crew_i[crew, CI.OFF_AFTER]:
+        crew_i[crew, CI.OFF_AFTER] = 0
+    elif not should and state == CS.IDLE:
+        crew_i[crew, CI.STATE] = CS.OFF
+        _end_duty(crew, now, crew_i, crew_f)
+    elif not should and state == CS.BUSY:
+        crew_i[crew, CI.OFF_AFTER] = 1
+    return 0
 
 
 @njit(cache=True, nogil=True)
@@ -688,17 +697,7 @@ def plan_change(st, team, count, planned, now):
             continue
         if state == CS.BUSY:
             crew_i[crew, CI.PLAN_AFTER] = 0
-        if should and state == CS.OFF and not crew_i[crew, CI.OFF_AFTER]:
-            _make_free(st, crew)
-            crew_f[crew, CF.DUTY_SINCE] = now
-            n_woken += _pull_from_base(st, crew, now, n_woken)
-        elif should and crew_i[crew, CI.OFF_AFTER]:
-            crew_i[crew, CI.OFF_AFTER] = 0
-        elif not should and state == CS.IDLE:
-            crew_i[crew, CI.STATE] = CS.OFF
-            _end_duty(crew, now, crew_i, crew_f)
-        elif not should and state == CS.BUSY:
-            crew_i[crew, CI.OFF_AFTER] = 1
+        n_woken += _set_duty(st, crew, should, now, n_woken)
     return n_woken
 
 
