@@ -804,8 +804,8 @@ def route(scenario: Path = typer.Argument(...),
 
     from .bandgraph import BandGraphs
     from .disruptions import band_table
-    from .io import write_json_atomic
     from .locate import NodeLocator
+    from .output import write_route
     from .scenario import load_scenario
     from .speeds import parse_hhmm
     from .world_roads import scenario_anchors, scenario_network
@@ -871,17 +871,7 @@ def route(scenario: Path = typer.Argument(...),
             None if first["minutes"] is None else round(first["minutes"] - normal["minutes"], 3)),
             "extra_km": None if first["km"] is None else round(first["km"] - normal["km"], 3)}
     if geojson:
-        feats = [{"type": "Feature",
-                  "properties": {k: v for k, v in x.items() if k != "route"} | {"from": res["from"], "to": res["to"]},
-                  "geometry": {"type": "LineString", "coordinates": x["route"]}} for x in legs if x["route"]]
-        if "detour" in res and res["detour"]["without_disruptions"]["route"]:
-            n = res["detour"]["without_disruptions"]
-            feats.append({"type": "Feature",
-                          "properties": {"band": n["band"] + " (without disruptions)", "minutes": n["minutes"],
-                                                             "km": n["km"]},
-                          "geometry": {"type": "LineString", "coordinates": n["route"]}})
-        write_json_atomic(geojson, {"type": "FeatureCollection", "features": feats,
-                                    "attribution": settings.standin_label if standin else settings.osm_attribution})
+        write_route(res, geojson, standin)
     if as_json:
         _write_line(sys.stdout, json.dumps(res, ensure_ascii=False))
         return
@@ -1106,9 +1096,7 @@ def backtest(scenario: Path = typer.Argument(..., help="scenario YAML to test"),
 out/backtest
     """
     from .backtest import backtest as run_backtest, summary_lines
-    from .io import write_json_atomic
-    from .logpages import backtest_page
-    from .logs import write_quarantine
+    from .output import write_backtest
 
     if lang not in (None, "zh", "en"):
         raise DispatchSimError(f"--lang: {lang!r} is not one of zh, en")
@@ -1116,14 +1104,11 @@ out/backtest
     world = _world(scenario)
     _locate_log(world, log, c)
     bt = run_backtest(world, log, replications=replications, seed=seed)
-    write_quarantine(log, out_dir / "quarantine.csv")
-    write_json_atomic(out_dir / "backtest.json", {k: v for k, v in bt.items()
-                                                  if k not in ("sim_response", "obs_response", "home", "promise")})
-    paths = backtest_page(bt, world.scenario, out_dir, lang=lang or world.scenario.report.lang, standin=world.standin)
+    paths = write_backtest(bt, log, world, out_dir, lang=lang)
     _say_log(log)
     for line in summary_lines(bt):
         _say(line)
-    _say(f"wrote {out_dir / 'backtest.json'}, {paths['page']}, {out_dir / 'quarantine.csv'}")
+    _say(f"wrote {paths['json']}, {paths['page']}, {paths['quarantine']}")
 
 
 _HOIST = {"-v", "--verbose", "-q", "--quiet"}
