@@ -38,8 +38,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from .errors import DispatchSimError
 
 #: Largest scenario YAML file read (bytes). Real scenarios are a few kB.
@@ -449,6 +447,8 @@ def read_trace_file(path, category_names, label: str = "demand.trace"):
 
 def read_points_csv(path: Path, label: str):
     """Read a ``kind: points`` CSV (lon, lat, optional crs, weight) with the checks of :func:`read_trace_file`."""
+    import numpy as np  # only here: validate reads scenarios without numpy
+
     lab = f"{label}.path"
     _, recs = read_csv(path, lab, required=["lon", "lat"], optional=["crs", "weight"], aliases=POINTS_ALIASES,
                        what=POINTS_WHAT)

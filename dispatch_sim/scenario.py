@@ -36,7 +36,6 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from .distributions import law
 from .errors import DispatchSimError, InputWarning, ScenarioError
 from .readers import read_points_csv, read_trace_file
 from .speeds import BandTable, SpeedSettings, TimeBand, parse_hhmm
@@ -131,6 +130,8 @@ class Distribution(_Strict):
 
     def mean(self) -> float:
         """Mean duration (minutes) of the law (:mod:`dispatch_sim.distributions`)."""
+        from .distributions import law  # numpy: not needed to read and check a scenario (validate)
+
         return float(law(self).mean())
 
 
