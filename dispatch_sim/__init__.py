@@ -8,6 +8,7 @@ Public API (the CLI calls the same functions)::
     result.summary.on_time["rate"]   # typed results: dispatch_sim.results
 """
 
+from ._lazy import lazy_names
 from .errors import DispatchSimError, ScenarioError
 
 #: Public names and the module that defines each. They are imported when first used (PEP 562), so
@@ -23,19 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'dispatch_sim' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)
 
 
 

@@ -193,6 +193,18 @@ def _variant_world(small_world, shifts: bool, priorities: bool, referrals: bool 
     return _WORLDS[key]
 
 
+def assert_same_replication(fast, slow, world) -> None:
+    """Both dispatchers keep the invariants and give the same incident table: crews, teams, queueing
+    and every time, to 1e-9 min."""
+    for res in (fast, slow):
+        assert_invariants(res, world)
+    np.testing.assert_array_equal(fast.crew, slow.crew)
+    np.testing.assert_array_equal(fast.team, slow.team)
+    np.testing.assert_array_equal(fast.queued, slow.queued)
+    for name in FIELDS:
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
+
+
 def assert_invariants(res, world) -> None:
     """Every report accounted for; times in order; no crew on two jobs; busy time within duty time."""
     df = metrics.incidents_frame(res, world)
@@ -258,13 +270,7 @@ def test_both_dispatchers_give_identical_incident_tables_and_event_counts(small_
     reports = world.reports(0, seed=seed, load=load)
     fast = run_replication(world, reports, CompiledDispatcher)
     slow = run_replication(world, reports, ReadableDispatcher)
-    for res in (fast, slow):
-        assert_invariants(res, world)
-    np.testing.assert_array_equal(fast.crew, slow.crew)
-    np.testing.assert_array_equal(fast.team, slow.team)
-    np.testing.assert_array_equal(fast.queued, slow.queued)
-    for name in FIELDS:
-        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
+    assert_same_replication(fast, slow, world)
     assert fast.events == slow.events
     if campaigns:
         np.testing.assert_allclose(fast.extra["planned_min"], slow.extra["planned_min"], rtol=0, atol=1e-9)
@@ -309,13 +315,7 @@ def test_joint_checks_and_planned_inspections_on_both_dispatchers(small_world, s
     reports = world.reports(0, seed=seed, load=load)
     slow = run_replication(world, reports, ReadableDispatcher)
     fast = run_replication(world, reports, CompiledDispatcher)
-    for res in (fast, slow):
-        assert_invariants(res, world)
-    np.testing.assert_array_equal(fast.crew, slow.crew)
-    np.testing.assert_array_equal(fast.team, slow.team)
-    np.testing.assert_array_equal(fast.queued, slow.queued)
-    for name in FIELDS:
-        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-9, err_msg=name)
+    assert_same_replication(fast, slow, world)
     np.testing.assert_allclose(fast.extra["joint_crews"], slow.extra["joint_crews"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(fast.extra["planned_min"], slow.extra["planned_min"], rtol=0, atol=1e-9)
     assert fast.extra["recalls"] == slow.extra["recalls"]

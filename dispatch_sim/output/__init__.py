@@ -26,6 +26,8 @@ in ``files.py``. ``calibrate`` writes its scenario and page with
 
 from __future__ import annotations
 
+from .._lazy import lazy_names
+
 #: Public names and the module of this package that defines each, imported when first used (PEP 562):
 #: ``route`` and ``check`` stay light, ``run`` brings matplotlib and the report page.
 _LAZY = {
@@ -36,19 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'dispatch_sim.output' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)
 
 
 __all__ = sorted(_LAZY)
