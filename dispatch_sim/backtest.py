@@ -58,11 +58,19 @@ def holm(p: list[float]) -> list[float]:
     return adj.tolist()
 
 
-def _replay_world(world, p: Prepared):
+#: Longest log a backtest replays (the scenario's run.horizon_days limit).
+MAX_REPLAY_DAYS = 3660
+
+
+def _replay_world(world, p: Prepared, label: str = "--log"):
     from .model import World
 
     sc = world.scenario
     horizon = float(math.ceil((np.nanmax(np.r_[p.created, p.closed]) + 1440.0) / 1440.0))
+    if horizon > MAX_REPLAY_DAYS:
+        raise DispatchSimError(f"{label}: reported_at: the log spans {horizon:,.0f} days from "
+                               f"{p.t0:%Y-%m-%d}; allowed: at most {MAX_REPLAY_DAYS:,} days (10 years): "
+                               "check the report times or split the log")
     sc2 = sc.with_overrides(horizon_days=horizon, warmup_days=0.0, start_date=p.t0.strftime("%Y-%m-%d"))
     return World(sc2, G=world.G, router=world.router)
 
@@ -200,7 +208,7 @@ def backtest(world, log: ReportLog, *, replications: int = 20, seed: int | None 
                                    f"({', '.join(names[:8])}); "
                                    f"the log has e.g. {bad[0][:40]!r}; map them with --mapping (categories: ...)")
     p = prepare(log, world)
-    rw = _replay_world(world, p)
+    rw = _replay_world(world, p, f"--log: {log.path}")
     target = sc.run.target_min
     n = len(p.created)
     sim_resp = np.full((replications, n), np.nan)

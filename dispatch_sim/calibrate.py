@@ -96,6 +96,7 @@ def prepare(log: ReportLog, world) -> Prepared:
     df = log.records
     if "lon_wgs" not in df:
         raise ValueError("locate() the log first")
+    log.require_rows()
     t0 = monday_of(df["reported_at"].min())
     ids, snap, _, _ = world.locator.snap_many(df["lon_wgs"].to_numpy(), df["lat_wgs"].to_numpy(), strict=False)
     node = np.array([world.router.index.get(int(x), -1) for x in ids], dtype=np.int64)

@@ -251,50 +251,51 @@ def backtest_figures(bt: dict, sc, lang: str) -> dict:
     names = [t.name for t in sc.teams]
     flagged = set(bt["flagged_areas"])
     with fonts.style():
-        fig, ax = _figure((9, 0.45 * len(areas) + 1.6))
-        y = np.arange(len(areas))[::-1]
-        for yi, a in zip(y, areas):
-            if a.get("on_time_observed") is None:
-                continue
-            ax.plot(a["on_time_simulated_pi95"], [yi + 0.12] * 2, color="#2a9d8f", lw=4, alpha=0.6)
-            ax.plot(a["on_time_simulated"], yi + 0.12, "o", color="#2a9d8f")
-            ax.plot(a["on_time_observed_ci95"], [yi - 0.12] * 2, color="#e63946" if a["area"] in flagged else "#333",
-                    lw=1.5)
-            ax.plot(a["on_time_observed"], yi - 0.12, "s", color="#e63946" if a["area"] in flagged else "#333")
-        ax.set_yticks(y, [(_t("bt_district", lang) if a["area"] == "district" else a["area"])
-                          + (" ⚠" if a["area"] in flagged else "") for a in areas])
-        ax.plot([], [], "s", color="#333", label=_t("bt_observed", lang))
-        ax.plot([], [], "o", color="#2a9d8f", label=_t("bt_simulated", lang))
-        ax.legend(fontsize=8, loc="lower left")
-        ax.set_xlabel(_t("bt_on_time_x", lang, target=bt["target_min"]))
-        ax.set_title(_t("bt_on_time_title", lang))
-        figs["on_time.png"] = fig
-        k = len(areas)
-        cols = min(4, k)
-        rows = int(np.ceil(k / cols))
-        fig = _figure((3.2 * cols, 2.8 * rows))[0]
-        fig.clear()
-        axes = fig.subplots(rows, cols, squeeze=False).ravel()
-        for ax, a in zip(axes, areas):
-            sel = promise & np.isfinite(obs) & (np.ones_like(home, bool) if a["area"] == "district"
-                                                else home == names.index(a["area"]))
-            o = np.sort(obs[sel])
-            s = np.sort(np.asarray(bt["sim_response"][a["area"]]))
-            if len(s):
-                ax.plot(s, np.linspace(0, 1, len(s)), color="#2a9d8f", lw=2, label=_t("bt_simulated", lang))
-            ax.step(o, np.arange(1, len(o) + 1) / len(o), where="post",
-                    color="#e63946" if a["area"] in flagged else "#333",
-                    lw=1.2, label=_t("bt_observed", lang))
-            ax.axvline(bt["target_min"], color="#999", ls=":", lw=1)
-            ax.set_xlim(0, max(bt["target_min"] * 2.5, float(np.quantile(o, 0.98)) if len(o) else 60))
-            ax.set_title(((_t("bt_district",
-                              lang) if a["area"] == "district" else a["area"]) + (" ⚠" if a["area"] in flagged else ""))
-                         + f"\nKS D {a.get('ks_D', float('nan')):.3f}", fontsize=8)
-            ax.set_xlabel(_t("cal_minutes", lang))
-        axes[0].legend(fontsize=7)
-        for ax in axes[k:]:
-            ax.set_visible(False)
-        figs["response_cdf.png"] = fig
+        if areas:  # no report with an arrival time (e.g. a log without 到场时间): no response figures
+            fig, ax = _figure((9, 0.45 * len(areas) + 1.6))
+            y = np.arange(len(areas))[::-1]
+            for yi, a in zip(y, areas):
+                if a.get("on_time_observed") is None:
+                    continue
+                ax.plot(a["on_time_simulated_pi95"], [yi + 0.12] * 2, color="#2a9d8f", lw=4, alpha=0.6)
+                ax.plot(a["on_time_simulated"], yi + 0.12, "o", color="#2a9d8f")
+                ax.plot(a["on_time_observed_ci95"], [yi - 0.12] * 2,
+                        color="#e63946" if a["area"] in flagged else "#333", lw=1.5)
+                ax.plot(a["on_time_observed"], yi - 0.12, "s", color="#e63946" if a["area"] in flagged else "#333")
+            ax.set_yticks(y, [(_t("bt_district", lang) if a["area"] == "district" else a["area"])
+                              + (" ⚠" if a["area"] in flagged else "") for a in areas])
+            ax.plot([], [], "s", color="#333", label=_t("bt_observed", lang))
+            ax.plot([], [], "o", color="#2a9d8f", label=_t("bt_simulated", lang))
+            ax.legend(fontsize=8, loc="lower left")
+            ax.set_xlabel(_t("bt_on_time_x", lang, target=bt["target_min"]))
+            ax.set_title(_t("bt_on_time_title", lang))
+            figs["on_time.png"] = fig
+            k = len(areas)
+            cols = min(4, k)
+            rows = int(np.ceil(k / cols))
+            fig = _figure((3.2 * cols, 2.8 * rows))[0]
+            fig.clear()
+            axes = fig.subplots(rows, cols, squeeze=False).ravel()
+            for ax, a in zip(axes, areas):
+                sel = promise & np.isfinite(obs) & (np.ones_like(home, bool) if a["area"] == "district"
+                                                    else home == names.index(a["area"]))
+                o = np.sort(obs[sel])
+                s = np.sort(np.asarray(bt["sim_response"][a["area"]]))
+                if len(s):
+                    ax.plot(s, np.linspace(0, 1, len(s)), color="#2a9d8f", lw=2, label=_t("bt_simulated", lang))
+                ax.step(o, np.arange(1, len(o) + 1) / len(o), where="post",
+                        color="#e63946" if a["area"] in flagged else "#333",
+                        lw=1.2, label=_t("bt_observed", lang))
+                ax.axvline(bt["target_min"], color="#999", ls=":", lw=1)
+                ax.set_xlim(0, max(bt["target_min"] * 2.5, float(np.quantile(o, 0.98)) if len(o) else 60))
+                ax.set_title(((_t("bt_district", lang) if a["area"] == "district" else a["area"])
+                              + (" ⚠" if a["area"] in flagged else ""))
+                             + f"\nKS D {a.get('ks_D', float('nan')):.3f}", fontsize=8)
+                ax.set_xlabel(_t("cal_minutes", lang))
+            axes[0].legend(fontsize=7)
+            for ax in axes[k:]:
+                ax.set_visible(False)
+            figs["response_cdf.png"] = fig
         if bt.get("demand"):
             dm = {t: v for t, v in bt["demand"].items() if t != "district"}
             fig, ax = _figure((9, 0.45 * len(dm) + 1.6))

@@ -296,6 +296,15 @@ class ReportLog:
             inside = (wl >= w - dx) & (wl <= e + dx) & (wa >= s - dy) & (wa <= n + dy)
             self.drop(~inside, "outside the district: the point lies outside the road graph's extent (check its "
                                "coordinate system)")
+        self.require_rows()
+
+    def require_rows(self, label: str = "LOG") -> None:
+        """Bad input, not a crash, when screening has left no usable row (e.g. every point outside the district)."""
+        if self.used == 0:
+            top = self.counts()["quarantined_by_reason"]
+            raise DispatchSimError(f"{label}: {_show(self.path)}: none of the {self.rows} rows is usable ("
+                                   + "; ".join(f"{n} {k}" for k, n in list(top.items())[:3])
+                                   + "); allowed: report points inside the district, in wgs84, gcj02 or bd09")
 
 
 def detect_crs(lon, lat, locator, sample: int = 400) -> tuple[str, str, dict]:
