@@ -736,6 +736,22 @@ class Scenario(_Strict):
                                      f"{_names(sorted(known))}")
         if self.staffing is not None:
             derive_crews(self)
+        self._check_joint_crews()
+
+    def _check_joint_crews(self) -> None:
+        """A joint check needs its crews at once: a team that never has that many on duty would keep
+        the report waiting for ever (and hold the crews it already sent)."""
+        most = {t.name: t.max_crews() for t in self.teams}
+        towns = [t.name for t in self.teams if not t.backup]
+        for j, c in enumerate(self.demand.categories):
+            for team, need in c.joint.items():
+                short = [n for n in (towns if team == "home" else [team]) if most.get(n, 0) < need]
+                if short:
+                    raise ValueError(
+                        f"demand.categories[{j}].joint: {team} needs {need} crews at once but "
+                        f"{_names(short[:4])}{' and others' if len(short) > 4 else ''} never "
+                        f"{'has' if len(short) == 1 else 'have'} that many on duty (at most "
+                        f"{min(most.get(n, 0) for n in short)}); allowed: at most the crews a team has")
 
     def expected_reports(self) -> tuple[float, float]:
         """Expected reports per replication and over all replications (surges included, a trace counts as given)."""

@@ -54,3 +54,20 @@ def test_backtest_of_a_log_spanning_a_century_is_bad_input():
         _replay_world(SimpleNamespace(scenario=None), p, "--log: x.csv")
     msg = str(e.value)
     assert msg.startswith("--log: x.csv: reported_at:") and "at most 3,660 days" in msg and "\n" not in msg
+
+
+def test_a_joint_check_needing_more_crews_than_a_team_ever_has_is_refused_in_one_line():
+    """Two crews from a team of one would keep the report waiting for ever: bad input, not a silent run."""
+    from dispatch_sim import scenario_from_dict
+    from dispatch_sim.errors import ScenarioError
+
+    from .conftest import small_scenario
+
+    data = small_scenario(demand={"reports_per_day": 30, "categories": [
+        {"name": "check", "share": 1, "joint": {"home": 1, "C": 2}}]})
+    with pytest.raises(ScenarioError) as exc:
+        scenario_from_dict(data)
+    msg = str(exc.value)
+    assert "demand.categories[0].joint: C needs 2 crews at once" in msg and "at most 1" in msg
+    data["demand"]["categories"][0]["joint"] = {"home": 1, "C": 1}
+    scenario_from_dict(data)  # one crew of C is possible
