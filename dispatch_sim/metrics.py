@@ -137,10 +137,13 @@ def _block(df: pd.DataFrame, target: float, reps: list[int]) -> dict:
     known = df[df["on_time"].notna()]
     k = int(known["on_time"].sum())
     n = int(len(known))
+    rep_of = known["replication"].to_numpy()
+    ok = known["on_time"].to_numpy().astype(bool)
     per_rep = []
-    for r in reps:
-        kr = known[known["replication"] == r]
-        per_rep.append(float(kr["on_time"].mean()) if len(kr) else float("nan"))
+    for r in reps:  # on-time share per replication (counts are exact, so the share is too)
+        sel = rep_of == r
+        m_r = int(sel.sum())
+        per_rep.append(float(np.float64(ok[sel].sum()) / m_r) if m_r else float("nan"))
     resp = df["response_min"].dropna().to_numpy()
     p50, p90, p95 = (quantile_ci(resp, q) for q in (0.5, 0.9, 0.95))
     m, lo, hi = mean_ci(per_rep)
