@@ -61,15 +61,8 @@ def collapse_min(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> "csr_ma
     """
     from scipy.sparse import csr_matrix
 
-    keep = u != v
-    u, v, w = u[keep], v[keep], w[keep]
-    order = np.lexsort((w, v, u))
-    u, v, w = u[order], v[order], w[order]
-    first = np.ones(len(u), dtype=bool)
-    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-    m = csr_matrix((w[first], (u[first], v[first])), shape=(n, n))
-    m.sort_indices()
-    return m
+    indptr, indices, data = csr_min_arrays(u, v, w, n)  # rows in order, columns sorted within each row
+    return csr_matrix((data, indices, indptr), shape=(n, n))
 
 
 class BandGraphs:
