@@ -72,7 +72,7 @@ def _replay_world(world, p: Prepared, label: str = "--log"):
                                f"{p.t0:%Y-%m-%d}; allowed: at most {MAX_REPLAY_DAYS:,} days (10 years): "
                                "check the report times or split the log")
     sc2 = sc.with_overrides(horizon_days=horizon, warmup_days=0.0, start_date=p.t0.strftime("%Y-%m-%d"))
-    return World(sc2, G=world.G, router=world.router)
+    return World(sc2, G=world.network, router=world.router)  # the network as loaded, not a networkx rebuild
 
 
 def replay_reports(world, p: Prepared, cat: np.ndarray, rep: int, seed: int) -> tuple[Reports, np.ndarray]:

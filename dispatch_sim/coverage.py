@@ -149,29 +149,35 @@ def promise_cells_geojson(world, minutes: float = 30.0, band: int = 0, cell_m: f
     x0, y0 = local_xy(np.array([lon0]), np.array([lat0]), lat0)
     ix = np.floor((x - x0[0]) / cell_m).astype(np.int64)
     iy = np.floor((y - y0[0]) / cell_m).astype(np.int64)
-    names = np.array([t.name for t in world.scenario.teams], dtype=object)
-    df = pd.DataFrame({"ix": ix, "iy": iy, "team": names[world.node_team], "drive": pr["drive_own_min"],
-                       "arrive90": pr["arrive90_own_min"], "p": pr["p_own"], "drive_any": pr["drive_any_min"]})
+    names = [t.name for t in world.scenario.teams]
+    team = np.asarray(world.node_team, dtype=np.int64)
+    df = pd.DataFrame({"ix": ix, "iy": iy, "drive": pr["drive_own_min"], "arrive90": pr["arrive90_own_min"],
+                       "p": pr["p_own"], "drive_any": pr["drive_any_min"]})
     kx = 1.0 / m_per_deg_lon(lat0)
     ky = 1.0 / M_PER_DEG_LAT
-    feats = []
     g = df.groupby(["ix", "iy"], sort=True)
     agg = g.agg(drive=("drive", "median"), arrive90=("arrive90", "median"), p=("p", "mean"),
-                drive_any=("drive_any", "median"), nodes=("p", "size"),
-                team=("team", lambda s: s.value_counts().index[0]))
-    for (cx, cy), row in agg.iterrows():
+                drive_any=("drive_any", "median"), nodes=("p", "size"))
+    # the cell's team: the home team of most of its nodes (a tie goes to the team listed first)
+    counts = np.zeros((len(agg), len(names)), dtype=np.int64)
+    np.add.at(counts, (g.ngroup().to_numpy(), team), 1)
+    cell_team = counts.argmax(axis=1)
+    band_name = world.bands.bands[band].name
+    feats = []
+    for (cx, cy), drive, arrive90, p, drive_any, nodes, t in zip(
+            agg.index, agg["drive"].to_numpy(), agg["arrive90"].to_numpy(), agg["p"].to_numpy(),
+            agg["drive_any"].to_numpy(), agg["nodes"].to_numpy(), cell_team):
         w_ = lon0 + cx * cell_m * kx
         s_ = lat0 + cy * cell_m * ky
         e_, n_ = w_ + cell_m * kx, s_ + cell_m * ky
         ring = [[round(a, 6), round(b, 6)] for a, b in ((w_, s_), (e_, s_), (e_, n_), (w_, n_), (w_, s_))]
-        finite = np.isfinite(row["arrive90"])
         feats.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {
-            "team": row["team"], "band": world.bands.bands[band].name,
-            "arrive90_min": round(float(row["arrive90"]), 1) if finite else None,
-            "p_within_target": round(float(row["p"]), 3),
-            "drive_own_min": round(float(row["drive"]), 1) if np.isfinite(row["drive"]) else None,
-            "drive_any_min": round(float(row["drive_any"]), 1) if np.isfinite(row["drive_any"]) else None,
-            "reach90": bool(row["p"] >= 0.9), "nodes": int(row["nodes"])}})
+            "team": names[t], "band": band_name,
+            "arrive90_min": round(float(arrive90), 1) if np.isfinite(arrive90) else None,
+            "p_within_target": round(float(p), 3),
+            "drive_own_min": round(float(drive), 1) if np.isfinite(drive) else None,
+            "drive_any_min": round(float(drive_any), 1) if np.isfinite(drive_any) else None,
+            "reach90": bool(p >= 0.9), "nodes": int(nodes)}})
     return {"type": "FeatureCollection", "cell_m": cell_m, "minutes": minutes,
             "band": world.bands.bands[band].name, "features": feats}
 
@@ -191,7 +197,7 @@ def promise_coverage(world, minutes: float, cell_m: float = 500.0) -> CoverageRe
     """Reach of the promise per time band: :func:`coverage_summary` and a :func:`promise_cells_geojson`
     grid for every band."""
     summ = coverage_summary(world, minutes)
-    summ["graph_kind"] = "stand-in" if world.standin else world.G.graph.get("kind")
+    summ["graph_kind"] = "stand-in" if world.standin else world.network.graph_attrs.get("kind")
     summ["standin"] = world.standin
     pre = pre_drive_minutes(world)
     grids: dict[str, dict] = {}

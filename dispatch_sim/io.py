@@ -226,12 +226,79 @@ def savefig_atomic(fig, path, dpi: int | None = None, palette: bool = True) -> P
     from . import settings
 
     dpi = dpi or settings.figure_dpi
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    data = buf.getvalue()
-    if palette:
+    pixels = _render_tight(fig, dpi)
+    data = pixels if isinstance(pixels, bytes) else _encode_png(pixels, dpi, palette)
+    if palette and isinstance(pixels, bytes):
         data = _palette_png(data, dpi)
     return write_bytes_atomic(path, data)
+
+
+def _render_tight(fig, dpi: float):
+    """RGBA pixels of ``fig`` at ``dpi``, cropped to its tight bounding box plus ``savefig.pad_inches``.
+
+    What ``savefig(bbox_inches="tight")`` writes, from one layout and one draw instead of two (savefig
+    draws once to measure the box, then again to paint; the layout is computed in both). Padding that
+    reaches past the figure's edges is the figure's background, as savefig paints it. When drawn content
+    itself reaches past the edges (a legend beside the axes), returns the PNG bytes of savefig painting
+    that box with the layout just computed: the canvas grows as savefig's own tight box would grow it.
+    """
+    import contextlib
+
+    import matplotlib as mpl
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgba
+
+    style = fig.style() if hasattr(fig, "style") else contextlib.nullcontext()
+    old_dpi, old_canvas = fig.dpi, fig.canvas
+    try:
+        with style:
+            canvas = FigureCanvasAgg(fig)
+            fig.dpi = dpi
+            canvas.draw()
+            rgba = np.asarray(canvas.buffer_rgba())
+            height, width = rgba.shape[:2]
+            box = fig.get_tightbbox(canvas.get_renderer())  # inches, origin bottom left
+            box = box.padded(mpl.rcParams["savefig.pad_inches"])
+            pad = mpl.rcParams["savefig.pad_inches"] * dpi
+            if min(box.x0 * dpi, box.y0 * dpi) < -pad - 0.5 or box.x1 * dpi > width + pad + 0.5 \
+                    or box.y1 * dpi > height + pad + 0.5:
+                engine = fig.get_layout_engine()  # laid out by the draw above: paint the box as it stands
+                if engine is not None:
+                    fig.set_layout_engine("none")
+                try:
+                    buf = _io.BytesIO()
+                    fig.savefig(buf, format="png", dpi=dpi, bbox_inches=box)
+                finally:
+                    if engine is not None:
+                        fig.set_layout_engine(engine)
+                return buf.getvalue()
+            face = np.round(np.array(to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+    finally:
+        fig.dpi = old_dpi
+        fig.set_canvas(old_canvas)
+    w, h = int(box.width * dpi), int(box.height * dpi)
+    ox, oy = int(round(box.x0 * dpi)), int(round(height - box.y1 * dpi))  # its top-left pixel in the drawing
+    out = np.empty((h, w, 4), dtype=np.uint8)
+    out[:] = face
+    y0, y1, x0, x1 = max(oy, 0), min(oy + h, height), max(ox, 0), min(ox + w, width)
+    out[y0 - oy:y1 - oy, x0 - ox:x1 - ox] = rgba[y0:y1, x0:x1]
+    return out
+
+
+def _encode_png(rgba, dpi: float, palette: bool) -> bytes:
+    """PNG bytes of RGBA pixels: 256-colour palette when opaque and ``palette`` (see
+    :func:`savefig_atomic`), else RGB, or RGBA when any pixel is transparent."""
+    from PIL import Image
+
+    im = Image.fromarray(rgba, "RGBA")
+    if int(rgba[..., 3].min()) == 255:
+        im = im.convert("RGB")
+        if palette:
+            im = im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = _io.BytesIO()
+    im.save(out, format="PNG", dpi=(dpi, dpi))
+    return out.getvalue()
 
 
 def _palette_png(data: bytes, dpi: float) -> bytes:

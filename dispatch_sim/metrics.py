@@ -61,7 +61,7 @@ def incidents_frame(result, world) -> pd.DataFrame:
         "home_team": names[rep.home_team.astype(int)],
         "category": cats[rep.category.astype(int)],
         "priority": rep.priority.astype(int),
-        "on_time": pd.array([None if np.isnan(v) else bool(v) for v in on_time], dtype="boolean"),
+        "on_time": pd.arrays.BooleanArray(on_time == 1.0, np.isnan(on_time)),
         "late_cause": cause,
         "travel_min": result.travel_min,
         "wait_min": np.where(np.isnan(result.dispatched_min), np.nan, wait),
@@ -113,9 +113,11 @@ def mean_ci(values, conf: float = 0.95) -> tuple[float, float, float]:
     m = float(x.mean())
     if len(x) < 2:
         return (m, float("nan"), float("nan"))
-    from scipy import stats  # here, not at import: scipy.stats alone takes a second to import
+    # Student-t quantile: scipy.special's stdtrit is what scipy.stats.t.ppf computes, without the
+    # second that importing scipy.stats costs (imported here, not at module import)
+    from scipy.special import stdtrit
 
-    h = stats.t.ppf((1 + conf) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    h = stdtrit(len(x) - 1, (1 + conf) / 2) * x.std(ddof=1) / math.sqrt(len(x))
     return (m, m - h, m + h)
 
 
@@ -132,23 +134,25 @@ def quantile_ci(x: np.ndarray, q: float, z: float = 1.959964) -> tuple[float, fl
     return (est, float(x[lo]), float(x[hi]))
 
 
-def _block(df: pd.DataFrame, target: float, reps: list[int]) -> dict:
-    """On-time and response figures for the promise-bearing, post-warm-up reports in ``df``."""
-    known = df[df["on_time"].notna()]
-    k = int(known["on_time"].sum())
-    n = int(len(known))
-    rep_of = known["replication"].to_numpy()
-    ok = known["on_time"].to_numpy().astype(bool)
+def _block(on_time: np.ndarray, rep_of: np.ndarray, response: np.ndarray, reports: int, reps: list[int]) -> dict:
+    """On-time and response figures of a set of promise-bearing, post-warm-up reports: ``on_time``
+    is 1/0/NaN (unknown: open, younger than the target), ``rep_of`` each report's replication and
+    ``response`` its minutes to arrival (NaN when not served)."""
+    known = ~np.isnan(on_time)
+    ok = on_time[known] == 1.0
+    k = int(ok.sum())
+    n = int(known.sum())
+    rep_of = rep_of[known]
     per_rep = []
     for r in reps:  # on-time share per replication (counts are exact, so the share is too)
         sel = rep_of == r
         m_r = int(sel.sum())
         per_rep.append(float(np.float64(ok[sel].sum()) / m_r) if m_r else float("nan"))
-    resp = df["response_min"].dropna().to_numpy()
+    resp = response[~np.isnan(response)]
     p50, p90, p95 = (quantile_ci(resp, q) for q in (0.5, 0.9, 0.95))
     m, lo, hi = mean_ci(per_rep)
     return {
-        "reports": int(len(df)),
+        "reports": int(reports),
         "known_outcome": n,
         "on_time": k,
         "rate": (k / n) if n else None,
@@ -334,7 +338,19 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> Metrics:
     open_h = total - served
     post = incidents[~incidents["warmup"].astype(bool)]
     prom = post[post["promise"].astype(bool)]
-    overall = _block(prom, target, reps)
+    # the columns every block reads, as arrays once (a pandas filter per team and hour costs more than
+    # the simulation of a short run); teams as codes in scenario order, -1 for none
+    names = [t.name for t in sc.teams]
+    p_on = prom["on_time"].to_numpy(dtype=float, na_value=np.nan)
+    p_rep = prom["replication"].to_numpy()
+    p_resp = prom["response_min"].to_numpy(dtype=float)
+    p_wait = prom["wait_min"].to_numpy(dtype=float)
+    p_home = pd.Index(names).get_indexer(prom["home_team"])
+    p_team = pd.Index(names).get_indexer(prom["team"])
+    q_home = pd.Index(names).get_indexer(post["home_team"])
+    q_team = pd.Index(names).get_indexer(post["team"])
+    q_own = (~post["referred"].astype(bool)).to_numpy() if "referred" in post.columns else np.ones(len(post), bool)
+    overall = _block(p_on, p_rep, p_resp, len(prom), reps)
     late = prom[prom["on_time"] == False]  # noqa: E712 (pandas boolean)
     causes = {c: int((late["late_cause"] == c).sum()) for c in LATE_CAUSES}
     # crews
@@ -348,25 +364,25 @@ def summarize(incidents: pd.DataFrame, results: list, world) -> Metrics:
         duty[c["team"]] += c["duty_min"]
     by_team = {}
     for i, t in enumerate(sc.teams):
-        sub = prom[prom["home_team"] == t.name]
-        block = _block(sub, target, reps)
+        m = p_home == i
+        block = _block(p_on[m], p_rep[m], p_resp[m], int(m.sum()), reps)
         block["utilization"] = float(busy[i] / duty[i]) if duty[i] > 0 else None
         block["committed"] = float(committed[i] / duty[i]) if duty[i] > 0 else None
-        block["wait_min"] = _tail(sub["wait_min"])
-        block["served_by_others"] = int(((sub["team"] != t.name) & (sub["team"] != "")).sum())
-        helped = (post["team"] == t.name) & (post["home_team"] != t.name)
-        if "referred" in post.columns:  # serving its own referrals is not helping others
-            helped &= ~post["referred"].astype(bool)
-        block["helped_others"] = int(helped.sum())
+        block["wait_min"] = _tail(p_wait[m])
+        block["served_by_others"] = int(((p_team[m] != i) & (p_team[m] >= 0)).sum())
+        # serving its own referrals is not helping others
+        block["helped_others"] = int(((q_team == i) & (q_home != i) & q_own).sum())
         block["backup"] = t.backup
         by_team[t.name] = block
-    hours = (prom["created_min"] // 60 % 24).astype(int)
+    hours = (prom["created_min"].to_numpy(dtype=float) // 60 % 24).astype(int)
+    p_known = ~np.isnan(p_on)
+    reports_h = np.bincount(hours, minlength=24)
+    known_h = np.bincount(hours[p_known], minlength=24)
+    ok_h = np.bincount(hours[p_known & (p_on == 1.0)], minlength=24)
     by_hour = []
     for h in range(24):
-        sub = prom[hours == h]
-        kn = sub[sub["on_time"].notna()]
-        k, n = int(kn["on_time"].sum()), int(len(kn))
-        by_hour.append({"hour": h, "reports": int(len(sub)), "rate": (k / n) if n else None,
+        k, n = int(ok_h[h]), int(known_h[h])
+        by_hour.append({"hour": h, "reports": int(reports_h[h]), "rate": (k / n) if n else None,
                         "ci95": list(wilson(k, n)) if n else None})
     return Metrics(
         reports={

@@ -183,6 +183,18 @@ class RoadNetwork:
                 self._G = G
         return self._G
 
+    def edge_attr(self, name: str) -> list:
+        """One attribute of every edge (None where absent), in edge order, without rebuilding the
+        networkx graph when it is not held: read from the cached attributes (checksum verified)."""
+        if self._G is None and self._attr_file is not None:
+            file, sha1 = self._attr_file
+            raw = file.read_bytes()
+            if hashlib.sha1(raw).hexdigest() == sha1:
+                edges = json.loads(raw)["edges"]
+                if len(edges) == len(self.eu):
+                    return [_dec(d[name]) if name in d else None for d in edges]
+        return [d.get(name) for _, _, d in self.graph().edges(data=True)]
+
     # ------------------------------------------------------------------ disk
     def save(self, path: str | Path) -> Path:
         """Write the arrays, header and attributes as a folder, atomically (renamed when complete).

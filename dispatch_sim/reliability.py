@@ -93,14 +93,13 @@ def _bearing(dx: float, dy: float) -> str:
 def _node_names(world) -> dict[int, str]:
     """Name of a named road at each node that has one (OSM ``name``), keyed by router index."""
     names: dict[int, str] = {}
-    idx = world.router.index
-    for u, v, d in world.G.edges(data=True):
-        nm = d.get("name")
+    net = world.network
+    for u, v, nm in zip(net.eu.tolist(), net.ev.tolist(), net.edge_attr("name")):
         if isinstance(nm, list):
             nm = nm[0] if nm else None
         if nm and str(nm) != "nan":
             for n in (u, v):
-                names.setdefault(idx[n], str(nm))
+                names.setdefault(n, str(nm))
     return names
 
 
@@ -155,7 +154,7 @@ def worst_cells(cells: dict, n: int = 10, target: float | None = 0.9) -> list[di
     ranks above a town cell with 200 reports and 3 late; ties go to the cell with more late
     reports. ``shown_missing`` marks cells whose 95% interval lies wholly below the target. Only
     cells with at least one late report are listed."""
-    from scipy.stats import beta
+    from scipy.special import betainc  # the Beta CDF (what scipy.stats.beta.cdf computes), without importing stats
 
     goal = 0.9 if target is None else float(target)
     rows = []
@@ -164,7 +163,7 @@ def worst_cells(cells: dict, n: int = 10, target: float | None = 0.9) -> list[di
         if p["late"] <= 0:
             continue
         k, m = p["on_time"], p["reports"]
-        p["p_below_target"] = round(float(beta.cdf(goal, k + 0.5, m - k + 0.5)), 4)
+        p["p_below_target"] = round(float(betainc(k + 0.5, m - k + 0.5, goal)), 4)
         p["shown_missing"] = bool(p["ci95"][1] < goal)
         rows.append(p)
     rows.sort(key=lambda p: (-p["p_below_target"], -p["late"], p["rate"]))

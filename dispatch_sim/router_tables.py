@@ -85,7 +85,7 @@ def tables_key(edges: tuple, node_ids: np.ndarray, bands_key: str, base_nodes, l
     h.update(landmarks.tobytes())
     h.update(f"router-tables-v{TABLES_VERSION}".encode())
     if use_labels:
-        h.update(b"hub-labels-v2")
+        h.update(b"hub-labels-v3")  # v3: identical bands share their labels
     return h.hexdigest()[:20]
 
 

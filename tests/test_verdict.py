@@ -186,6 +186,6 @@ def test_min_reports_follow_each_area_goal_and_quantile():
 def test_one_replication_leaves_no_between_replication_interval():
     from dispatch_sim.metrics import _block as block
 
-    df = pd.DataFrame({"on_time": pd.array([True] * 40, dtype="boolean"), "replication": [0] * 40,
-                       "response_min": [10.0] * 40})
-    assert block(df, 30, [0, 1, 2, 3, 4])["ci95_between_replications"] is None
+    out = block(np.ones(40), np.zeros(40, dtype=int), np.full(40, 10.0), 40, [0, 1, 2, 3, 4])
+    assert out["ci95_between_replications"] is None
+    assert out["rate"] == 1.0 and out["known_outcome"] == 40 and out["reports"] == 40

@@ -6,14 +6,16 @@ import json
 import logging
 from pathlib import Path
 
-from ..io import write_text_atomic
+from ..io import _clean, write_text_atomic
 
 log = logging.getLogger("dispatch_sim")
 
 
 def write_geojson(path, fc: dict) -> Path:
-    """GeoJSON without indentation (a third of the size; GIS tools do not need it pretty)."""
-    return write_text_atomic(path, json.dumps(fc, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n")
+    """GeoJSON without indentation (a third of the size, written by json's C encoder; GIS tools do not
+    need it pretty); NaN and inf are written as null."""
+    return write_text_atomic(path, json.dumps(_clean(fc), ensure_ascii=False, separators=(",", ":"),
+                                              allow_nan=False) + "\n")
 
 
 def own_folder(out_dir: Path, patterns: tuple[str, ...]) -> list[Path]:

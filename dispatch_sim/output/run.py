@@ -16,6 +16,7 @@ from ..reliability import cell_reliability, worst_cells
 from ..report import CLOCK_COLUMNS, clock_times, provenance, render_html
 from ..verdict import judge, verdict_json
 from ..webmap import interactive_map
+from .files import write_geojson
 
 if TYPE_CHECKING:
     from ..experiments import RunResult
@@ -77,7 +78,7 @@ def write_run_data(run: RunResult, out_dir: str | Path, cell_m: float = 500.0, l
     cells = cell_reliability(run.incidents, run.world, cell_m)
     summary["worst_cells"] = worst_cells(cells, target=sc.targets.on_time_rate_min)
     incidents = clock_times(run.incidents, sc.run.start_date)
-    paths["cells"] = write_json_atomic(out / "cells.geojson", cells)
+    paths["cells"] = write_geojson(out / "cells.geojson", cells)
     paths["summary"] = write_json_atomic(out / "summary.json", summary)
     columns = INCIDENT_COLUMNS + list(CLOCK_COLUMNS.values())
     extra = [c for c in ("referred", "referral_min") if c in incidents.columns]

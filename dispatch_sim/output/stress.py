@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .. import plot
 from ..i18n import catalog
 from ..io import savefig_atomic, write_json_atomic
-from .files import own_folder
+from .files import own_folder, write_geojson
 
 if TYPE_CHECKING:
     from ..results import StressResult
@@ -27,7 +27,7 @@ def write_stress(res: StressResult, world, out_dir, cell_m: float, lang: str | N
     savefig_atomic(fig, out / "figures" / "stress.png")
     written = ["stress.json", "figures/stress.png"]
     for ld, fc in res.cells.items():
-        write_json_atomic(out / f"cells_load_{ld:g}.geojson", fc)
+        write_geojson(out / f"cells_load_{ld:g}.geojson", fc)
         title = catalog(lang)("fig.cells_load_title", cell=f"{cell_m:g}", load=f"{ld:g}")
         fig = plot.cells_figure(world, fc, res.target_on_time_rate, title=title, lang=lang)
         savefig_atomic(fig, out / "figures" / f"cells_load_{ld:g}.png")

@@ -62,10 +62,25 @@ class DispatchState(structref.StructRefProxy):
     of joint checks completed by the last call."""
 
     def __new__(cls, *arrays):
-        return structref.StructRefProxy.__new__(cls, *arrays)
+        # numba's own proxy constructor is compiled afresh in every process (~0.9 s and ~80 MB of
+        # LLVM); this one is cached on disk like every other kernel.
+        return _new_state(*arrays)
 
 
 structref.define_proxy(DispatchState, DispatchStateType, list(STATE_FIELDS))
+
+
+@njit(cache=True, nogil=True)
+def _new_state(band_table, from_base, to_base, route, label_ptr, label_hub, label_s, teams, crew_i, crew_f,
+               rep_i, rep_f, queue, meta, params, woken, waits, buf, cat_jteam, cat_jnum, cat_jlen, jteam,
+               jrem, jstate, jcrews, jrows, jwoken, jwaits):
+    return DispatchState(band_table, from_base, to_base, route, label_ptr, label_hub, label_s, teams, crew_i,
+                         crew_f, rep_i, rep_f, queue, meta, params, woken, waits, buf, cat_jteam, cat_jnum,
+                         cat_jlen, jteam, jrem, jstate, jcrews, jrows, jwoken, jwaits)
+
+
+# the constructor's parameters are STATE_FIELDS, in order
+assert _new_state.py_func.__code__.co_varnames[:_new_state.py_func.__code__.co_argcount] == STATE_FIELDS
 
 
 @njit(cache=True, nogil=True)
