@@ -202,7 +202,7 @@ def web_font_css(text: str, family: str = WEB_FAMILY) -> str:
     """
     import hashlib
 
-    chars = sorted({ord(c) for c in text if ord(c) > 0x7F})
+    chars = sorted(o for o in map(ord, set(text)) if o > 0x7F)  # set() first: pages carry megabytes of base64
     path = _packaged_font()
     if not chars or path is None:
         return ""

@@ -19,17 +19,22 @@ up to ``settings.router_label_max_nodes`` and uses goal-directed searches above 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numba import njit
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from ._kernels import _heap_pop, _heap_push
+
+if TYPE_CHECKING:  # scipy is imported where labels are built, not where they are read
+    from scipy.sparse import csr_matrix
 
 
 def importance_order(fwd: csr_matrix, samples: int = 64, seed: int = 0) -> np.ndarray:
     """Nodes, most important first: by how many paths of ``samples`` shortest-path trees pass
     through them (a sampled betweenness). Central through-roads come first, dead ends last."""
+    from scipy.sparse.csgraph import dijkstra
+
     n = fwd.shape[0]
     rng = np.random.default_rng(seed)
     sources = rng.choice(n, size=min(samples, n), replace=False)

@@ -221,7 +221,8 @@ def savefig_atomic(fig, path, dpi: int | None = None, palette: bool = True) -> P
     palette
         Store an opaque figure as 256-colour palette PNG (no dithering): charts and road maps have few
         colours, so this looks the same and takes a third of the bytes, which keeps ``report.html``
-        (figures embedded) small enough to send by message. Figures with transparency stay RGBA.
+        (figures embedded) small enough to send by message. Figures with transparency stay RGBA. The
+        palette is chosen by median cut: octree takes a tenth of the time but turns white into 254 grey.
     """
     from . import settings
 

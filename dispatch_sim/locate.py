@@ -22,6 +22,8 @@ from .network import node_arrays
 if TYPE_CHECKING:  # networkx is imported by whoever builds a graph, not to read this module
     import networkx as nx
 
+    from ._nearest import GridIndex
+
 
 @dataclass
 class Snap:
@@ -34,11 +36,12 @@ class Snap:
 
 
 class NodeLocator:
-    """Nearest-node lookups on a road graph (KD-tree in local metres).
+    """Nearest-node lookups on a road graph (in local metres).
 
-    The KD-tree is built on the first query of more than :attr:`BRUTE_FORCE_MAX` points; a few
-    points (the bases, a ``route`` query) are matched by one vectorised pass over the nodes, which
-    is as exact and spares a one-off command importing ``scipy.spatial`` (≈ 0.3 s).
+    A few points (the bases, a ``route`` query: up to :attr:`BRUTE_FORCE_MAX`) are matched by one
+    vectorised pass over the nodes; more by a grid of buckets searched ring by ring
+    (:class:`~dispatch_sim._nearest.GridIndex`, compiled, built on first use). Both are exact, give
+    the lowest node index on a tie, and spare a command importing ``scipy.spatial`` (≈ 0.3 s).
 
     Parameters
     ----------
@@ -50,28 +53,28 @@ class NodeLocator:
         self.ids, self.lon, self.lat = node_arrays(G)
         self.lat0 = float(np.mean(self.lat))
         self.x, self.y = local_xy(self.lon, self.lat, self.lat0)
-        self._tree = None
+        self._tree: GridIndex | None = None
         self.extent = (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()), float(self.lat.max()))
 
     #: Up to this many points per query are matched without the KD-tree.
     BRUTE_FORCE_MAX = 32
 
     @property
-    def tree(self):
-        """The KD-tree of the nodes in local metres (``scipy.spatial.cKDTree``), built on first use."""
+    def grid(self):
+        """The nodes bucketed in a grid (:class:`~dispatch_sim._nearest.GridIndex`), built on first use."""
         if self._tree is None:
-            from scipy.spatial import cKDTree
+            from ._nearest import GridIndex
 
-            self._tree = cKDTree(np.column_stack([self.x, self.y]))
+            self._tree = GridIndex(self.x, self.y)
         return self._tree
 
     def nearest(self, x, y) -> np.ndarray:
         """Index of the nearest node to each point given in local metres (:func:`~dispatch_sim.geodesy.local_xy`)."""
         x, y = np.atleast_1d(x), np.atleast_1d(y)
-        if self._tree is None and len(x) <= self.BRUTE_FORCE_MAX:
+        if len(x) <= self.BRUTE_FORCE_MAX:  # argmin: the first (lowest index) of equally near nodes
             return np.array([int(np.argmin((self.x - a) ** 2 + (self.y - b) ** 2)) for a, b in zip(x, y)],
                             dtype=np.int64)
-        return self.tree.query(np.column_stack([x, y]))[1]
+        return self.grid.nearest(x, y)
 
     def outside_extent_m(self, lon, lat) -> np.ndarray:
         """How far (m) points lie outside the graph's bounding box (0 inside)."""

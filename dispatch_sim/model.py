@@ -8,7 +8,8 @@ dispatcher :func:`dispatch_sim.sim.dispatcher_for` picks.
 
 from __future__ import annotations
 
-import networkx as nx
+from typing import TYPE_CHECKING
+
 import numpy as np
 import shapely
 
@@ -18,6 +19,9 @@ from .routing import Router
 from .scenario import Scenario
 from .sim import dispatcher_for, readable_only_features
 from .sim.engine import ReplicationResult, replication_seed, run_replication
+
+if TYPE_CHECKING:  # the graph is held as arrays; networkx is imported when a graph is rebuilt
+    import networkx as nx
 
 __all__ = ["World", "ReplicationResult", "replication_seed"]
 
@@ -67,6 +71,8 @@ class World:
         for name in readable_only_features(sc):
             _warn(f"{name} runs on the readable dispatcher only (same decisions, about three times slower)")
         self.demand = DemandModel(sc, self.router, self.locator, self.node_team, (eu, ev, lengths), warn=_warn)
+        #: Reports by (seed, replication, load, coupling load), when set to a dict (see :meth:`reports`).
+        self.reports_cache: dict | None = None
 
     @property
     def G(self) -> nx.MultiDiGraph:
@@ -108,11 +114,22 @@ class World:
 
     def reports(self, replication: int, *, seed: int | None = None, load: float | None = None,
                 coupling_load: float | None = None) -> Reports:
-        """The reports of one replication (same seed and replication → same reports)."""
+        """The reports of one replication (same seed and replication → same reports).
+
+        When :attr:`reports_cache` is a dict, reports drawn once are kept there and handed out again:
+        the staffing search shares one between Worlds whose scenarios differ only in crews, which
+        draw the same reports (nothing in a run writes to them)."""
         sc = self.scenario
-        ss = replication_seed(sc.run.seed if seed is None else seed, replication)
-        return self.demand.generate(ss, sc.run.horizon_days * 1440.0, load=sc.run.load if load is None else load,
-                                    coupling_load=coupling_load)
+        seed = sc.run.seed if seed is None else seed
+        load = sc.run.load if load is None else load
+        key = (seed, replication, load, coupling_load)
+        if self.reports_cache is not None and key in self.reports_cache:
+            return self.reports_cache[key]
+        rep = self.demand.generate(replication_seed(seed, replication), sc.run.horizon_days * 1440.0, load=load,
+                                   coupling_load=coupling_load)
+        if self.reports_cache is not None:
+            self.reports_cache[key] = rep
+        return rep
 
     def simulate(self, replication: int = 0, *, seed: int | None = None, load: float | None = None,
                  coupling_load: float | None = None, reports: Reports | None = None) -> ReplicationResult:

@@ -166,9 +166,11 @@ def save_tables(folder: Path, tables: dict) -> None:
         log.info("router cache not written (%s)", exc)
 
 
-def cached_tables(folder: Path, fwd: list, rev: list, base_idx: np.ndarray, landmarks: np.ndarray,
+def cached_tables(folder: Path, graphs, base_idx: np.ndarray, landmarks: np.ndarray,
                   use_labels: bool, use_disk_cache: bool) -> tuple[dict, bool]:
-    """The tables from ``folder`` when it holds good ones, else computed (and saved when allowed).
+    """The tables from ``folder`` when it holds good ones, else computed from ``graphs`` (a
+    :class:`~dispatch_sim.bandgraph.BandGraphs`, whose matrices are only built then) and saved when
+    allowed.
 
     Returns
     -------
@@ -176,14 +178,14 @@ def cached_tables(folder: Path, fwd: list, rev: list, base_idx: np.ndarray, land
         ``(tables, from_cache)``.
     """
     nb = len(base_idx)
-    n = fwd[0].shape[0] if fwd else 0
+    n = graphs.net.n
     if use_disk_cache and nb and folder.exists():
         try:
-            return load_tables(folder, len(fwd), nb, n, len(landmarks), use_labels), True
+            return load_tables(folder, len(graphs.bands.bands), nb, n, len(landmarks), use_labels), True
         except Exception as exc:  # noqa: BLE001 - a damaged cache is recomputed, never trusted
             log.info("router cache %s unreadable (%s); recomputing", folder, exc)
             shutil.rmtree(folder, ignore_errors=True)
-    tables = compute_tables(fwd, rev, base_idx, landmarks, use_labels)
+    tables = compute_tables(graphs.fwd, graphs.rev, base_idx, landmarks, use_labels)
     if use_disk_cache and nb:
         save_tables(folder, tables)
     return tables, False

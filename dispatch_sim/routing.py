@@ -91,8 +91,9 @@ class Router:
         self.lon = net.lon
         self.lat = net.lat
         self._edges = (net.eu, net.ev, net.travel_time)
-        graphs = BandGraphs(net, self.bands)
-        self.fwd, self.rev = graphs.fwd, graphs.rev
+        # the scipy matrices are built when a search first needs them: with hub labels and the tables
+        # from the disk cache, a run never does (and does not import scipy.sparse)
+        self._graphs = BandGraphs(net, self.bands)
         self.base_nodes = [int(b) for b in base_nodes]
         self.base_idx = np.array([self.index[b] for b in self.base_nodes], dtype=np.int64)
         k = settings.router_landmarks if n_landmarks is None else n_landmarks
@@ -112,10 +113,20 @@ class Router:
         self.cache_key = tables_key(self._edges, self.node_ids, self.bands.key(), self.base_nodes, self.landmarks,
                                     self.use_labels)
         self.cache_file = Path(cache_dir or default_cache_dir()) / f"matrices_{self.cache_key}"
-        tables, self.matrices_from_cache = cached_tables(self.cache_file, self.fwd, self.rev, self.base_idx,
+        tables, self.matrices_from_cache = cached_tables(self.cache_file, self._graphs, self.base_idx,
                                                          self.landmarks, self.use_labels, use_disk_cache)
         for name, arr in tables.items():
             setattr(self, name, arr)
+
+    @property
+    def fwd(self) -> list:
+        """Forward CSR travel-time matrix per band (seconds; built on first use)."""
+        return self._graphs.fwd
+
+    @property
+    def rev(self) -> list:
+        """Reversed CSR matrix per band (searches *to* a node; built on first use)."""
+        return self._graphs.rev
 
     # ------------------------------------------------------------------ fast, index-level
     def dispatch_arrays(self) -> tuple:

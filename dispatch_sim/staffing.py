@@ -163,6 +163,7 @@ class Evaluator:
         self.world, self.sl = world, sl
         self.kw = dict(replications=replications, seed=seed, load=load, workers=workers, scheduler=scheduler)
         self.cache: dict[tuple, tuple] = {}
+        self.reports: dict = {}  # every candidate draws the same reports (only crews change): drawn once
         self.progress = progress
         self.runs = 0
 
@@ -175,6 +176,7 @@ class Evaluator:
         if key not in self.cache:
             sc = apply_counts(self.world.scenario, self.sl, key)
             w = World(sc, G=self.world.network, router=self.world.router)
+            w.reports_cache = self.reports
             run = run_scenario(w, **self.kw)
             v = judge(run.summary, sc)
             self.cache[key] = (v, run.summary)
