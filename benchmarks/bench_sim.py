@@ -198,8 +198,9 @@ def main():
           f"{world.router.memory_bytes() / 1e6:.0f} MB of tables")
     parts = rss_parts_mb()
     print("memory (resident MiB after each phase): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items())
-          + f"; peak {peak_rss_mb():.0f} (the year on the compiled dispatcher: {peak_year:.0f}; the rest is the "
-          "readable dispatcher's check: its return-route lists are Python ints)")
+          + f"; peak of the year on the compiled dispatcher {peak_year:.0f} (tables fully paged in: the worst "
+          f"case), of the whole process {peak_rss_mb():.0f} (the readable dispatcher's check afterwards keeps "
+          "reports and return routes in Python lists)")
     if parts:
         print("  resident now by kind: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in parts.items())
               + " (file: memory-mapped cache tables and libraries, shared and reclaimable)")

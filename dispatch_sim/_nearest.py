@@ -43,7 +43,17 @@ class GridIndex:
         np.cumsum(np.bincount(key, minlength=self.nx * self.ny), out=self.start[1:])
 
     def nearest(self, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-        """Index of the nearest node to each point (metres); ties to the lowest index."""
+        """Index of the nearest node to each point (metres); ties to the lowest index.
+
+        Raises
+        ------
+        ValueError
+            When a coordinate is not a finite number of metres within 1e15 (no node is nearest).
+        """
+        px, py = np.asarray(px, dtype=float), np.asarray(py, dtype=float)
+        if not (np.isfinite(px).all() and np.isfinite(py).all()) or max(np.abs(px).max(initial=0.0),
+                                                                          np.abs(py).max(initial=0.0)) > 1e15:
+            raise ValueError("points to snap must have finite coordinates")
         return _query(self.x, self.y, self.order, self.start, self.x0, self.y0, self.cell, self.nx, self.ny,
                       np.ascontiguousarray(px, dtype=float), np.ascontiguousarray(py, dtype=float))
 

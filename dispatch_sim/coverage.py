@@ -158,10 +158,13 @@ def promise_cells_geojson(world, minutes: float = 30.0, band: int = 0, cell_m: f
     g = df.groupby(["ix", "iy"], sort=True)
     agg = g.agg(drive=("drive", "median"), arrive90=("arrive90", "median"), p=("p", "mean"),
                 drive_any=("drive_any", "median"), nodes=("p", "size"))
-    # the cell's team: the home team of most of its nodes (a tie goes to the team listed first)
+    # the cell's team: the home team of most of its nodes; a tie goes to the team whose node comes first
+    cell = g.ngroup().to_numpy()
     counts = np.zeros((len(agg), len(names)), dtype=np.int64)
-    np.add.at(counts, (g.ngroup().to_numpy(), team), 1)
-    cell_team = counts.argmax(axis=1)
+    np.add.at(counts, (cell, team), 1)
+    first = np.full(counts.shape, len(team), dtype=np.int64)
+    np.minimum.at(first, (cell, team), np.arange(len(team)))
+    cell_team = np.where(counts == counts.max(axis=1, keepdims=True), first, len(team) + 1).argmin(axis=1)
     band_name = world.bands.bands[band].name
     feats = []
     for (cx, cy), drive, arrive90, p, drive_any, nodes, t in zip(

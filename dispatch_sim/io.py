@@ -242,6 +242,8 @@ def _render_tight(fig, dpi: float):
     reaches past the figure's edges is the figure's background, as savefig paints it. When drawn content
     itself reaches past the edges (a legend beside the axes), returns the PNG bytes of savefig painting
     that box with the layout just computed: the canvas grows as savefig's own tight box would grow it.
+    A figure whose saved background differs from its drawn one (``savefig.facecolor``/``edgecolor``/
+    ``transparent`` set, a hidden or outlined figure patch) is left to savefig entirely.
     """
     import contextlib
 
@@ -250,10 +252,20 @@ def _render_tight(fig, dpi: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_rgba
 
-    style = fig.style() if hasattr(fig, "style") else contextlib.nullcontext()
+    def style():
+        return fig.style() if hasattr(fig, "style") else contextlib.nullcontext()
+
+    with style():  # a background savefig paints otherwise than the figure's own: savefig itself
+        rc = mpl.rcParams
+        plain = (rc["savefig.facecolor"] == "auto" and rc["savefig.edgecolor"] == "auto"
+                 and not rc["savefig.transparent"] and fig.patch.get_visible() and not fig.patch.get_linewidth())
+    if not plain:
+        buf = _io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        return buf.getvalue()
     old_dpi, old_canvas = fig.dpi, fig.canvas
     try:
-        with style:
+        with style():
             canvas = FigureCanvasAgg(fig)
             fig.dpi = dpi
             canvas.draw()
@@ -279,7 +291,9 @@ def _render_tight(fig, dpi: float):
         fig.dpi = old_dpi
         fig.set_canvas(old_canvas)
     w, h = int(box.width * dpi), int(box.height * dpi)
-    ox, oy = int(round(box.x0 * dpi)), int(round(height - box.y1 * dpi))  # its top-left pixel in the drawing
+    # its top-left pixel in the drawing; anchored at the bottom edge, as savefig's canvas is (it cuts the
+    # leftover fraction of a pixel at the top)
+    ox, oy = int(round(box.x0 * dpi)), height - int(round(box.y0 * dpi)) - h
     out = np.empty((h, w, 4), dtype=np.uint8)
     out[:] = face
     y0, y1, x0, x1 = max(oy, 0), min(oy + h, height), max(ox, 0), min(ox + w, width)
@@ -292,14 +306,29 @@ def _encode_png(rgba, dpi: float, palette: bool) -> bytes:
     :func:`savefig_atomic`), else RGB, or RGBA when any pixel is transparent."""
     from PIL import Image
 
+    def png(image) -> bytes:
+        out = _io.BytesIO()
+        image.save(out, format="PNG", dpi=(dpi, dpi))
+        return out.getvalue()
+
     im = Image.fromarray(rgba, "RGBA")
-    if int(rgba[..., 3].min()) == 255:
-        im = im.convert("RGB")
-        if palette:
-            im = im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    out = _io.BytesIO()
-    im.save(out, format="PNG", dpi=(dpi, dpi))
-    return out.getvalue()
+    if int(rgba[..., 3].min()) < 255:
+        return png(im)
+    im = im.convert("RGB")
+    if not palette:
+        return png(im)
+    data = png(im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
+    # a large palette file may be a figure of many colours (a continuous colour map), where the palette
+    # saves nothing: keep the lossless one if it is smaller (charts are far below the size checked)
+    if len(data) > PALETTE_CHECK_BYTES:
+        full = png(im)
+        if len(full) <= len(data):
+            return full
+    return data
+
+
+#: Palette PNGs above this size are compared with the lossless PNG and the smaller is kept.
+PALETTE_CHECK_BYTES = 200_000
 
 
 def _palette_png(data: bytes, dpi: float) -> bytes:

@@ -330,7 +330,9 @@ class Router:
         return np.flatnonzero(d <= seconds)
 
     def memory_bytes(self) -> int:
-        csr = sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in self.fwd + self.rev)
+        """Bytes of the tables and of the search matrices built so far (a run on hub labels builds none)."""
+        built = (self._graphs._fwd or []) + (self._graphs._rev or [])
+        csr = sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in built)
         mats = (self.from_base.nbytes + self.to_base.nbytes + self.next_to_base.nbytes + self.lm_from.nbytes
                 + self.lm_to.nbytes)
         labels = sum(a.nbytes for a in (self.label_ptr, self.label_hub, self.label_s) if a is not None) \

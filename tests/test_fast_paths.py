@@ -129,3 +129,26 @@ def test_shared_report_cache_gives_a_fresh_draw():
     for name in ("created_min", "ready_min", "node", "work_min", "category"):
         assert np.array_equal(getattr(first, name), getattr(fresh, name))
     assert w1.simulate(1, load=2.0).crew.tolist() == base.simulate(1, load=2.0).crew.tolist()
+
+
+def test_grid_refuses_points_without_coordinates():
+    from dispatch_sim._nearest import GridIndex
+
+    g = GridIndex(np.array([0.0, 10.0, 20.0]), np.array([0.0, 5.0, 0.0]))
+    for bad in (np.nan, np.inf, 1e300):
+        with pytest.raises(ValueError, match="finite"):
+            g.nearest(np.array([bad] * 40), np.zeros(40))
+
+
+def test_a_saved_background_of_its_own_is_left_to_savefig(tmp_path):
+    import matplotlib as mpl
+    from PIL import Image
+
+    from dispatch_sim.io import savefig_atomic
+
+    with mpl.rc_context({"savefig.transparent": True}):
+        with Image.open(savefig_atomic(_figure(False), tmp_path / "t.png")) as im:
+            assert im.mode == "RGBA" and np.asarray(im)[0, 0, 3] == 0  # transparent, as savefig writes it
+    with mpl.rc_context({"savefig.facecolor": "black"}):
+        with Image.open(savefig_atomic(_figure(False), tmp_path / "k.png")) as im:
+            assert tuple(np.asarray(im.convert("RGB"))[0, 0]) == (0, 0, 0)
