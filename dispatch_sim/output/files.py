@@ -14,8 +14,11 @@ log = logging.getLogger("dispatch_sim")
 def write_geojson(path, fc: dict) -> Path:
     """GeoJSON without indentation (a third of the size, written by json's C encoder; GIS tools do not
     need it pretty); NaN and inf are written as null."""
-    return write_text_atomic(path, json.dumps(_clean(fc), ensure_ascii=False, separators=(",", ":"),
-                                              allow_nan=False) + "\n")
+    try:
+        text = json.dumps(fc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):  # numpy values, NaN or inf somewhere: the slower, converting way
+        text = json.dumps(_clean(fc), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return write_text_atomic(path, text + "\n")
 
 
 def own_folder(out_dir: Path, patterns: tuple[str, ...]) -> list[Path]:
