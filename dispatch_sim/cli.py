@@ -684,7 +684,9 @@ def staff(scenario: Path = typer.Argument(..., help="scenario YAML"),
                                            help="cost of a crew-hour 20:00-08:00 relative to a day hour"),
           max_per_shift: int = typer.Option(12, "--max-per-shift", help="cap on crews in one shift of one team"),
           replications: Optional[int] = typer.Option(None, min=1),
-          workers: Optional[int] = typer.Option(1, min=1, help="local processes per evaluation (default 1)"),
+          workers: Optional[int] = typer.Option(None, min=1, help="local processes evaluating candidate "
+                                                "staffings side by side (default: every core; the proposal does not "
+                                                "depend on it)"),
           scheduler: Optional[str] = typer.Option(None,
                                                   help="Dask scheduler address tcp://HOST:PORT (or "
                                                        "DISPATCH_SIM_SCHEDULER)")):

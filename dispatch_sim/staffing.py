@@ -156,38 +156,99 @@ def margins(verdict) -> dict[str, float]:
     return out
 
 
+#: The evaluator whose candidates a forked worker runs (set in the parent before the pool forks).
+_EVALUATOR: "Evaluator | None" = None
+
+
+def _evaluate_in_worker(key: tuple) -> tuple:
+    assert _EVALUATOR is not None  # inherited from the parent at fork
+    return _EVALUATOR.evaluate(key)
+
+
 class Evaluator:
-    """Runs a staffing (counts per slot) with common random numbers and judges it; caches results."""
+    """Runs a staffing (counts per slot) with common random numbers and judges it; caches results.
+
+    With ``workers`` > 1 (and fork, and no Dask scheduler), :meth:`prefetch` evaluates candidates the
+    search is about to ask for side by side in forked processes, which inherit the world, the compiled
+    kernels and the reports drawn so far; each evaluation runs its replications in one process. The
+    search asks in the same order either way and counts only what it asks for, so the proposal and
+    ``evaluations`` do not depend on the number of workers (a prefetched candidate it never asks for
+    is wasted work, not a result).
+    """
 
     def __init__(self, world, sl, *, replications, seed, load, workers, scheduler, progress=None):
+        import os
+
+        from .experiments import default_workers
+
         self.world, self.sl = world, sl
-        self.kw = dict(replications=replications, seed=seed, load=load, workers=workers, scheduler=scheduler)
+        self.workers = default_workers() if workers is None else max(1, int(workers))
+        self.side_by_side = self.workers > 1 and not scheduler and hasattr(os, "fork")
+        self.kw = dict(replications=replications, seed=seed, load=load, scheduler=scheduler,
+                       workers=1 if self.side_by_side else self.workers)
         self.cache: dict[tuple, tuple] = {}
+        self.ready: dict[tuple, tuple] = {}  # prefetched, not yet asked for
         self.reports: dict = {}  # every candidate draws the same reports (only crews change): drawn once
         self.progress = progress
         self.runs = 0
+        self._pool = None
 
-    def __call__(self, counts) -> tuple:
+    def evaluate(self, key: tuple) -> tuple:
+        """``(verdict, summary)`` of one staffing, simulated."""
         from .experiments import run_scenario
         from .model import World
         from .verdict import judge
 
+        sc = apply_counts(self.world.scenario, self.sl, key)
+        w = World(sc, G=self.world.network, router=self.world.router)
+        w.reports_cache = self.reports
+        run = run_scenario(w, **self.kw)
+        return judge(run.summary, sc), run.summary
+
+    def __call__(self, counts) -> tuple:
         key = tuple(int(c) for c in counts)
         if key not in self.cache:
-            sc = apply_counts(self.world.scenario, self.sl, key)
-            w = World(sc, G=self.world.network, router=self.world.router)
-            w.reports_cache = self.reports
-            run = run_scenario(w, **self.kw)
-            v = judge(run.summary, sc)
-            self.cache[key] = (v, run.summary)
+            got = self.ready.pop(key, None)
+            self.cache[key] = got if got is not None else self.evaluate(key)
             self.runs += 1
             if self.progress:
-                self.progress(self.runs, v.status, key)
+                self.progress(self.runs, self.cache[key][0].status, key)
         return self.cache[key]
+
+    def prefetch(self, candidates) -> None:
+        """Evaluate the staffings the search will ask for next, side by side (see the class)."""
+        todo = list(dict.fromkeys(tuple(int(c) for c in k) for k in candidates))
+        todo = [k for k in todo if k not in self.cache and k not in self.ready]
+        if not self.side_by_side or len(todo) < 2:
+            return
+        if self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            global _EVALUATOR
+            _EVALUATOR = self
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("fork"))
+        for key, res in zip(todo, self._pool.map(_evaluate_in_worker, todo)):
+            self.ready[key] = res
+
+    def close(self) -> None:
+        global _EVALUATOR
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        _EVALUATOR = None
+
+
+def _one_more(counts: list[int], j: int) -> list[int]:
+    return counts[:j] + [counts[j] + 1] + counts[j + 1:]
+
+
+def _one_less(counts: list[int], j: int) -> list[int]:
+    return counts[:j] + [counts[j] - 1] + counts[j + 1:]
 
 
 def propose(world, *, load: float | None = None, replications: int | None = None, night_cost: float = 1.0,
-            max_per_slot: int = 12, workers: int | None = 1, scheduler: str | None = None, progress=None,
+            max_per_slot: int = 12, workers: int | None = None, scheduler: str | None = None, progress=None,
             max_evaluations: int = 400) -> dict:
     """Search the fewest crews per team and shift that keep every township on target.
 
@@ -201,6 +262,9 @@ def propose(world, *, load: float | None = None, replications: int | None = None
         Weight of a crew-hour between 20:00 and 08:00 relative to a day hour.
     max_per_slot
         Cap on crews in any one shift of any team.
+    workers
+        Local processes evaluating candidates side by side (default: every core; see
+        :class:`Evaluator`); the proposal is the same for any number.
     progress
         Callable ``progress(evaluations, status, counts)``.
 
@@ -216,72 +280,81 @@ def propose(world, *, load: float | None = None, replications: int | None = None
     today = current_counts(sc, sl)
     ev = Evaluator(world, sl, replications=reps, seed=sc.run.seed, load=load, workers=workers, scheduler=scheduler,
                    progress=progress)
-    base_run = run_scenario(world, replications=reps, seed=sc.run.seed, load=load, workers=workers, scheduler=scheduler)
-    days = sc.run.horizon_days - sc.run.warmup_days
-    lb, offered = lower_bound(base_run, sl, days)
-    squad = [sc.teams[s.team].backup for s in sl]  # district squads keep today's crews: not decided here
-    lb = [t if q else c for c, t, q in zip(lb, today, squad)]
-    counts = [t if q else min(max_per_slot, c) for c, t, q in zip(lb, today, squad)]
-    steps = []
-    v, _ = ev(counts)
-    infeasible = None
-    while v.status != "HOLDS" and ev.runs < max_evaluations:
-        if v.status in ("UNDECIDED", "NO REPORTS", "NO TARGETS"):
-            infeasible = f"the verdict is {v.status} whatever the crews: run more replications or days"
-            break
-        m = margins(v)
-        if not m:
-            infeasible = ("no township can be judged (too few reports) while the verdict is " + v.status
-                          + ": run more replications or days, or set per-township targets")
-            break
-        failing = [t for t in v.failing_townships() if t in m]
-        if not failing:  # only the district misses: help the township with the lowest margin
-            failing = sorted(m, key=lambda t: m[t])[:1]
-        worst = min(failing, key=lambda t: m[t])
-        best, best_gain = None, 0.0
-        for j, s in enumerate(sl):
-            if s.team_name != worst or counts[j] >= max_per_slot:
-                continue
-            trial = list(counts)
-            trial[j] += 1
-            tv, _ = ev(trial)
-            gain = margins(tv).get(worst, m[worst]) - m[worst]
-            if tv.status == "HOLDS":
-                gain += 1e6  # a candidate that makes everything hold wins outright
-            gain /= slot_cost(s, night_cost)
-            if gain > best_gain:
-                best, best_gain = j, gain
-        if best is None:
-            infeasible = (f"{worst} misses its target and one more crew in any of its shifts does not help "
-                          f"(late reports there come from long travel, or a cap of {max_per_slot} crews is reached)")
-            break
-        counts[best] += 1
+    try:
+        base_run = run_scenario(world, replications=reps, seed=sc.run.seed, load=load, workers=workers,
+                                scheduler=scheduler)
+        days = sc.run.horizon_days - sc.run.warmup_days
+        lb, offered = lower_bound(base_run, sl, days)
+        squad = [sc.teams[s.team].backup for s in sl]  # district squads keep today's crews: not decided here
+        lb = [t if q else c for c, t, q in zip(lb, today, squad)]
+        counts = [t if q else min(max_per_slot, c) for c, t, q in zip(lb, today, squad)]
+        steps = []
         v, _ = ev(counts)
-        steps.append({"add": f"{sl[best].team_name} {sl[best].label}", "worst_township": worst,
-                      "verdict": v.status})
-    removals = []
-    if v.status == "HOLDS":
-        changed = True
-        while changed and ev.runs < max_evaluations:
-            changed = False
-            order = sorted(range(len(sl)), key=lambda j: -slot_cost(sl[j], night_cost))
-            for j in order:
-                if counts[j] <= 0 or squad[j]:
+        infeasible = None
+        while v.status != "HOLDS" and ev.runs < max_evaluations:
+            if v.status in ("UNDECIDED", "NO REPORTS", "NO TARGETS"):
+                infeasible = f"the verdict is {v.status} whatever the crews: run more replications or days"
+                break
+            m = margins(v)
+            if not m:
+                infeasible = ("no township can be judged (too few reports) while the verdict is " + v.status
+                              + ": run more replications or days, or set per-township targets")
+                break
+            failing = [t for t in v.failing_townships() if t in m]
+            if not failing:  # only the district misses: help the township with the lowest margin
+                failing = sorted(m, key=lambda t: m[t])[:1]
+            worst = min(failing, key=lambda t: m[t])
+            best, best_gain = None, 0.0
+            ev.prefetch(_one_more(counts, j) for j, s in enumerate(sl)
+                        if s.team_name == worst and counts[j] < max_per_slot)
+            for j, s in enumerate(sl):
+                if s.team_name != worst or counts[j] >= max_per_slot:
                     continue
-                trial = list(counts)
-                trial[j] -= 1
+                trial = _one_more(counts, j)
                 tv, _ = ev(trial)
+                gain = margins(tv).get(worst, m[worst]) - m[worst]
                 if tv.status == "HOLDS":
-                    counts = trial
-                    removals.append(f"{sl[j].team_name} {sl[j].label}")
-                    changed = True
-    final_v, final_summary = ev(counts)
-    proposal = apply_counts(sc, sl, counts)
-    proposal = proposal.model_copy(update={"name": f"{sc.name} + staffing at load ×{load:g}"})
-    proposal.source_file = sc.source_file
-    minimal_checked = final_v.status == "HOLDS" and all(
-        counts[j] == 0 or squad[j] or ev(counts[:j] + [counts[j] - 1] + counts[j + 1:])[0].status != "HOLDS"
-        for j in range(len(sl)))
+                    gain += 1e6  # a candidate that makes everything hold wins outright
+                gain /= slot_cost(s, night_cost)
+                if gain > best_gain:
+                    best, best_gain = j, gain
+            if best is None:
+                infeasible = (f"{worst} misses its target and one more crew in any of its shifts does not help "
+                              "(late reports there come from long travel, or a cap of "
+                              f"{max_per_slot} crews is reached)")
+                break
+            counts[best] += 1
+            v, _ = ev(counts)
+            steps.append({"add": f"{sl[best].team_name} {sl[best].label}", "worst_township": worst,
+                          "verdict": v.status})
+        removals = []
+        if v.status == "HOLDS":
+            changed = True
+            while changed and ev.runs < max_evaluations:
+                changed = False
+                order = sorted(range(len(sl)), key=lambda j: -slot_cost(sl[j], night_cost))
+                ev.prefetch(_one_less(counts, j) for j in order if counts[j] > 0 and not squad[j])
+                for i, j in enumerate(order):
+                    if counts[j] <= 0 or squad[j]:
+                        continue
+                    trial = _one_less(counts, j)
+                    tv, _ = ev(trial)
+                    if tv.status == "HOLDS":
+                        counts = trial
+                        removals.append(f"{sl[j].team_name} {sl[j].label}")
+                        changed = True
+                        ev.prefetch(_one_less(counts, k) for k in order[i + 1:] if counts[k] > 0 and not squad[k])
+        final_v, final_summary = ev(counts)
+        proposal = apply_counts(sc, sl, counts)
+        proposal = proposal.model_copy(update={"name": f"{sc.name} + staffing at load ×{load:g}"})
+        proposal.source_file = sc.source_file
+        if final_v.status == "HOLDS":
+            ev.prefetch(_one_less(counts, j) for j in range(len(sl)) if counts[j] > 0 and not squad[j])
+        minimal_checked = final_v.status == "HOLDS" and all(
+            counts[j] == 0 or squad[j] or ev(_one_less(counts, j))[0].status != "HOLDS"
+            for j in range(len(sl)))
+    finally:
+        ev.close()
     from .verdict import verdict_json
 
     table = [{"team": s.team_name, "shift": s.label, "today": int(a), "lower_bound": int(b), "proposed": int(c),

@@ -73,3 +73,31 @@ def test_staff_cli_writes_a_variant_every_command_runs(tmp_path):
     assert v.run.load == 1.5
     assert [t.crews for t in v.teams][1:] == [row["proposed"] for row in s["table"] if row["team"] in ("B", "C")]
     assert _cli("validate", out / "staffing_variant.yaml").returncode == 0
+
+
+def test_candidates_evaluated_side_by_side_give_the_serial_answer(small_world):
+    """Two processes evaluating candidates give the proposal, the steps and the evaluation count of
+    one; what a worker evaluated ahead is only handed out (and counted) when the search asks for it."""
+    from dispatch_sim.staffing import Evaluator, current_counts
+
+    w = World(scenario_from_dict(_data()), G=small_world.G, router=small_world.router)
+
+    def doc(res):
+        return json.dumps({k: v for k, v in res.items() if k != "scenario_obj"}, sort_keys=True, default=str)
+
+    assert doc(propose(w, workers=2)) == doc(propose(w, workers=1))
+    sl = slots(w.scenario)
+    counts = current_counts(w.scenario, sl)
+    kw = dict(replications=2, seed=3, load=1.0, scheduler=None)
+    ev = Evaluator(w, sl, workers=2, **kw)
+    try:
+        ev(counts)
+        cands = [counts[:j] + [counts[j] + 1] + counts[j + 1:] for j in range(2)]
+        ev.prefetch(cands)
+        assert set(ev.ready) == {tuple(c) for c in cands} and ev.runs == 1
+        v, summary = ev(cands[1])
+        assert ev.runs == 2 and tuple(cands[1]) not in ev.ready
+    finally:
+        ev.close()
+    v1, summary1 = Evaluator(w, sl, workers=1, **kw)(cands[1])
+    assert v.status == v1.status and summary.on_time == summary1.on_time and summary.by_team == summary1.by_team
