@@ -132,6 +132,7 @@ def main():
     mem["reports"] = rss_mb()
     warm = World(sc.with_overrides(horizon_days=2), G=world.network, router=world.router)
     warm.simulate(0, reports=warm.reports(0))
+    del warm
     world.router.etas_bounded(0, 0, world.router.base_idx[:1], [0.0], 1.0)
     world.router.fastest_away(0, 0, world.router.base_idx[:1], np.zeros(1), np.zeros(1, dtype=np.int64), 1.0)
     world.router.stats.update(searches=0, label_queries=0)
@@ -151,6 +152,7 @@ def main():
         elif not np.array_equal(again.crew, res.crew):
             raise SystemExit("the same year gave a different incident table: not reproducible")
         bare = min(bare, timeit(lambda: bare_simpy(res.events), repeat=2))
+    del again  # the repeats' results: only the first is kept for the checks below
     mem["simulate"] = rss_mb()
     peak_year = peak_rss_mb()  # the one-year run itself; the readable dispatcher's check below adds its own
     py_wall = identical = None
