@@ -99,6 +99,17 @@ class BandGraphs:
         self._rev: list | None = None
         self._rows: dict = {}
         self._length: tuple | None = None
+        self._alias: list[int] | None = None
+
+    @property
+    def alias(self) -> list[int]:
+        """Per band, the first band whose graph is identical to it (itself when none is): bands with the
+        same speeds (a morning and an evening peak) can share what is computed from their graph."""
+        if self._alias is None:
+            self._alias = [next(a for a in range(b + 1) if all(np.array_equal(x, y) for x, y in
+                                                               zip(self._open[a], self._open[b])))
+                           for b in range(len(self._open))]
+        return self._alias
 
     @property
     def fwd(self) -> list:

@@ -277,10 +277,10 @@ class Router:
 
     def path_to_base(self, band: int, base_i: int, src: int) -> list[int]:
         """Node indices of the fastest route from ``src`` back to base ``base_i``."""
-        key = (band, base_i)
+        key = (self._graphs.alias[band], base_i)  # bands with identical graphs share one list
         nxt = self._next_lists.get(key)
         if nxt is None:  # a plain list walks ~3x faster than numpy scalar indexing
-            nxt = self._next_lists[key] = self.next_to_base[band, base_i].tolist()
+            nxt = self._next_lists[key] = self.next_to_base[key].tolist()
         goal = int(self.base_idx[base_i])
         out = [src]
         cur = src
