@@ -167,21 +167,21 @@ def build_labels(fwd: csr_matrix, rev: csr_matrix, order: np.ndarray):
                   np.ascontiguousarray(order, dtype=np.int64))
 
 
-def build_band_labels(fwd: list[csr_matrix], rev: list[csr_matrix]):
+def build_band_labels(fwd: list[csr_matrix], rev: list[csr_matrix], alias: list[int] | None = None):
     """Labels of every time band in three arrays: ``ptr[side, band, node]`` (side 0 = in, 1 = out)
     indexes ``hub`` (hub rank, int32) and ``seconds``. One importance order serves every band: the
-    bands scale speeds by road class, so the same roads stay the through-roads. A band whose graph
-    is identical to an earlier band's (a morning and an evening peak with the same factors) shares
-    that band's labels: its pointers index the same entries, so no label is stored twice."""
+    bands scale speeds by road class, so the same roads stay the through-roads. ``alias[b]`` names the
+    first band whose graph is identical to band ``b``'s (:attr:`~dispatch_sim.bandgraph.BandGraphs.alias`:
+    a morning and an evening peak with the same factors); such a band shares that band's labels, its
+    pointers indexing the same entries, so no label is stored twice."""
     n = fwd[0].shape[0]
     order = importance_order(fwd[0])
     ptr = np.zeros((2, len(fwd), n + 1), np.int64)
     hubs, secs = [], []
     offset = 0
     for b in range(len(fwd)):
-        same = next((a for a in range(b) if _same_matrix(fwd[a], fwd[b])), None)
-        if same is not None:
-            ptr[:, b] = ptr[:, same]
+        if alias is not None and alias[b] != b:
+            ptr[:, b] = ptr[:, alias[b]]
             continue
         for side, (p, h, s_) in enumerate(build_labels(fwd[b], rev[b], order)):
             ptr[side, b] = p + offset
@@ -189,12 +189,6 @@ def build_band_labels(fwd: list[csr_matrix], rev: list[csr_matrix]):
             hubs.append(h)
             secs.append(s_)
     return ptr, np.concatenate(hubs), np.concatenate(secs)
-
-
-def _same_matrix(a: csr_matrix, b: csr_matrix) -> bool:
-    """Whether two CSR matrices hold the same entries in the same layout."""
-    return (a.shape == b.shape and np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
-            and np.array_equal(a.data, b.data))
 
 
 @njit(cache=True, nogil=True, inline="always")

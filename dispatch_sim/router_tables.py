@@ -89,7 +89,8 @@ def tables_key(edges: tuple, node_ids: np.ndarray, bands_key: str, base_nodes, l
     return h.hexdigest()[:20]
 
 
-def compute_tables(fwd: list, rev: list, base_idx: np.ndarray, landmarks: np.ndarray, use_labels: bool) -> dict:
+def compute_tables(fwd: list, rev: list, base_idx: np.ndarray, landmarks: np.ndarray, use_labels: bool,
+                   alias: list[int] | None = None) -> dict:
     """Base matrices, landmark distances and (optionally) hub labels of every band.
 
     Returns
@@ -97,7 +98,9 @@ def compute_tables(fwd: list, rev: list, base_idx: np.ndarray, landmarks: np.nda
     dict
         ``from_base``/``to_base`` ``[band, base, node]`` seconds, ``next_to_base`` the next hop
         (int32, -1 none), ``lm_from``/``lm_to`` ``[band, node, landmark]`` (the bases serve as
-        landmarks when there are none), and ``label_ptr``/``label_hub``/``label_s`` or None.
+        landmarks when there are none), and ``label_ptr``/``label_hub``/``label_s`` or None. A band
+        with an ``alias`` (:attr:`~dispatch_sim.bandgraph.BandGraphs.alias`) gets its tables copied
+        and its labels shared, not computed again.
     """
     from scipy.sparse.csgraph import dijkstra
 
@@ -105,7 +108,12 @@ def compute_tables(fwd: list, rev: list, base_idx: np.ndarray, landmarks: np.nda
     n = fwd[0].shape[0] if fwd else 0
     out: dict[str, Any] = {"from_base": np.full((nbands, nb, n), INF), "to_base": np.full((nbands, nb, n), INF),
            "next_to_base": np.full((nbands, nb, n), -1, dtype=np.int32)}
+    alias = alias or list(range(nbands))
     for b in range(nbands):
+        if alias[b] != b:  # the same graph as an earlier band: the same tables
+            for name in ("from_base", "to_base", "next_to_base"):
+                out[name][b] = out[name][alias[b]]
+            continue
         if nb:
             out["from_base"][b] = dijkstra(fwd[b], indices=base_idx)
             d, pred = dijkstra(rev[b], indices=base_idx, return_predecessors=True)
@@ -116,7 +124,9 @@ def compute_tables(fwd: list, rev: list, base_idx: np.ndarray, landmarks: np.nda
     out["lm_from"] = np.empty((nbands, n, nl if nl else nb))
     out["lm_to"] = np.empty((nbands, n, nl if nl else nb))
     for b in range(nbands):
-        if nl:
+        if alias[b] != b:
+            out["lm_from"][b], out["lm_to"][b] = out["lm_from"][alias[b]], out["lm_to"][alias[b]]
+        elif nl:
             out["lm_from"][b] = dijkstra(fwd[b], indices=landmarks).T
             out["lm_to"][b] = dijkstra(rev[b], indices=landmarks).T
         else:
@@ -126,7 +136,7 @@ def compute_tables(fwd: list, rev: list, base_idx: np.ndarray, landmarks: np.nda
     if use_labels:
         from .hub_labels import build_band_labels
 
-        out["label_ptr"], out["label_hub"], out["label_s"] = build_band_labels(fwd, rev)
+        out["label_ptr"], out["label_hub"], out["label_s"] = build_band_labels(fwd, rev, alias)
     return out
 
 
@@ -185,7 +195,7 @@ def cached_tables(folder: Path, graphs, base_idx: np.ndarray, landmarks: np.ndar
         except Exception as exc:  # noqa: BLE001 - a damaged cache is recomputed, never trusted
             log.info("router cache %s unreadable (%s); recomputing", folder, exc)
             shutil.rmtree(folder, ignore_errors=True)
-    tables = compute_tables(graphs.fwd, graphs.rev, base_idx, landmarks, use_labels)
+    tables = compute_tables(graphs.fwd, graphs.rev, base_idx, landmarks, use_labels, graphs.alias)
     if use_disk_cache and nb:
         save_tables(folder, tables)
     return tables, False

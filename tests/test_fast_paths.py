@@ -1,7 +1,8 @@
 """The shortcuts of issue 20 give what the long way gives.
 
 - snapping many points by the bucket grid picks the node a pass over every node picks (ties included);
-- a band identical to another shares its hub labels, and labels stay exact in every band;
+- a band identical to another shares its hub labels, and labels stay exact in every band; the bands of the
+  Nanhu scenarios that have the same speeds are found identical;
 - a figure drawn once and cropped is the PNG ``savefig(bbox_inches="tight")`` writes (same size; the
   pixels differ only by anti-aliasing at a sub-pixel shift), also when a legend lies beside the axes;
 - the staffing search's shared report cache hands out the reports a fresh draw gives.
@@ -18,7 +19,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from dispatch_sim import World, scenario_from_dict
 
-from .conftest import small_scenario
+from .conftest import ROOT, small_scenario
 
 
 def _brute(x, y, px, py):
@@ -66,9 +67,9 @@ def test_identical_bands_share_labels_and_stay_exact():
     base = csr_matrix((w, (u, v)), shape=(n, n))
     base.sum_duplicates()
     slow = csr_matrix((base.data / 0.7, base.indices, base.indptr), shape=(n, n))
-    fwd = [base, slow, slow.copy()]  # band 2 equals band 1
+    fwd = [base, slow, slow.copy()]  # band 2 equals band 1 (BandGraphs.alias says so for a scenario's bands)
     rev = [m.T.tocsr() for m in fwd]
-    ptr, hub, sec = build_band_labels(fwd, rev)
+    ptr, hub, sec = build_band_labels(fwd, rev, alias=[0, 1, 1])
     assert np.array_equal(ptr[:, 1], ptr[:, 2])
     one = build_band_labels(fwd[:2], rev[:2])
     assert len(hub) == len(one[1])  # nothing stored for band 2
@@ -76,6 +77,21 @@ def test_identical_bands_share_labels_and_stay_exact():
         exact = dijkstra(fwd[b])
         got = np.array([[label_distance(ptr[1, b], ptr[0, b], hub, sec, i, j) for j in range(n)] for i in range(n)])
         assert np.allclose(got, exact, rtol=0, atol=1e-9) and np.array_equal(np.isinf(got), np.isinf(exact))
+
+
+def test_bands_with_the_same_speeds_are_found_identical():
+    from dispatch_sim import load_scenario
+    from dispatch_sim.world_roads import load_world_roads
+
+    sc = load_scenario(ROOT / "scenarios" / "nanhu_baseline.yaml")  # morning and evening peaks: same factors
+    router = load_world_roads(sc).router
+    names = router.bands.names
+    alias = router._graphs.alias
+    assert alias == [0, 1, 1] and names[1:] == ["morning_peak", "evening_peak"]
+    assert np.array_equal(router.label_ptr[:, 1], router.label_ptr[:, 2])
+    assert np.array_equal(router.from_base[1], router.from_base[2])
+    exact = dijkstra(router.fwd[2], indices=router.base_idx[:2])
+    assert np.allclose(router.from_base[2][:2], exact, rtol=0, atol=1e-9)
 
 
 def _figure(outside_legend: bool):
